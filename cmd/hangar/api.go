@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/functions/api"
+	"github.com/hangar-run/hangar/internal/config"
+)
+
+func init() {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Run the API server (Backend.AI's `mgr start-server`)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runAPI(ctx, listen)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "listen address (default: manager.service-addr, 0.0.0.0:8081)")
+	rootCmd.AddCommand(cmd)
+}
+
+func runAPI(ctx context.Context, listen string) error {
+	e, err := loadEnv()
+	if err != nil {
+		return err
+	}
+	pool, err := e.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := requireSchema(ctx, pool); err != nil {
+		return err
+	}
+	rdb, err := e.openRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	etcd, err := e.openEtcd(ctx)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	shared, err := config.NewShared(ctx, etcd)
+	if err != nil {
+		return err
+	}
+	defer shared.Close()
+
+	if listen == "" {
+		listen = e.cfg.ServiceAddr()
+	}
+	deps := &functions.Deps{
+		Pool:             pool,
+		Redis:            rdb,
+		Shared:           shared,
+		Etcd:             etcd,
+		Logger:           e.logger,
+		ManagerID:        e.cfg.Manager.ID,
+		ServiceAddr:      listen,
+		HeartbeatTimeout: e.cfg.Manager.HeartbeatTimeout,
+	}
+	server := api.New(deps)
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	srv := &http.Server{Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	e.logger.Info("API listening", "addr", ln.Addr().String(), "etcd_namespace", e.cfg.Etcd.Namespace)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	e.logger.Info("API shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hangar-run/hangar/internal/config"
+	"github.com/hangar-run/hangar/internal/db"
+)
+
+// env is what a manager command needs from its configuration: the parsed manager.toml and a
+// logger, with one-line errors for unreachable services.
+type env struct {
+	cfg    *config.Manager
+	path   string
+	logger *slog.Logger
+}
+
+func loadEnv() (*env, error) {
+	cfg, path, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	level := slog.LevelInfo
+	if opts.Debug || cfg.Debug.Enabled {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if path != "" {
+		logger.Debug("configuration", "file", path)
+	}
+	return &env{cfg: cfg, path: path, logger: logger}, nil
+}
+
+func (e *env) openDB(ctx context.Context) (*pgxpool.Pool, error) {
+	return db.Open(ctx, e.cfg.DSN())
+}
+
+func (e *env) openRedis(ctx context.Context) (*redis.Client, error) {
+	addr := e.cfg.RedisAddr()
+	client := redis.NewClient(&redis.Options{Addr: addr, Password: e.cfg.Redis.Password, DialTimeout: 2 * time.Second})
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, config.Unreachable("Redis", addr, err)
+	}
+	return client, nil
+}
+
+func (e *env) openEtcd(ctx context.Context) (*config.Etcd, error) {
+	return config.DialEtcd(ctx, e.cfg.EtcdEndpoint(), e.cfg.Etcd.Namespace, e.cfg.Etcd.User, e.cfg.Etcd.Password)
+}
+
+// requireSchema fails with a hint when the database has no schema yet.
+func requireSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	v, err := db.SchemaVersion(ctx, pool)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v == 0 {
+		return fmt.Errorf("the database has no schema; run `hangar schema oneshot`")
+	}
+	return nil
+}

@@ -1,0 +1,19 @@
+// Package api wires every API area into one functions.Server. The API binary, the OpenAPI
+// generator and the end-to-end tests all build the server here, so they cannot drift apart.
+package api
+
+import (
+	"github.com/hangar-run/hangar/functions"
+)
+
+// New builds the server with every operation registered.
+func New(deps *functions.Deps) *functions.Server {
+	s := functions.NewServer(deps)
+	for _, register := range areas {
+		register(s)
+	}
+	return s
+}
+
+// areas registers each API area, in the order they appear in the OpenAPI document's tags.
+var areas = []func(*functions.Server){} //nolint:gochecknoglobals

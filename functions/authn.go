@@ -1,0 +1,207 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
+
+	"github.com/hangar-run/hangar/internal/auth"
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+)
+
+// Identity is the authenticated caller of a request.
+type Identity struct {
+	AccessKey     string
+	Keypair       dbsqlc.Keypair
+	KeypairPolicy dbsqlc.KeypairResourcePolicy
+	User          dbsqlc.User
+	UserPolicy    dbsqlc.UserResourcePolicy
+}
+
+// IsAdmin is Backend.AI's admin flag: the keypair's is_admin, not the user's role.
+func (i *Identity) IsAdmin() bool { return i.Keypair.IsAdmin }
+
+// IsSuperadmin reports whether the user's role is superadmin.
+func (i *Identity) IsSuperadmin() bool { return i.User.Role == dbsqlc.UserRoleSuperadmin }
+
+// IsDomainAdmin reports whether the user's role is admin (a domain admin).
+func (i *Identity) IsDomainAdmin() bool { return i.User.Role == dbsqlc.UserRoleAdmin }
+
+// UserUUID is the user's id.
+func (i *Identity) UserUUID() uuid.UUID { return i.User.Uuid }
+
+// Domain is the user's domain.
+func (i *Identity) Domain() string { return i.User.DomainName }
+
+type identityKey struct{}
+
+// IdentityFrom returns the caller of an authenticated operation (nil on public ones).
+func IdentityFrom(ctx context.Context) *Identity {
+	id, _ := ctx.Value(identityKey{}).(*Identity)
+	return id
+}
+
+// WithIdentity returns ctx carrying id (tests of handlers use it).
+func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// authProblem maps an internal/auth error to its Backend.AI problem.
+func authProblem(err error) *Problem {
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		if ae.Kind == auth.KindInvalidParams {
+			return ErrInvalidAuthParams(ae.Msg)
+		}
+		return ErrAuthFailed(ae.Msg)
+	}
+	return ErrAuthFailed("Unauthorized access")
+}
+
+// authenticate verifies a protected request's Date and signature and loads the caller.
+// It returns (nil, nil) for a request without credentials, or for a valid signature made with a
+// key that is not its user's main access key: both stay unauthenticated, as in Backend.AI.
+func (s *Server) authenticate(ctx huma.Context) (*Identity, *Problem) {
+	r, _ := humago.Unwrap(ctx)
+	_, date, err := auth.CheckDate(r.Header, s.deps.Clock())
+	if err != nil {
+		return nil, authProblem(err)
+	}
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return nil, nil
+	}
+	params, err := auth.ParseAuthorization(header)
+	if err != nil {
+		return nil, authProblem(err)
+	}
+	c := ctx.Context()
+	kp, err := db.Q.KeypairGetForAuth(c, s.deps.Pool, params.AccessKey)
+	if err != nil {
+		if errors.Is(db.Translate(err), db.ErrNotFound) {
+			return nil, ErrAuthFailed("Access key not found")
+		}
+		s.deps.Log().Error("load keypair", "err", err, "request_id", RequestID(c))
+		return nil, ErrInternal("")
+	}
+	in := auth.VerifyInputFromRequest(r)
+	in.Authorization = params
+	if err := auth.Verify(in, kp.Keypair.SecretKey, date); err != nil {
+		return nil, authProblem(err)
+	}
+	u, err := db.Q.UserGetByMainAccessKey(c, s.deps.Pool, params.AccessKey)
+	if err != nil {
+		if errors.Is(db.Translate(err), db.ErrNotFound) {
+			return nil, nil
+		}
+		s.deps.Log().Error("load user", "err", err, "request_id", RequestID(c))
+		return nil, ErrInternal("")
+	}
+	if len(u.User.AllowedClientIp) > 0 {
+		if p := checkClientIP(r.Header.Get("X-Forwarded-For"), r.RemoteAddr, u.User.AllowedClientIp); p != nil {
+			return nil, p
+		}
+	}
+	kp.Keypair.SecretKey = ""
+	return &Identity{
+		AccessKey:     params.AccessKey,
+		Keypair:       kp.Keypair,
+		KeypairPolicy: kp.KeypairResourcePolicy,
+		User:          u.User,
+		UserPolicy:    u.UserResourcePolicy,
+	}, nil
+}
+
+func checkClientIP(forwarded, remote string, allowed []netip.Prefix) *Problem {
+	raw := strings.TrimSpace(forwarded)
+	if raw == "" {
+		host, _, err := net.SplitHostPort(remote)
+		if err != nil {
+			host = remote
+		}
+		raw = host
+	}
+	addr, err := netip.ParseAddr(raw)
+	if err != nil {
+		return ErrInvalidAPIParams("Invalid client IP address.", nil)
+	}
+	for _, p := range allowed {
+		if p.Contains(addr.Unmap()) {
+			return nil
+		}
+	}
+	return ErrAuthFailed("'" + raw + "' is not allowed IP address")
+}
+
+// authMiddleware runs the protected part of the pipeline: authenticate, rate limit, frozen
+// guard, role check. Public operations pass straight through.
+func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	role := opRole(op)
+	if role == Public {
+		publicRateLimitHeaders(ctx)
+		if opFrozen(op) == WriteOp {
+			if p := s.frozenProblem(); p != nil {
+				huma.WriteErr(s.api, ctx, p.Status, "", p)
+				return
+			}
+		}
+		next(ctx)
+		return
+	}
+	id, p := s.authenticate(ctx)
+	if p != nil {
+		huma.WriteErr(s.api, ctx, p.Status, "", p)
+		return
+	}
+	if id != nil {
+		if p := s.rateLimit(ctx, id); p != nil {
+			huma.WriteErr(s.api, ctx, p.Status, "", p)
+			return
+		}
+	}
+	if opFrozen(op) == WriteOp {
+		if p := s.frozenProblem(); p != nil {
+			huma.WriteErr(s.api, ctx, p.Status, "", p)
+			return
+		}
+	}
+	if id == nil || !roleAllows(role, id) {
+		p := ErrAuthFailed("Unauthorized access")
+		huma.WriteErr(s.api, ctx, p.Status, "", p)
+		return
+	}
+	next(huma.WithValue(ctx, identityKey{}, id))
+}
+
+func roleAllows(role Role, id *Identity) bool {
+	switch role {
+	case Admin:
+		return id.IsAdmin() || id.IsSuperadmin()
+	case Superadmin:
+		return id.IsSuperadmin()
+	}
+	return true
+}
+
+// frozenProblem answers for write operations while the manager is not running.
+func (s *Server) frozenProblem() *Problem {
+	if s.deps.Shared == nil {
+		return nil
+	}
+	switch st := s.deps.Shared.ManagerStatus(); st {
+	case "", "running":
+		return nil
+	case "frozen":
+		return ErrServerFrozen()
+	default:
+		return ErrServiceUnavailable("Server is not in the required status: " + st)
+	}
+}

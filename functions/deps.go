@@ -1,0 +1,70 @@
+package functions
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// SharedConfig is the live view of Backend.AI's shared configuration in etcd that handlers read.
+type SharedConfig interface {
+	Get(key string) (string, bool)
+	GetPrefix(prefix string) map[string]any
+	ManagerStatus() string
+	Announcement() (enabled bool, message string)
+	ResourceSlots() map[string]string
+	VFolderTypes() []string
+	DockerRegistries() map[string]string
+}
+
+// EtcdStore is raw access to the namespace's keys, for /config/get|set|delete and for the
+// writes handlers make (manager status, announcement).
+type EtcdStore interface {
+	Get(ctx context.Context, key string) (string, bool, error)
+	GetPrefix(ctx context.Context, prefix string) (map[string]any, error)
+	Put(ctx context.Context, key, value string) error
+	PutJSON(ctx context.Context, key string, value any) error
+	Delete(ctx context.Context, key string) error
+	DeletePrefix(ctx context.Context, prefix string) error
+}
+
+// Deps is what every operation may use. Handlers take what they need from it; nothing here is
+// request-scoped.
+type Deps struct {
+	Pool   *pgxpool.Pool
+	Redis  redis.UniversalClient
+	Shared SharedConfig
+	Etcd   EtcdStore
+	Logger *slog.Logger
+	// Now is the clock (tests inject one); nil means time.Now.
+	Now func() time.Time
+	// RedisPrefix is put in front of every Redis key the API writes (tests isolate with it).
+	RedisPrefix string
+	// ManagerID names this API process in /manager/status (manager.toml manager.id).
+	ManagerID string
+	// ServiceAddr is the address this API process listens on, for /manager/status.
+	ServiceAddr string
+	// HeartbeatTimeout is manager.heartbeat-timeout in seconds, for /manager/status.
+	HeartbeatTimeout float64
+	// BcryptCost hashes new passwords (0 means 12, Backend.AI's rounds; tests use 4).
+	BcryptCost int
+}
+
+// Clock returns the current time from d.Now, or time.Now.
+func (d *Deps) Clock() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// Log returns d.Logger, or the default logger.
+func (d *Deps) Log() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}

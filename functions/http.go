@@ -1,0 +1,165 @@
+package functions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// APIVersion is the Backend.AI API version Hangar speaks; ManagerVersion the Backend.AI
+// release whose behaviour it follows.
+const (
+	APIVersion     = "v8.20240315"
+	ManagerVersion = "24.03.2"
+)
+
+// validVersions are the X-BackendAI-Version values Backend.AI 24.03 accepts.
+var validVersions = map[string]bool{ //nolint:gochecknoglobals
+	"v4.20181215": true, "v4.20190115": true, "v4.20190315": true, "v4.20190615": true,
+	"v5.20191215": true, "v6.20200815": true, "v6.20210815": true, "v6.20220315": true,
+	"v6.20220615": true, "v6.20230315": true, "v7.20230615": true, "v8.20240315": true,
+}
+
+// ValidAPIVersion reports whether v is an accepted X-BackendAI-Version value.
+func ValidAPIVersion(v string) bool { return validVersions[v] }
+
+type requestIDKey struct{}
+
+// RequestID returns the id the access log and error logs carry for this request.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// WriteProblem writes p as application/problem+json.
+func WriteProblem(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.status, r.wrote = http.StatusOK, true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming responses (SSE) flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// withRecover turns a panic into a 500 problem+json with the trace logged, never a dropped
+// connection; it also assigns the request id and writes the access log.
+func withRecover(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { //nolint:errorlint
+					panic(v)
+				}
+				logger.Error("panic while serving request", "request_id", id, "method", r.Method,
+					"path", r.URL.Path, "panic", v, "trace", string(debug.Stack()))
+				if !rec.wrote {
+					WriteProblem(rec, ErrInternal(""))
+				}
+			}
+			logger.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "took", time.Since(start))
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// withCompat applies the Backend.AI request rules that precede routing: the Server header,
+// X-Method-Override, and the X-BackendAI-Version whitelist (checked before authentication).
+func withCompat(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "BackendAI")
+		if m := strings.ToUpper(strings.TrimSpace(r.Header.Get("X-Method-Override"))); m != "" {
+			r.Method = m
+		}
+		v := r.Header.Get("X-BackendAI-Version")
+		if v == "" {
+			v = r.Header.Get("X-Sorna-Version")
+		}
+		if v != "" && !validVersions[v] {
+			WriteProblem(w, ErrGenericBadRequest("Unsupported API version."))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withRouterErrors answers unrouted requests with Backend.AI's url-not-found and
+// method-not-allowed problems instead of ServeMux's plain-text ones.
+func withRouterErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &headerProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			if allow := probe.header.Get("Allow"); allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			WriteProblem(w, ErrMethodNotAllowed())
+			return
+		}
+		if probe.status == http.StatusMovedPermanently || probe.status == http.StatusTemporaryRedirect ||
+			probe.status == http.StatusPermanentRedirect {
+			// Backend.AI matches paths strictly: a redirect to a cleaned path is a 404 there.
+			WriteProblem(w, ErrURLNotFound(r.URL.Path))
+			return
+		}
+		WriteProblem(w, ErrURLNotFound(r.URL.Path))
+	})
+}
+
+// headerProbe captures what ServeMux's fallback handler would answer.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }

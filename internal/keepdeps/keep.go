@@ -1,0 +1,30 @@
+// Package keepdeps pins modules the code base is growing into while it is being written.
+package keepdeps
+
+import (
+	_ "github.com/BurntSushi/toml"
+	_ "github.com/danielgtaylor/huma/v2"
+	_ "github.com/danielgtaylor/huma/v2/adapters/humago"
+	_ "github.com/danielgtaylor/huma/v2/humacli"
+	_ "github.com/google/uuid"
+	_ "github.com/hibiken/asynq"
+	_ "github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/jackc/pgx-shopspring-decimal"
+	_ "github.com/pressly/goose/v3"
+	_ "github.com/pressly/goose/v3/lock"
+	_ "github.com/redis/go-redis/v9"
+	_ "github.com/spf13/cobra"
+	_ "github.com/stretchr/testify/require"
+	_ "go.etcd.io/etcd/client/v3"
+	_ "go.etcd.io/etcd/client/v3/concurrency"
+	_ "golang.org/x/crypto/bcrypt"
+	_ "github.com/oapi-codegen/runtime"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "go.uber.org/goleak"
+	_ "github.com/vmihailenco/msgpack/v5"
+	_ "github.com/pebbe/zmq4"
+	_ "github.com/rs/cors"
+	_ "github.com/shopspring/decimal"
+)

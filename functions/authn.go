@@ -79,7 +79,7 @@ func (s *Server) authenticate(ctx huma.Context) (*Identity, *Problem) {
 		return nil, nil
 	}
 	params, err := auth.ParseAuthorization(header)
-	if err != nil {
+	if err != nil && !signMethodError(err, params) {
 		return nil, authProblem(err)
 	}
 	c := ctx.Context()
@@ -117,6 +117,21 @@ func (s *Server) authenticate(ctx huma.Context) (*Identity, *Problem) {
 		User:          u.User,
 		UserPolicy:    u.UserResourcePolicy,
 	}, nil
+}
+
+// signMethodError reports an error about the signMethod alone; Backend.AI looks the access key
+// up before it checks the method, so such requests continue to the key lookup (and Verify
+// reports the method error afterwards).
+func signMethodError(err error, params auth.AuthParams) bool {
+	var ae *auth.Error
+	if !errors.As(err, &ae) || params.AccessKey == "" {
+		return false
+	}
+	switch ae.Reason {
+	case auth.ReasonUnsupportedMAC, auth.ReasonUnsupportedHash, auth.ReasonInvalidSignature:
+		return true
+	}
+	return false
 }
 
 func checkClientIP(forwarded, remote string, allowed []netip.Prefix) *Problem {

@@ -131,6 +131,11 @@ func withCompat(next http.Handler) http.Handler {
 func withRouterErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
+		if (pattern == "GET /" || pattern == "HEAD /") && r.URL.Path != "/" {
+			// ServeMux's "/" pattern matches every path; only the root itself is routed there.
+			pattern = ""
+			h = http.NotFoundHandler()
+		}
 		if pattern != "" {
 			mux.ServeHTTP(w, r)
 			return

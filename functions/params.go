@@ -64,7 +64,9 @@ func (s *Server) paramsMiddleware(ctx huma.Context, next func(huma.Context)) {
 				return
 			}
 		} else {
-			body = nil
+			// No body and no query: the parameters are an empty object, so missing required
+			// keys are reported as such.
+			body = []byte("{}")
 		}
 	}
 	next(&paramsContext{hctx: ctx, body: body})

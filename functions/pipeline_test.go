@@ -114,10 +114,12 @@ func TestAuthentication(t *testing.T) {
 	require.Equal(t, "Access key not found", p.Msg)
 
 	// A date outside the ±15 minute window.
-	env.Clock.Set(time.Now().Add(-20 * time.Minute))
+	env.SignSkew = -20 * time.Minute
 	p = env.Do(t, http.MethodGet, "/t/echo", nil, &functionstest.User).RequireProblem(t, 400, "invalid-auth-params")
 	require.Equal(t, "Date/time sync error", p.Msg)
-	env.Clock.Set(time.Time{})
+	env.SignSkew = 14 * time.Minute
+	env.Do(t, http.MethodGet, "/t/echo", nil, &functionstest.User).RequireStatus(t, 200)
+	env.SignSkew = 0
 
 	env.Do(t, http.MethodGet, "/t/echo", nil, nil, "Date: "+time.Now().UTC().Format(http.TimeFormat),
 		"Authorization: Bearer x").RequireProblem(t, 400, "invalid-auth-params")
@@ -186,9 +188,14 @@ func TestRateLimit(t *testing.T) {
 	env.Do(t, http.MethodGet, "/t/echo", nil, &functionstest.User2).RequireProblem(t, 429, "rate-limit-exceeded")
 	// Other keys are unaffected.
 	env.Do(t, http.MethodGet, "/t/echo", nil, &functionstest.User).RequireStatus(t, 200)
-	// The window rolls: 15 minutes later the key may call again.
-	env.Clock.Set(time.Now().Add(14*time.Minute + 59*time.Second))
-	env.Do(t, http.MethodGet, "/t/echo", nil, &functionstest.User2).RequireStatus(t, 200)
+	// The window rolls: requests older than 900 s stop counting.
+	start := time.Now()
+	env.Clock.Set(start.Add(14 * time.Minute))
+	env.Do(t, http.MethodGet, "/t/echo", nil, &functionstest.User2).RequireProblem(t, 429, "rate-limit-exceeded")
+	env.Clock.Set(start.Add(30*time.Minute + time.Second))
+	res := env.Do(t, http.MethodGet, "/t/echo", nil, &functionstest.User2)
+	res.RequireStatus(t, 200)
+	require.Equal(t, "2", res.Header.Get("X-RateLimit-Remaining"))
 }
 
 func TestFrozen(t *testing.T) {

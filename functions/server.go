@@ -65,6 +65,22 @@ func NewServer(deps *Deps) *Server {
 	return s
 }
 
+// Finalize adjusts the OpenAPI document once every operation is registered: a Backend.AI
+// parameter body whose keys are all optional is documented as optional (the server reads the
+// query string, or an empty object, when none is sent).
+func (s *Server) Finalize() {
+	for _, item := range s.api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch, item.Head} {
+			if op == nil || !opParams(op) || op.RequestBody == nil {
+				continue
+			}
+			if sch := s.bodySchema(op); sch != nil && len(sch.Required) == 0 {
+				op.RequestBody.Required = false
+			}
+		}
+	}
+}
+
 // API is the huma API operations register on.
 func (s *Server) API() huma.API { return s.api }
 

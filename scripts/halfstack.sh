@@ -15,6 +15,8 @@ REDIS_PORT=${HANGAR_REDIS_PORT:-8110}
 ETCD_PORT=${HANGAR_ETCD_PORT:-8120}
 ETCD_PEER_PORT=$((ETCD_PORT + 1))
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PGDATA_DIR="$BASE/pg/data"
+PGSOCK_DIR="$BASE/pg"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -31,22 +33,34 @@ wait_port() { # name port seconds
   done
 }
 
+# PostgreSQL runs as the postgres user when we are root; if that user cannot reach the checkout
+# (a parent folder closed to others), keep its data in a folder of its own under /var/tmp.
+pg_dir_check() {
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -w "$BASE/pg" 2>/dev/null; then
+    local alt="/var/tmp/hangar-halfstack-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+    mkdir -p "$alt"; chown postgres:postgres "$alt"
+    ln -sfn "$alt" "$BASE/pg/data-link"
+    PGDATA_DIR="$alt/data"; PGSOCK_DIR="$alt"
+  fi
+}
+
 pg_up() {
   if port_open "$PG_PORT"; then echo "postgresql: running on 127.0.0.1:$PG_PORT"; return; fi
   [ -n "$PGBIN" ] || { echo "halfstack: PostgreSQL binaries not found; run scripts/deps.sh" >&2; exit 1; }
   mkdir -p "$BASE/pg"
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$BASE/pg"; fi
-  if [ ! -f "$BASE/pg/data/PG_VERSION" ]; then
-    as_pg "$PGBIN/initdb" -D "$BASE/pg/data" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >"$BASE/pg/initdb.log" 2>&1
-    cat >>"$BASE/pg/data/postgresql.conf" <<CONF
+  pg_dir_check
+  if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
+    as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >"$BASE/pg/initdb.log" 2>&1
+    cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
 max_connections = 300
 fsync = off
 synchronous_commit = off
 full_page_writes = off
 CONF
   fi
-  as_pg "$PGBIN/pg_ctl" -D "$BASE/pg/data" -l "$BASE/pg/pg.log" -w \
-    -o "-p $PG_PORT -k $BASE/pg -c listen_addresses=127.0.0.1" start >/dev/null
+  as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGSOCK_DIR/pg.log" -w \
+    -o "-p $PG_PORT -k $PGSOCK_DIR -c listen_addresses=127.0.0.1" start >/dev/null
   touch "$BASE/pg/started-here"
   echo "postgresql: started on 127.0.0.1:$PG_PORT"
 }
@@ -77,7 +91,8 @@ etcd_up() {
 
 down() {
   if [ -f "$BASE/pg/started-here" ]; then
-    as_pg "$PGBIN/pg_ctl" -D "$BASE/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+    if [ -L "$BASE/pg/data-link" ]; then PGDATA_DIR="$(readlink "$BASE/pg/data-link")/data"; fi
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
     rm -f "$BASE/pg/started-here"; echo "postgresql: stopped"
   fi
   if [ -f "$BASE/redis/started-here" ]; then

@@ -16,7 +16,7 @@ type globalOpts struct {
 }
 
 var (
-	opts    globalOpts //nolint:gochecknoglobals
+	opts    globalOpts        //nolint:gochecknoglobals
 	rootCmd = &cobra.Command{ //nolint:gochecknoglobals
 		Use:           "hangar",
 		Short:         "Hangar: a control plane for compute sessions, compatible with Backend.AI Manager 24.03",

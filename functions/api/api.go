@@ -12,6 +12,7 @@ func New(deps *functions.Deps) *functions.Server {
 	for _, register := range areas {
 		register(s)
 	}
+	s.Finalize()
 	return s
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -88,6 +89,8 @@ type Env struct {
 	Server    *functions.Server
 	HTTP      *httptest.Server
 	Clock     *Clock
+	// SignSkew shifts the Date clients sign with away from the server's clock.
+	SignSkew time.Duration
 }
 
 // New starts an Env for t, torn down when t ends. extra registers test-only operations on
@@ -119,6 +122,7 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 		Shared:           shared,
 		Etcd:             etcd,
 		Now:              clock.Now,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RedisPrefix:      ns + ":",
 		ManagerID:        "i-test",
 		ServiceAddr:      "127.0.0.1:0",
@@ -213,7 +217,7 @@ func (e *Env) Do(t testing.TB, method, path string, body any, creds *auth.Creden
 		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	if creds != nil {
-		require.NoError(t, creds.SignRequest(req, functions.APIVersion, e.Clock.Now()))
+		require.NoError(t, creds.SignRequest(req, functions.APIVersion, e.Clock.Now().Add(e.SignSkew)))
 	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

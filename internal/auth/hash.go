@@ -1,7 +1,7 @@
 package auth
 
 import (
-	"crypto/md5" //nolint:gosec // Backend.AI clients may sign with HMAC-MD5.
+	"crypto/md5"  //nolint:gosec // Backend.AI clients may sign with HMAC-MD5.
 	"crypto/sha1" //nolint:gosec // Backend.AI clients may sign with HMAC-SHA1.
 	"crypto/sha256"
 	"crypto/sha3"

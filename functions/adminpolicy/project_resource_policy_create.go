@@ -1,0 +1,42 @@
+package adminpolicy
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+)
+
+// ProjectResourcePolicyCreate is the body of create-project-resource-policy.
+type ProjectResourcePolicyCreate struct {
+	Name              string `json:"name" minLength:"1" maxLength:"256" doc:"Policy name, unique." example:"research-lab"`
+	MaxVfolderCount   *int32 `json:"max_vfolder_count,omitempty" minimum:"0" default:"0" doc:"Most virtual folders a project may own; 0 means no limit."`
+	MaxQuotaScopeSize *int64 `json:"max_quota_scope_size,omitempty" minimum:"-1" default:"-1" doc:"Bytes a project's quota scope may hold; -1 means no limit."`
+}
+
+func registerCreateProjectResourcePolicy(s *functions.Server) {
+	type input struct {
+		Body ProjectResourcePolicyCreate
+	}
+	huma.Register(s.API(), functions.Op(functions.OpSpec{
+		ID: "create-project-resource-policy", Method: http.MethodPost, Path: "/admin/project-resource-policies",
+		Summary:     "Create a project resource policy",
+		Description: "Creates a project resource policy.",
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+	}), func(ctx context.Context, in *input) (*projectResourcePolicyOutput, error) {
+		b := in.Body
+		row, err := db.Q.ProjectResourcePolicyInsert(ctx, s.Deps().Pool, &dbsqlc.ProjectResourcePolicyInsertParams{
+			Name:              b.Name,
+			MaxVfolderCount:   deref(b.MaxVfolderCount, 0),
+			MaxQuotaScopeSize: deref(b.MaxQuotaScopeSize, -1),
+		})
+		if err != nil {
+			return nil, functions.FromDB(err, "project resource policy")
+		}
+		return &projectResourcePolicyOutput{Body: projectResourcePolicyFromRow(row)}, nil
+	})
+}

@@ -1,0 +1,58 @@
+package adminpolicy
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+)
+
+// ResourcePresetUpdate is the body of update-resource-preset: only the fields given change.
+type ResourcePresetUpdate struct {
+	ResourceSlots map[string]string `json:"resource_slots,omitempty" minProperties:"1" doc:"Replaces the requested resources: known slot → amount, with at least cpu and mem."`
+	SharedMemory  Optional[string]  `json:"shared_memory,omitempty" doc:"Shared memory as a binary size; null clears it."`
+}
+
+func registerUpdateResourcePreset(s *functions.Server) {
+	type input struct {
+		nameParam
+		Body ResourcePresetUpdate
+	}
+	huma.Register(s.API(), functions.Op(functions.OpSpec{
+		ID: "update-resource-preset", Method: http.MethodPatch, Path: "/admin/resource-presets/{name}",
+		Summary:     "Update a resource preset",
+		Description: "Changes the fields given and leaves the others; resource_slots is replaced as a whole.",
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp,
+		Errors: []int{http.StatusNotFound},
+	}), func(ctx context.Context, in *input) (*resourcePresetOutput, error) {
+		b := in.Body
+		params := &dbsqlc.ResourcePresetUpdateParams{Name: in.Name, SetSharedMemory: b.SharedMemory.Set}
+		if b.ResourceSlots != nil {
+			raw, err := presetSlots(b.ResourceSlots, slotTypes(s))
+			if err != nil {
+				return nil, err
+			}
+			params.ResourceSlots = raw
+		}
+		if v := b.SharedMemory.ptr(); v != nil {
+			shm, err := presetSharedMemory(*v)
+			if err != nil {
+				return nil, err
+			}
+			params.SharedMemory = &shm
+		}
+		row, err := db.Q.ResourcePresetUpdate(ctx, s.Deps().Pool, params)
+		if err != nil {
+			return nil, functions.FromDB(err, "resource preset")
+		}
+		p, err := resourcePresetFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		return &resourcePresetOutput{Body: p}, nil
+	})
+}

@@ -1,0 +1,450 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Halfstack defaults: the addresses of the local development services.
+const (
+	DefaultEtcdAddr    = "127.0.0.1:8120"
+	DefaultDBAddr      = "127.0.0.1:8100"
+	DefaultRedisAddr   = "127.0.0.1:8110"
+	DefaultServiceAddr = "0.0.0.0:8081"
+	DefaultNamespace   = "local"
+	DefaultDBName      = "hangar"
+	DefaultDBUser      = "postgres"
+)
+
+// FileName is the name of the local configuration file.
+const FileName = "manager.toml"
+
+// HostPort is a network address written in manager.toml either as an inline table
+// {host = "...", port = N} or as a "host:port" string.
+type HostPort struct {
+	Host string
+	Port int
+}
+
+// ParseHostPort parses a "host:port" string; IPv6 hosts must be bracketed.
+func ParseHostPort(s string) (HostPort, error) {
+	host, port, err := net.SplitHostPort(strings.TrimSpace(s))
+	if err != nil {
+		return HostPort{}, fmt.Errorf("address %q: want host:port: %w", s, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return HostPort{}, fmt.Errorf("address %q: invalid port %q", s, port)
+	}
+	return HostPort{Host: host, Port: p}, nil
+}
+
+// IsZero reports whether the address was never set.
+func (h HostPort) IsZero() bool { return h.Host == "" && h.Port == 0 }
+
+// String returns the address as "host:port".
+func (h HostPort) String() string { return net.JoinHostPort(h.Host, strconv.Itoa(h.Port)) }
+
+// UnmarshalTOML accepts either a {host, port} table or a "host:port" string.
+func (h *HostPort) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		hp, err := ParseHostPort(v)
+		if err != nil {
+			return err
+		}
+		*h = hp
+		return nil
+	case map[string]any:
+		var out HostPort
+		for k, val := range v {
+			switch k {
+			case "host":
+				s, ok := val.(string)
+				if !ok {
+					return fmt.Errorf("address host: want a string, got %T", val)
+				}
+				out.Host = s
+			case "port":
+				switch p := val.(type) {
+				case int64:
+					out.Port = int(p)
+				case string:
+					n, err := strconv.Atoi(p)
+					if err != nil {
+						return fmt.Errorf("address port %q: %w", p, err)
+					}
+					out.Port = n
+				default:
+					return fmt.Errorf("address port: want an integer, got %T", val)
+				}
+			}
+		}
+		if out.Port < 0 || out.Port > 65535 {
+			return fmt.Errorf("address port %d out of range", out.Port)
+		}
+		*h = out
+		return nil
+	default:
+		return fmt.Errorf("address: want {host, port} or \"host:port\", got %T", v)
+	}
+}
+
+// EtcdSection is manager.toml's [etcd] section.
+type EtcdSection struct {
+	Namespace string   `toml:"namespace"`
+	Addr      HostPort `toml:"addr"`
+	User      string   `toml:"user"`
+	Password  string   `toml:"password"`
+}
+
+// DBSection is manager.toml's [db] section.
+type DBSection struct {
+	Type     string   `toml:"type"`
+	Addr     HostPort `toml:"addr"`
+	Name     string   `toml:"name"`
+	User     string   `toml:"user"`
+	Password string   `toml:"password"`
+	PoolSize int      `toml:"pool-size"`
+}
+
+// ManagerSection is manager.toml's [manager] section (the keys Hangar uses).
+type ManagerSection struct {
+	NumProc                        int      `toml:"num-proc"`
+	ID                             string   `toml:"id"`
+	ServiceAddr                    HostPort `toml:"service-addr"`
+	HeartbeatTimeout               float64  `toml:"heartbeat-timeout"`
+	HideAgents                     bool     `toml:"hide-agents"`
+	AgentSelectionResourcePriority []string `toml:"agent-selection-resource-priority"`
+	DistributedLock                string   `toml:"distributed-lock"`
+	PIDFile                        string   `toml:"pid-file"`
+}
+
+// RedisSection is manager.toml's [redis] section, a Hangar addition: Backend.AI keeps the
+// Redis address only in etcd (config/redis/addr).
+type RedisSection struct {
+	Addr     HostPort `toml:"addr"`
+	Password string   `toml:"password"`
+}
+
+// LoggingSection is manager.toml's [logging] section (the keys Hangar uses).
+type LoggingSection struct {
+	Level string `toml:"level"`
+}
+
+// DebugSection is manager.toml's [debug] section (the keys Hangar uses).
+type DebugSection struct {
+	Enabled bool `toml:"enabled"`
+}
+
+// Manager is the local configuration of one Hangar manager process (manager.toml plus
+// environment overrides).
+type Manager struct {
+	Etcd    EtcdSection    `toml:"etcd"`
+	DB      DBSection      `toml:"db"`
+	Manager ManagerSection `toml:"manager"`
+	Redis   RedisSection   `toml:"redis"`
+	Logging LoggingSection `toml:"logging"`
+	Debug   DebugSection   `toml:"debug"`
+
+	// Ignored lists the dotted keys of the file that Hangar does not use (a whole table when
+	// none of it is used), for a debug log.
+	Ignored []string `toml:"-"`
+
+	// redisSet records whether the file or the environment named a Redis address.
+	redisSet bool
+}
+
+// Default returns the configuration used when no manager.toml exists: the local halfstack.
+func Default() *Manager {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return &Manager{
+		Etcd: EtcdSection{
+			Namespace: DefaultNamespace,
+			Addr:      mustHostPort(DefaultEtcdAddr),
+		},
+		DB: DBSection{
+			Type:     "postgresql",
+			Addr:     mustHostPort(DefaultDBAddr),
+			Name:     DefaultDBName,
+			User:     DefaultDBUser,
+			PoolSize: 8,
+		},
+		Manager: ManagerSection{
+			NumProc:                        runtime.NumCPU(),
+			ID:                             "i-" + host,
+			ServiceAddr:                    mustHostPort(DefaultServiceAddr),
+			HeartbeatTimeout:               40.0,
+			AgentSelectionResourcePriority: []string{"cuda", "rocm", "tpu", "cpu", "mem"},
+			DistributedLock:                "pg_advisory",
+		},
+		Redis:   RedisSection{Addr: mustHostPort(DefaultRedisAddr)},
+		Logging: LoggingSection{Level: "INFO"},
+	}
+}
+
+func mustHostPort(s string) HostPort {
+	hp, err := ParseHostPort(s)
+	if err != nil {
+		panic(err)
+	}
+	return hp
+}
+
+// SearchPaths returns the places Load looks for manager.toml, in order.
+func SearchPaths() []string {
+	paths := []string{FileName}
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		paths = append(paths, filepath.Join(home, ".config", "backend.ai", FileName))
+	}
+	return append(paths, filepath.Join("/etc", "backend.ai", FileName))
+}
+
+// Load reads the local configuration. A non-empty explicitPath must name an existing file;
+// otherwise the first file found among SearchPaths is read (path is then absolute), and
+// when none exists the defaults are used and path is "". Environment overrides apply in every case.
+func Load(explicitPath string) (*Manager, string, error) {
+	path := ""
+	if explicitPath != "" {
+		if _, err := os.Stat(explicitPath); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, "", fmt.Errorf("config file %s does not exist", explicitPath)
+			}
+			return nil, "", fmt.Errorf("config file %s: %w", explicitPath, err)
+		}
+		path = explicitPath
+	} else {
+		for _, p := range SearchPaths() {
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				path = p
+				if abs, err := filepath.Abs(p); err == nil {
+					path = abs
+				}
+				break
+			}
+		}
+	}
+
+	m := Default()
+	if path != "" {
+		if err := m.decodeFile(path); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := m.applyEnv(os.Getenv); err != nil {
+		return nil, "", err
+	}
+	if err := m.normalize(); err != nil {
+		if path != "" {
+			return nil, "", fmt.Errorf("config file %s: %w", path, err)
+		}
+		return nil, "", err
+	}
+	return m, path, nil
+}
+
+func (m *Manager) decodeFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config file: %w", err)
+	}
+	// A [redis] section overrides the default only when it names an address.
+	m.Redis.Addr = HostPort{}
+	md, err := toml.Decode(string(data), m)
+	if err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if !m.Redis.Addr.IsZero() {
+		m.redisSet = true
+	} else {
+		m.Redis.Addr = mustHostPort(DefaultRedisAddr)
+	}
+	m.Ignored = topKeys(md.Undecoded())
+	return nil
+}
+
+// topKeys returns the dotted names of keys, leaving out those whose enclosing table is
+// itself listed.
+func topKeys(keys []toml.Key) []string {
+	listed := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		listed[k.String()] = true
+	}
+	var out []string
+	for _, k := range keys {
+		covered := false
+		for i := 1; i < len(k); i++ {
+			if listed[k[:i].String()] {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, k.String())
+		}
+	}
+	return out
+}
+
+// applyEnv applies Backend.AI's environment overrides and their HANGAR_ spellings.
+func (m *Manager) applyEnv(getenv func(string) string) error {
+	lookup := func(name string) (string, bool) {
+		if v := getenv("HANGAR_" + name); v != "" {
+			return v, true
+		}
+		if v := getenv("BACKEND_" + name); v != "" {
+			return v, true
+		}
+		return "", false
+	}
+	addr := func(name string, dst *HostPort) (bool, error) {
+		v, ok := lookup(name)
+		if !ok {
+			return false, nil
+		}
+		hp, err := ParseHostPort(v)
+		if err != nil {
+			return false, fmt.Errorf("environment BACKEND_%s: %w", name, err)
+		}
+		*dst = hp
+		return true, nil
+	}
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok {
+			*dst = v
+		}
+	}
+
+	str("NAMESPACE", &m.Etcd.Namespace)
+	if _, err := addr("ETCD_ADDR", &m.Etcd.Addr); err != nil {
+		return err
+	}
+	str("ETCD_USER", &m.Etcd.User)
+	str("ETCD_PASSWORD", &m.Etcd.Password)
+	if _, err := addr("DB_ADDR", &m.DB.Addr); err != nil {
+		return err
+	}
+	str("DB_NAME", &m.DB.Name)
+	str("DB_USER", &m.DB.User)
+	str("DB_PASSWORD", &m.DB.Password)
+	set, err := addr("REDIS_ADDR", &m.Redis.Addr)
+	if err != nil {
+		return err
+	}
+	m.redisSet = m.redisSet || set
+	str("REDIS_PASSWORD", &m.Redis.Password)
+	if _, err := addr("SERVICE_ADDR", &m.Manager.ServiceAddr); err != nil {
+		return err
+	}
+	if v, ok := lookup("MANAGER_NPROC"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("environment BACKEND_MANAGER_NPROC: %q is not an integer", v)
+		}
+		m.Manager.NumProc = n
+	}
+	str("PID_FILE", &m.Manager.PIDFile)
+	return nil
+}
+
+// normalize fills derived defaults and checks the values Hangar depends on.
+func (m *Manager) normalize() error {
+	if m.Etcd.Namespace == "" {
+		return errors.New("etcd.namespace must not be empty")
+	}
+	if m.DB.Type == "" {
+		m.DB.Type = "postgresql"
+	}
+	if m.DB.Type != "postgresql" {
+		return fmt.Errorf("db.type %q is not supported (only postgresql)", m.DB.Type)
+	}
+	if m.DB.Name == "" {
+		return errors.New("db.name must not be empty")
+	}
+	if m.Manager.NumProc <= 0 {
+		m.Manager.NumProc = runtime.NumCPU()
+	}
+	if m.Manager.ID == "" {
+		m.Manager.ID = Default().Manager.ID
+	}
+	if len(m.Manager.AgentSelectionResourcePriority) == 0 {
+		m.Manager.AgentSelectionResourcePriority = Default().Manager.AgentSelectionResourcePriority
+	}
+	if m.Manager.HeartbeatTimeout <= 0 {
+		m.Manager.HeartbeatTimeout = 40.0
+	}
+	switch m.Manager.DistributedLock {
+	case "":
+		m.Manager.DistributedLock = "pg_advisory"
+	case "pg_advisory", "filelock", "redlock", "etcd":
+	default:
+		return fmt.Errorf("manager.distributed-lock %q is not one of pg_advisory, filelock, redlock, etcd", m.Manager.DistributedLock)
+	}
+	if m.DB.PoolSize <= 0 {
+		m.DB.PoolSize = 8
+	}
+	if m.Logging.Level == "" {
+		m.Logging.Level = "INFO"
+	}
+	return nil
+}
+
+// DSN returns the PostgreSQL connection URL for the [db] section.
+func (m *Manager) DSN() string {
+	u := url.URL{
+		Scheme:   "postgres",
+		Host:     m.DB.Addr.String(),
+		Path:     "/" + m.DB.Name,
+		RawQuery: "sslmode=disable",
+	}
+	switch {
+	case m.DB.User != "" && m.DB.Password != "":
+		u.User = url.UserPassword(m.DB.User, m.DB.Password)
+	case m.DB.User != "":
+		u.User = url.User(m.DB.User)
+	}
+	return u.String()
+}
+
+// EtcdEndpoint returns the etcd endpoint as "host:port".
+func (m *Manager) EtcdEndpoint() string { return m.Etcd.Addr.String() }
+
+// ServiceAddr returns the address the API listens on (manager.service-addr) as "host:port".
+func (m *Manager) ServiceAddr() string { return m.Manager.ServiceAddr.String() }
+
+// RedisAddr returns the Redis address named by manager.toml or the environment, or the
+// halfstack default. Use RedisFrom to fall back to etcd's config/redis/addr first.
+func (m *Manager) RedisAddr() string { return m.Redis.Addr.String() }
+
+// RedisConfigured reports whether manager.toml or the environment named a Redis address.
+func (m *Manager) RedisConfigured() bool { return m.redisSet }
+
+// RedisFrom resolves the Redis address and password: manager.toml or the environment first,
+// then etcd's config/redis/addr and config/redis/password (as Backend.AI keeps them), then
+// the halfstack default. shared may be nil.
+func (m *Manager) RedisFrom(shared *Shared) (addr, password string) {
+	if m.redisSet || shared == nil {
+		return m.RedisAddr(), m.Redis.Password
+	}
+	if a, ok := shared.Get("config/redis/addr"); ok && a != "" {
+		pw := m.Redis.Password
+		if p, ok := shared.Get("config/redis/password"); ok && pw == "" {
+			pw = p
+		}
+		return a, pw
+	}
+	return m.RedisAddr(), m.Redis.Password
+}

@@ -1,0 +1,37 @@
+// Package jobs is Hangar's task contract: the names, payloads, default options and queues of
+// the asynq tasks that the API and the workers exchange, and the list of periodic jobs the
+// elected worker leader enqueues. It holds no handlers; those live in one package per concern
+// below jobs/ (jobs/maintenance, ...), and internal/worker runs them.
+//
+// # Task types
+//
+// A task type is a constant in noun:verb form (TypeLeaderHeartbeat = "leader:heartbeat").
+// Handlers are registered under the exact type name; never register a bare prefix such as
+// "session", because asynq's ServeMux would route every "session:*" task to it.
+//
+// # Adding a task
+//
+//  1. Add the Type constant and its payload struct (JSON-encoded) to a file of this package.
+//  2. Add a case to [DefaultsOf] when the task needs other than the default queue, retry
+//     count or timeout.
+//  3. Add a NewXxxTask constructor that calls newTask, so the defaults are applied.
+//  4. In the handler package, decode with [Decode] (an undecodable payload is not retried)
+//     and register the handler in the package's Register function under the Type constant.
+//
+// Handlers must be idempotent: asynq delivers at least once, and PostgreSQL, not Redis, holds
+// the state, so a task is only a wake-up call.
+//
+// # Queues
+//
+// Tasks go to [QueueCritical], [QueueDefault] or [QueueLow]. Every queue name may carry a
+// prefix ([Queues], [QueueName]) so tests and side-by-side deployments do not share queues;
+// enqueue through an [Enqueuer], which applies the prefix.
+//
+// # Periodic jobs
+//
+// A [Periodic] describes a job that runs once per fixed period: its name, period and a
+// function building the task for one period ("slot"). [BuiltinPeriodic] lists Hangar's
+// periodic jobs. The worker that holds leadership enqueues each job once per slot, with a
+// TaskID derived from the slot ([Periodic.TaskID]) so that two workers that both believe
+// they lead (briefly, during a failover) still enqueue it only once.
+package jobs

@@ -71,7 +71,18 @@ func NewServer(deps *Deps) *Server {
 func (s *Server) Finalize() {
 	for _, item := range s.api.OpenAPI().Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch, item.Head} {
-			if op == nil || !opParams(op) || op.RequestBody == nil {
+			if op == nil {
+				continue
+			}
+			// Validation failures are answered as 400 invalid-api-params, never 422.
+			if r, ok := op.Responses["422"]; ok {
+				delete(op.Responses, "422")
+				if _, has := op.Responses["400"]; !has {
+					r.Description = "Bad Request"
+					op.Responses["400"] = r
+				}
+			}
+			if !opParams(op) || op.RequestBody == nil {
 				continue
 			}
 			if sch := s.bodySchema(op); sch != nil && len(sch.Required) == 0 {

@@ -2,7 +2,7 @@ package jobs
 
 import "time"
 
-// Queue names. A worker serves all three with strict-free weighted priority (see Queues).
+// Queue names. A worker serves all three by weighted priority (see Queues).
 const (
 	// QueueCritical holds tasks a user is waiting for, such as starting or terminating a
 	// session.

@@ -14,14 +14,14 @@ import (
 	"github.com/hangar-run/hangar/internal/slots"
 )
 
-// pageParams are the query parameters of every list operation.
-type pageParams struct {
+// PageParams are the query parameters of every list operation.
+type PageParams struct {
 	Limit  int32 `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Most items to return (1 to 100)."`
 	Offset int32 `query:"offset" minimum:"0" default:"0" doc:"Items to skip, for paging."`
 }
 
-// nameParam is the {name} path parameter of policy, preset and scaling group operations.
-type nameParam struct {
+// NameParam is the {name} path parameter of policy and preset operations.
+type NameParam struct {
 	Name string `path:"name" minLength:"1" maxLength:"256" doc:"Name of the object."`
 }
 

@@ -17,7 +17,7 @@ func registerDeleteKeypairResourcePolicy(s *functions.Server) {
 		Description: "Deletes a keypair resource policy. A policy still assigned to keypairs cannot be deleted (400).",
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusNoContent,
 		Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *nameParam) (*deleteOutput, error) {
+	}), func(ctx context.Context, in *NameParam) (*deleteOutput, error) {
 		n, err := db.Q.KeypairResourcePolicyDelete(ctx, s.Deps().Pool, in.Name)
 		if err != nil {
 			return nil, functions.FromDB(err, "keypair resource policy")

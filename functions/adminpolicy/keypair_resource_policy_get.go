@@ -17,7 +17,7 @@ func registerGetKeypairResourcePolicy(s *functions.Server) {
 		Description: "Returns one keypair resource policy.",
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ReadAllowed,
 		Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *nameParam) (*keypairResourcePolicyOutput, error) {
+	}), func(ctx context.Context, in *NameParam) (*keypairResourcePolicyOutput, error) {
 		row, err := db.Q.KeypairResourcePolicyGetByName(ctx, s.Deps().Pool, in.Name)
 		if err != nil {
 			return nil, functions.FromDB(err, "keypair resource policy")

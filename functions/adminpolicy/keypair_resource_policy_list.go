@@ -13,7 +13,7 @@ import (
 
 func registerListKeypairResourcePolicies(s *functions.Server) {
 	type input struct {
-		pageParams
+		PageParams
 	}
 	type output struct {
 		Body KeypairResourcePolicyList

@@ -28,7 +28,7 @@ type KeypairResourcePolicyUpdate struct {
 
 func registerUpdateKeypairResourcePolicy(s *functions.Server) {
 	type input struct {
-		nameParam
+		NameParam
 		Body KeypairResourcePolicyUpdate
 	}
 	huma.Register(s.API(), functions.Op(functions.OpSpec{

@@ -17,7 +17,7 @@ func registerDeleteProjectResourcePolicy(s *functions.Server) {
 		Description: "Deletes a project resource policy. A policy still assigned to projects cannot be deleted (400).",
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusNoContent,
 		Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *nameParam) (*deleteOutput, error) {
+	}), func(ctx context.Context, in *NameParam) (*deleteOutput, error) {
 		n, err := db.Q.ProjectResourcePolicyDelete(ctx, s.Deps().Pool, in.Name)
 		if err != nil {
 			return nil, functions.FromDB(err, "project resource policy")

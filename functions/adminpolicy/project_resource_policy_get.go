@@ -17,7 +17,7 @@ func registerGetProjectResourcePolicy(s *functions.Server) {
 		Description: "Returns one project resource policy.",
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ReadAllowed,
 		Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *nameParam) (*projectResourcePolicyOutput, error) {
+	}), func(ctx context.Context, in *NameParam) (*projectResourcePolicyOutput, error) {
 		row, err := db.Q.ProjectResourcePolicyGetByName(ctx, s.Deps().Pool, in.Name)
 		if err != nil {
 			return nil, functions.FromDB(err, "project resource policy")

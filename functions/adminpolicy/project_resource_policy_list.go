@@ -13,7 +13,7 @@ import (
 
 func registerListProjectResourcePolicies(s *functions.Server) {
 	type input struct {
-		pageParams
+		PageParams
 	}
 	type output struct {
 		Body ProjectResourcePolicyList

@@ -20,7 +20,7 @@ type ProjectResourcePolicyUpdate struct {
 
 func registerUpdateProjectResourcePolicy(s *functions.Server) {
 	type input struct {
-		nameParam
+		NameParam
 		Body ProjectResourcePolicyUpdate
 	}
 	huma.Register(s.API(), functions.Op(functions.OpSpec{

@@ -17,7 +17,7 @@ func registerDeleteResourcePreset(s *functions.Server) {
 		Description: "Deletes a resource preset.",
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusNoContent,
 		Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *nameParam) (*deleteOutput, error) {
+	}), func(ctx context.Context, in *NameParam) (*deleteOutput, error) {
 		n, err := db.Q.ResourcePresetDelete(ctx, s.Deps().Pool, in.Name)
 		if err != nil {
 			return nil, functions.FromDB(err, "resource preset")

@@ -17,7 +17,7 @@ func registerGetResourcePreset(s *functions.Server) {
 		Description: "Returns one resource preset.",
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ReadAllowed,
 		Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *nameParam) (*resourcePresetOutput, error) {
+	}), func(ctx context.Context, in *NameParam) (*resourcePresetOutput, error) {
 		row, err := db.Q.ResourcePresetGetByName(ctx, s.Deps().Pool, in.Name)
 		if err != nil {
 			return nil, functions.FromDB(err, "resource preset")

@@ -13,13 +13,13 @@ import (
 
 func registerListResourcePresets(s *functions.Server) {
 	type input struct {
-		pageParams
+		PageParams
 	}
 	type output struct {
 		Body ResourcePresetList
 	}
 	huma.Register(s.API(), functions.Op(functions.OpSpec{
-		ID: "list-resource-presets-admin", Method: http.MethodGet, Path: "/admin/resource-presets",
+		ID: "list-admin-resource-presets", Method: http.MethodGet, Path: "/admin/resource-presets",
 		Summary:     "List resource presets (admin)",
 		Description: "Pages through the resource presets by name, with their slots as stored. Users list presets with GET /resource/presets.",
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ReadAllowed,

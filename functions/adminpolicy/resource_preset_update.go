@@ -19,7 +19,7 @@ type ResourcePresetUpdate struct {
 
 func registerUpdateResourcePreset(s *functions.Server) {
 	type input struct {
-		nameParam
+		NameParam
 		Body ResourcePresetUpdate
 	}
 	huma.Register(s.API(), functions.Op(functions.OpSpec{

@@ -17,7 +17,7 @@ func registerGetUserResourcePolicy(s *functions.Server) {
 		Description: "Returns one user resource policy.",
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ReadAllowed,
 		Errors: []int{http.StatusNotFound},
-	}), func(ctx context.Context, in *nameParam) (*userResourcePolicyOutput, error) {
+	}), func(ctx context.Context, in *NameParam) (*userResourcePolicyOutput, error) {
 		row, err := db.Q.UserResourcePolicyGetByName(ctx, s.Deps().Pool, in.Name)
 		if err != nil {
 			return nil, functions.FromDB(err, "user resource policy")

@@ -22,7 +22,7 @@ type UserResourcePolicyUpdate struct {
 
 func registerUpdateUserResourcePolicy(s *functions.Server) {
 	type input struct {
-		nameParam
+		NameParam
 		Body UserResourcePolicyUpdate
 	}
 	huma.Register(s.API(), functions.Op(functions.OpSpec{

@@ -4,6 +4,13 @@ package api
 
 import (
 	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/functions/admin"
+	"github.com/hangar-run/hangar/functions/adminpolicy"
+	"github.com/hangar-run/hangar/functions/authapi"
+	"github.com/hangar-run/hangar/functions/configapi"
+	"github.com/hangar-run/hangar/functions/manager"
+	"github.com/hangar-run/hangar/functions/resource"
+	"github.com/hangar-run/hangar/functions/scalinggroup"
 )
 
 // New builds the server with every operation registered.
@@ -17,4 +24,12 @@ func New(deps *functions.Deps) *functions.Server {
 }
 
 // areas registers each API area, in the order they appear in the OpenAPI document's tags.
-var areas = []func(*functions.Server){} //nolint:gochecknoglobals
+var areas = []func(*functions.Server){ //nolint:gochecknoglobals
+	admin.Register,
+	adminpolicy.Register,
+	authapi.Register,
+	manager.Register,
+	configapi.Register,
+	resource.Register,
+	scalinggroup.Register,
+}

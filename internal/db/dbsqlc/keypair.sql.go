@@ -7,7 +7,89 @@ package dbsqlc
 
 import (
 	"context"
+
+	"github.com/google/uuid"
 )
+
+const keypairCount = `-- name: KeypairCount :one
+SELECT count(*)
+FROM keypairs k
+JOIN users u ON u.uuid = k."user"
+WHERE ($1::uuid IS NULL OR k."user" = $1::uuid)
+  AND ($2::text IS NULL OR u.domain_name = $2::text)
+  AND ($3::boolean IS NULL OR k.is_active = $3::boolean)
+`
+
+type KeypairCountParams struct {
+	UserUuid   *uuid.UUID
+	DomainName *string
+	IsActive   *bool
+}
+
+// KeypairCount counts the keypairs KeypairList pages through.
+func (q *Queries) KeypairCount(ctx context.Context, db DBTX, arg *KeypairCountParams) (int64, error) {
+	row := db.QueryRow(ctx, keypairCount, arg.UserUuid, arg.DomainName, arg.IsActive)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const keypairDelete = `-- name: KeypairDelete :execrows
+DELETE FROM keypairs k
+WHERE k.access_key = $1
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.main_access_key = k.access_key)
+`
+
+// KeypairDelete removes a keypair unless it is a user's main access key.
+func (q *Queries) KeypairDelete(ctx context.Context, db DBTX, accessKey string) (int64, error) {
+	result, err := db.Exec(ctx, keypairDelete, accessKey)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const keypairGetByAccessKey = `-- name: KeypairGetByAccessKey :one
+SELECT k.access_key, k.secret_key, k.user_id, k."user", k.is_active, k.is_admin, k.created_at, k.modified_at, k.last_used, k.rate_limit, k.num_queries, k.ssh_public_key, k.ssh_private_key, k.resource_policy, k.dotfiles, k.bootstrap_script, u.domain_name, u.role, (u.main_access_key IS NOT DISTINCT FROM k.access_key)::boolean AS is_main
+FROM keypairs k
+JOIN users u ON u.uuid = k."user"
+WHERE k.access_key = $1
+`
+
+type KeypairGetByAccessKeyRow struct {
+	Keypair    Keypair
+	DomainName string
+	Role       UserRole
+	IsMain     bool
+}
+
+// KeypairGetByAccessKey loads one keypair with what privilege checks need of its owner.
+func (q *Queries) KeypairGetByAccessKey(ctx context.Context, db DBTX, accessKey string) (*KeypairGetByAccessKeyRow, error) {
+	row := db.QueryRow(ctx, keypairGetByAccessKey, accessKey)
+	var i KeypairGetByAccessKeyRow
+	err := row.Scan(
+		&i.Keypair.AccessKey,
+		&i.Keypair.SecretKey,
+		&i.Keypair.UserID,
+		&i.Keypair.User,
+		&i.Keypair.IsActive,
+		&i.Keypair.IsAdmin,
+		&i.Keypair.CreatedAt,
+		&i.Keypair.ModifiedAt,
+		&i.Keypair.LastUsed,
+		&i.Keypair.RateLimit,
+		&i.Keypair.NumQueries,
+		&i.Keypair.SshPublicKey,
+		&i.Keypair.SshPrivateKey,
+		&i.Keypair.ResourcePolicy,
+		&i.Keypair.Dotfiles,
+		&i.Keypair.BootstrapScript,
+		&i.DomainName,
+		&i.Role,
+		&i.IsMain,
+	)
+	return &i, err
+}
 
 const keypairGetForAuth = `-- name: KeypairGetForAuth :one
 SELECT k.access_key, k.secret_key, k.user_id, k."user", k.is_active, k.is_admin, k.created_at, k.modified_at, k.last_used, k.rate_limit, k.num_queries, k.ssh_public_key, k.ssh_private_key, k.resource_policy, k.dotfiles, k.bootstrap_script, p.name, p.created_at, p.default_for_unspecified, p.total_resource_slots, p.max_session_lifetime, p.max_concurrent_sessions, p.max_pending_session_count, p.max_pending_session_resource_slots, p.max_concurrent_sftp_sessions, p.max_containers_per_session, p.idle_timeout, p.allowed_vfolder_hosts
@@ -55,6 +137,215 @@ func (q *Queries) KeypairGetForAuth(ctx context.Context, db DBTX, accessKey stri
 		&i.KeypairResourcePolicy.MaxContainersPerSession,
 		&i.KeypairResourcePolicy.IdleTimeout,
 		&i.KeypairResourcePolicy.AllowedVfolderHosts,
+	)
+	return &i, err
+}
+
+const keypairInsert = `-- name: KeypairInsert :one
+INSERT INTO keypairs (
+    access_key, secret_key, user_id, "user", is_active, is_admin, rate_limit, resource_policy
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8
+)
+RETURNING access_key, secret_key, user_id, "user", is_active, is_admin, created_at, modified_at, last_used, rate_limit, num_queries, ssh_public_key, ssh_private_key, resource_policy, dotfiles, bootstrap_script
+`
+
+type KeypairInsertParams struct {
+	AccessKey      string
+	SecretKey      string
+	UserID         string
+	UserUuid       uuid.UUID
+	IsActive       bool
+	IsAdmin        bool
+	RateLimit      int32
+	ResourcePolicy string
+}
+
+// KeypairInsert creates a keypair for a user.
+func (q *Queries) KeypairInsert(ctx context.Context, db DBTX, arg *KeypairInsertParams) (*Keypair, error) {
+	row := db.QueryRow(ctx, keypairInsert,
+		arg.AccessKey,
+		arg.SecretKey,
+		arg.UserID,
+		arg.UserUuid,
+		arg.IsActive,
+		arg.IsAdmin,
+		arg.RateLimit,
+		arg.ResourcePolicy,
+	)
+	var i Keypair
+	err := row.Scan(
+		&i.AccessKey,
+		&i.SecretKey,
+		&i.UserID,
+		&i.User,
+		&i.IsActive,
+		&i.IsAdmin,
+		&i.CreatedAt,
+		&i.ModifiedAt,
+		&i.LastUsed,
+		&i.RateLimit,
+		&i.NumQueries,
+		&i.SshPublicKey,
+		&i.SshPrivateKey,
+		&i.ResourcePolicy,
+		&i.Dotfiles,
+		&i.BootstrapScript,
+	)
+	return &i, err
+}
+
+const keypairList = `-- name: KeypairList :many
+SELECT k.access_key, k.secret_key, k.user_id, k."user", k.is_active, k.is_admin, k.created_at, k.modified_at, k.last_used, k.rate_limit, k.num_queries, k.ssh_public_key, k.ssh_private_key, k.resource_policy, k.dotfiles, k.bootstrap_script, u.domain_name, u.role, (u.main_access_key IS NOT DISTINCT FROM k.access_key)::boolean AS is_main
+FROM keypairs k
+JOIN users u ON u.uuid = k."user"
+WHERE ($1::uuid IS NULL OR k."user" = $1::uuid)
+  AND ($2::text IS NULL OR u.domain_name = $2::text)
+  AND ($3::boolean IS NULL OR k.is_active = $3::boolean)
+ORDER BY k.user_id, k.access_key LIMIT $5 OFFSET $4
+`
+
+type KeypairListParams struct {
+	UserUuid   *uuid.UUID
+	DomainName *string
+	IsActive   *bool
+	RowOffset  int32
+	RowLimit   int32
+}
+
+type KeypairListRow struct {
+	Keypair    Keypair
+	DomainName string
+	Role       UserRole
+	IsMain     bool
+}
+
+// KeypairList pages through keypairs by owner e-mail and access key, optionally filtered by
+// owner, owner's domain and activity.
+func (q *Queries) KeypairList(ctx context.Context, db DBTX, arg *KeypairListParams) ([]*KeypairListRow, error) {
+	rows, err := db.Query(ctx, keypairList,
+		arg.UserUuid,
+		arg.DomainName,
+		arg.IsActive,
+		arg.RowOffset,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*KeypairListRow{}
+	for rows.Next() {
+		var i KeypairListRow
+		if err := rows.Scan(
+			&i.Keypair.AccessKey,
+			&i.Keypair.SecretKey,
+			&i.Keypair.UserID,
+			&i.Keypair.User,
+			&i.Keypair.IsActive,
+			&i.Keypair.IsAdmin,
+			&i.Keypair.CreatedAt,
+			&i.Keypair.ModifiedAt,
+			&i.Keypair.LastUsed,
+			&i.Keypair.RateLimit,
+			&i.Keypair.NumQueries,
+			&i.Keypair.SshPublicKey,
+			&i.Keypair.SshPrivateKey,
+			&i.Keypair.ResourcePolicy,
+			&i.Keypair.Dotfiles,
+			&i.Keypair.BootstrapScript,
+			&i.DomainName,
+			&i.Role,
+			&i.IsMain,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const keypairSetActiveByUser = `-- name: KeypairSetActiveByUser :exec
+UPDATE keypairs SET is_active = $1, modified_at = now()
+WHERE "user" = $2 AND is_active <> $1
+`
+
+type KeypairSetActiveByUserParams struct {
+	IsActive bool
+	UserUuid uuid.UUID
+}
+
+// KeypairSetActiveByUser activates or deactivates every keypair of a user.
+func (q *Queries) KeypairSetActiveByUser(ctx context.Context, db DBTX, arg *KeypairSetActiveByUserParams) error {
+	_, err := db.Exec(ctx, keypairSetActiveByUser, arg.IsActive, arg.UserUuid)
+	return err
+}
+
+const keypairSetAdminByUser = `-- name: KeypairSetAdminByUser :exec
+UPDATE keypairs SET is_admin = $1, modified_at = now()
+WHERE "user" = $2 AND is_admin <> $1
+`
+
+type KeypairSetAdminByUserParams struct {
+	IsAdmin  bool
+	UserUuid uuid.UUID
+}
+
+// KeypairSetAdminByUser sets the admin flag of every keypair of a user.
+func (q *Queries) KeypairSetAdminByUser(ctx context.Context, db DBTX, arg *KeypairSetAdminByUserParams) error {
+	_, err := db.Exec(ctx, keypairSetAdminByUser, arg.IsAdmin, arg.UserUuid)
+	return err
+}
+
+const keypairUpdate = `-- name: KeypairUpdate :one
+UPDATE keypairs SET
+    is_active = coalesce($1, is_active),
+    is_admin = coalesce($2, is_admin),
+    resource_policy = coalesce($3, resource_policy),
+    rate_limit = coalesce($4, rate_limit),
+    modified_at = now()
+WHERE access_key = $5
+RETURNING access_key, secret_key, user_id, "user", is_active, is_admin, created_at, modified_at, last_used, rate_limit, num_queries, ssh_public_key, ssh_private_key, resource_policy, dotfiles, bootstrap_script
+`
+
+type KeypairUpdateParams struct {
+	IsActive       *bool
+	IsAdmin        *bool
+	ResourcePolicy *string
+	RateLimit      *int32
+	AccessKey      string
+}
+
+// KeypairUpdate changes the given fields of a keypair.
+func (q *Queries) KeypairUpdate(ctx context.Context, db DBTX, arg *KeypairUpdateParams) (*Keypair, error) {
+	row := db.QueryRow(ctx, keypairUpdate,
+		arg.IsActive,
+		arg.IsAdmin,
+		arg.ResourcePolicy,
+		arg.RateLimit,
+		arg.AccessKey,
+	)
+	var i Keypair
+	err := row.Scan(
+		&i.AccessKey,
+		&i.SecretKey,
+		&i.UserID,
+		&i.User,
+		&i.IsActive,
+		&i.IsAdmin,
+		&i.CreatedAt,
+		&i.ModifiedAt,
+		&i.LastUsed,
+		&i.RateLimit,
+		&i.NumQueries,
+		&i.SshPublicKey,
+		&i.SshPrivateKey,
+		&i.ResourcePolicy,
+		&i.Dotfiles,
+		&i.BootstrapScript,
 	)
 	return &i, err
 }

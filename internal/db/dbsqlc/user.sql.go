@@ -7,7 +7,152 @@ package dbsqlc
 
 import (
 	"context"
+	"net/netip"
+	"time"
+
+	"github.com/google/uuid"
 )
+
+const userClearMainAccessKey = `-- name: UserClearMainAccessKey :exec
+UPDATE users SET main_access_key = NULL WHERE uuid = $1
+`
+
+// UserClearMainAccessKey unsets a user's main access key (before the user is purged).
+func (q *Queries) UserClearMainAccessKey(ctx context.Context, db DBTX, argUuid uuid.UUID) error {
+	_, err := db.Exec(ctx, userClearMainAccessKey, argUuid)
+	return err
+}
+
+const userCount = `-- name: UserCount :one
+SELECT count(*) FROM users u
+WHERE ($1::text IS NULL OR u.domain_name = $1::text)
+  AND ($2::user_status IS NULL OR u.status = $2::user_status)
+  AND ($3::user_role IS NULL OR u.role = $3::user_role)
+  AND ($4::uuid IS NULL OR EXISTS (
+      SELECT 1 FROM association_groups_users a
+      WHERE a.user_id = u.uuid AND a.group_id = $4::uuid))
+`
+
+type UserCountParams struct {
+	DomainName *string
+	Status     *UserStatus
+	Role       *UserRole
+	GroupID    *uuid.UUID
+}
+
+// UserCount counts the users UserList pages through.
+func (q *Queries) UserCount(ctx context.Context, db DBTX, arg *UserCountParams) (int64, error) {
+	row := db.QueryRow(ctx, userCount,
+		arg.DomainName,
+		arg.Status,
+		arg.Role,
+		arg.GroupID,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const userDelete = `-- name: UserDelete :execrows
+DELETE FROM users WHERE uuid = $1
+`
+
+// UserDelete removes a user with their keypairs and project memberships.
+func (q *Queries) UserDelete(ctx context.Context, db DBTX, argUuid uuid.UUID) (int64, error) {
+	result, err := db.Exec(ctx, userDelete, argUuid)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const userFindMany = `-- name: UserFindMany :many
+SELECT uuid, username, email, password, need_password_change, password_changed_at, full_name, description, status, status_info, created_at, modified_at, integration_id, domain_name, role, allowed_client_ip, totp_key, totp_activated, totp_activated_at, resource_policy, sudo_session_enabled, main_access_key FROM users WHERE uuid = ANY($1::uuid[]) OR email = ANY($2::text[])
+`
+
+type UserFindManyParams struct {
+	Uuids  []uuid.UUID
+	Emails []string
+}
+
+// UserFindMany loads the users with the given ids or e-mail addresses.
+func (q *Queries) UserFindMany(ctx context.Context, db DBTX, arg *UserFindManyParams) ([]*User, error) {
+	rows, err := db.Query(ctx, userFindMany, arg.Uuids, arg.Emails)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*User{}
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.Uuid,
+			&i.Username,
+			&i.Email,
+			&i.Password,
+			&i.NeedPasswordChange,
+			&i.PasswordChangedAt,
+			&i.FullName,
+			&i.Description,
+			&i.Status,
+			&i.StatusInfo,
+			&i.CreatedAt,
+			&i.ModifiedAt,
+			&i.IntegrationID,
+			&i.DomainName,
+			&i.Role,
+			&i.AllowedClientIp,
+			&i.TotpKey,
+			&i.TotpActivated,
+			&i.TotpActivatedAt,
+			&i.ResourcePolicy,
+			&i.SudoSessionEnabled,
+			&i.MainAccessKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const userGetByEmail = `-- name: UserGetByEmail :one
+SELECT uuid, username, email, password, need_password_change, password_changed_at, full_name, description, status, status_info, created_at, modified_at, integration_id, domain_name, role, allowed_client_ip, totp_key, totp_activated, totp_activated_at, resource_policy, sudo_session_enabled, main_access_key FROM users WHERE email = $1
+`
+
+// UserGetByEmail loads one user by e-mail address.
+func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (*User, error) {
+	row := db.QueryRow(ctx, userGetByEmail, email)
+	var i User
+	err := row.Scan(
+		&i.Uuid,
+		&i.Username,
+		&i.Email,
+		&i.Password,
+		&i.NeedPasswordChange,
+		&i.PasswordChangedAt,
+		&i.FullName,
+		&i.Description,
+		&i.Status,
+		&i.StatusInfo,
+		&i.CreatedAt,
+		&i.ModifiedAt,
+		&i.IntegrationID,
+		&i.DomainName,
+		&i.Role,
+		&i.AllowedClientIp,
+		&i.TotpKey,
+		&i.TotpActivated,
+		&i.TotpActivatedAt,
+		&i.ResourcePolicy,
+		&i.SudoSessionEnabled,
+		&i.MainAccessKey,
+	)
+	return &i, err
+}
 
 const userGetByMainAccessKey = `-- name: UserGetByMainAccessKey :one
 SELECT u.uuid, u.username, u.email, u.password, u.need_password_change, u.password_changed_at, u.full_name, u.description, u.status, u.status_info, u.created_at, u.modified_at, u.integration_id, u.domain_name, u.role, u.allowed_client_ip, u.totp_key, u.totp_activated, u.totp_activated_at, u.resource_policy, u.sudo_session_enabled, u.main_access_key, p.name, p.created_at, p.max_vfolder_count, p.max_quota_scope_size, p.max_session_count_per_model_session, p.max_customized_image_count
@@ -55,6 +200,312 @@ func (q *Queries) UserGetByMainAccessKey(ctx context.Context, db DBTX, accessKey
 		&i.UserResourcePolicy.MaxQuotaScopeSize,
 		&i.UserResourcePolicy.MaxSessionCountPerModelSession,
 		&i.UserResourcePolicy.MaxCustomizedImageCount,
+	)
+	return &i, err
+}
+
+const userGetByUUID = `-- name: UserGetByUUID :one
+SELECT uuid, username, email, password, need_password_change, password_changed_at, full_name, description, status, status_info, created_at, modified_at, integration_id, domain_name, role, allowed_client_ip, totp_key, totp_activated, totp_activated_at, resource_policy, sudo_session_enabled, main_access_key FROM users WHERE uuid = $1
+`
+
+// UserGetByUUID loads one user by id.
+func (q *Queries) UserGetByUUID(ctx context.Context, db DBTX, argUuid uuid.UUID) (*User, error) {
+	row := db.QueryRow(ctx, userGetByUUID, argUuid)
+	var i User
+	err := row.Scan(
+		&i.Uuid,
+		&i.Username,
+		&i.Email,
+		&i.Password,
+		&i.NeedPasswordChange,
+		&i.PasswordChangedAt,
+		&i.FullName,
+		&i.Description,
+		&i.Status,
+		&i.StatusInfo,
+		&i.CreatedAt,
+		&i.ModifiedAt,
+		&i.IntegrationID,
+		&i.DomainName,
+		&i.Role,
+		&i.AllowedClientIp,
+		&i.TotpKey,
+		&i.TotpActivated,
+		&i.TotpActivatedAt,
+		&i.ResourcePolicy,
+		&i.SudoSessionEnabled,
+		&i.MainAccessKey,
+	)
+	return &i, err
+}
+
+const userInsert = `-- name: UserInsert :one
+INSERT INTO users (
+    username, email, password, need_password_change, password_changed_at, full_name,
+    description, status, status_info, domain_name, role, allowed_client_ip, resource_policy
+) VALUES (
+    $1, $2, $3, $4, $5,
+    $6, $7, $8, $9,
+    $10, $11, $12, $13
+)
+RETURNING uuid, username, email, password, need_password_change, password_changed_at, full_name, description, status, status_info, created_at, modified_at, integration_id, domain_name, role, allowed_client_ip, totp_key, totp_activated, totp_activated_at, resource_policy, sudo_session_enabled, main_access_key
+`
+
+type UserInsertParams struct {
+	Username           *string
+	Email              string
+	Password           *string
+	NeedPasswordChange bool
+	PasswordChangedAt  *time.Time
+	FullName           *string
+	Description        *string
+	Status             UserStatus
+	StatusInfo         *string
+	DomainName         string
+	Role               UserRole
+	AllowedClientIp    []netip.Prefix
+	ResourcePolicy     string
+}
+
+// UserInsert creates a user; the password must already be hashed.
+func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams) (*User, error) {
+	row := db.QueryRow(ctx, userInsert,
+		arg.Username,
+		arg.Email,
+		arg.Password,
+		arg.NeedPasswordChange,
+		arg.PasswordChangedAt,
+		arg.FullName,
+		arg.Description,
+		arg.Status,
+		arg.StatusInfo,
+		arg.DomainName,
+		arg.Role,
+		arg.AllowedClientIp,
+		arg.ResourcePolicy,
+	)
+	var i User
+	err := row.Scan(
+		&i.Uuid,
+		&i.Username,
+		&i.Email,
+		&i.Password,
+		&i.NeedPasswordChange,
+		&i.PasswordChangedAt,
+		&i.FullName,
+		&i.Description,
+		&i.Status,
+		&i.StatusInfo,
+		&i.CreatedAt,
+		&i.ModifiedAt,
+		&i.IntegrationID,
+		&i.DomainName,
+		&i.Role,
+		&i.AllowedClientIp,
+		&i.TotpKey,
+		&i.TotpActivated,
+		&i.TotpActivatedAt,
+		&i.ResourcePolicy,
+		&i.SudoSessionEnabled,
+		&i.MainAccessKey,
+	)
+	return &i, err
+}
+
+const userList = `-- name: UserList :many
+SELECT uuid, username, email, password, need_password_change, password_changed_at, full_name, description, status, status_info, created_at, modified_at, integration_id, domain_name, role, allowed_client_ip, totp_key, totp_activated, totp_activated_at, resource_policy, sudo_session_enabled, main_access_key FROM users u
+WHERE ($1::text IS NULL OR u.domain_name = $1::text)
+  AND ($2::user_status IS NULL OR u.status = $2::user_status)
+  AND ($3::user_role IS NULL OR u.role = $3::user_role)
+  AND ($4::uuid IS NULL OR EXISTS (
+      SELECT 1 FROM association_groups_users a
+      WHERE a.user_id = u.uuid AND a.group_id = $4::uuid))
+ORDER BY u.email LIMIT $6 OFFSET $5
+`
+
+type UserListParams struct {
+	DomainName *string
+	Status     *UserStatus
+	Role       *UserRole
+	GroupID    *uuid.UUID
+	RowOffset  int32
+	RowLimit   int32
+}
+
+// UserList pages through users by e-mail, optionally filtered by domain, status, role and
+// project membership.
+func (q *Queries) UserList(ctx context.Context, db DBTX, arg *UserListParams) ([]*User, error) {
+	rows, err := db.Query(ctx, userList,
+		arg.DomainName,
+		arg.Status,
+		arg.Role,
+		arg.GroupID,
+		arg.RowOffset,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*User{}
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.Uuid,
+			&i.Username,
+			&i.Email,
+			&i.Password,
+			&i.NeedPasswordChange,
+			&i.PasswordChangedAt,
+			&i.FullName,
+			&i.Description,
+			&i.Status,
+			&i.StatusInfo,
+			&i.CreatedAt,
+			&i.ModifiedAt,
+			&i.IntegrationID,
+			&i.DomainName,
+			&i.Role,
+			&i.AllowedClientIp,
+			&i.TotpKey,
+			&i.TotpActivated,
+			&i.TotpActivatedAt,
+			&i.ResourcePolicy,
+			&i.SudoSessionEnabled,
+			&i.MainAccessKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const userSetMainAccessKey = `-- name: UserSetMainAccessKey :one
+UPDATE users SET main_access_key = $1, modified_at = now()
+WHERE uuid = $2
+RETURNING uuid, username, email, password, need_password_change, password_changed_at, full_name, description, status, status_info, created_at, modified_at, integration_id, domain_name, role, allowed_client_ip, totp_key, totp_activated, totp_activated_at, resource_policy, sudo_session_enabled, main_access_key
+`
+
+type UserSetMainAccessKeyParams struct {
+	MainAccessKey *string
+	Uuid          uuid.UUID
+}
+
+// UserSetMainAccessKey makes a keypair the key a user authenticates with.
+func (q *Queries) UserSetMainAccessKey(ctx context.Context, db DBTX, arg *UserSetMainAccessKeyParams) (*User, error) {
+	row := db.QueryRow(ctx, userSetMainAccessKey, arg.MainAccessKey, arg.Uuid)
+	var i User
+	err := row.Scan(
+		&i.Uuid,
+		&i.Username,
+		&i.Email,
+		&i.Password,
+		&i.NeedPasswordChange,
+		&i.PasswordChangedAt,
+		&i.FullName,
+		&i.Description,
+		&i.Status,
+		&i.StatusInfo,
+		&i.CreatedAt,
+		&i.ModifiedAt,
+		&i.IntegrationID,
+		&i.DomainName,
+		&i.Role,
+		&i.AllowedClientIp,
+		&i.TotpKey,
+		&i.TotpActivated,
+		&i.TotpActivatedAt,
+		&i.ResourcePolicy,
+		&i.SudoSessionEnabled,
+		&i.MainAccessKey,
+	)
+	return &i, err
+}
+
+const userUpdate = `-- name: UserUpdate :one
+UPDATE users SET
+    username = coalesce($1, username),
+    password = coalesce($2, password),
+    password_changed_at = coalesce($3, password_changed_at),
+    need_password_change = coalesce($4, need_password_change),
+    full_name = coalesce($5, full_name),
+    description = coalesce($6, description),
+    status = coalesce($7, status),
+    status_info = coalesce($8, status_info),
+    domain_name = coalesce($9, domain_name),
+    role = coalesce($10, role),
+    resource_policy = coalesce($11, resource_policy),
+    allowed_client_ip = CASE WHEN $12::boolean
+        THEN $13 ELSE allowed_client_ip END,
+    modified_at = now()
+WHERE uuid = $14
+RETURNING uuid, username, email, password, need_password_change, password_changed_at, full_name, description, status, status_info, created_at, modified_at, integration_id, domain_name, role, allowed_client_ip, totp_key, totp_activated, totp_activated_at, resource_policy, sudo_session_enabled, main_access_key
+`
+
+type UserUpdateParams struct {
+	Username           *string
+	Password           *string
+	PasswordChangedAt  *time.Time
+	NeedPasswordChange *bool
+	FullName           *string
+	Description        *string
+	Status             *UserStatus
+	StatusInfo         *string
+	DomainName         *string
+	Role               *UserRole
+	ResourcePolicy     *string
+	SetAllowedClientIp bool
+	AllowedClientIp    []netip.Prefix
+	Uuid               uuid.UUID
+}
+
+// UserUpdate changes the given fields of a user; the password must already be hashed, and
+// allowed_client_ip changes only when set_allowed_client_ip is true.
+func (q *Queries) UserUpdate(ctx context.Context, db DBTX, arg *UserUpdateParams) (*User, error) {
+	row := db.QueryRow(ctx, userUpdate,
+		arg.Username,
+		arg.Password,
+		arg.PasswordChangedAt,
+		arg.NeedPasswordChange,
+		arg.FullName,
+		arg.Description,
+		arg.Status,
+		arg.StatusInfo,
+		arg.DomainName,
+		arg.Role,
+		arg.ResourcePolicy,
+		arg.SetAllowedClientIp,
+		arg.AllowedClientIp,
+		arg.Uuid,
+	)
+	var i User
+	err := row.Scan(
+		&i.Uuid,
+		&i.Username,
+		&i.Email,
+		&i.Password,
+		&i.NeedPasswordChange,
+		&i.PasswordChangedAt,
+		&i.FullName,
+		&i.Description,
+		&i.Status,
+		&i.StatusInfo,
+		&i.CreatedAt,
+		&i.ModifiedAt,
+		&i.IntegrationID,
+		&i.DomainName,
+		&i.Role,
+		&i.AllowedClientIp,
+		&i.TotpKey,
+		&i.TotpActivated,
+		&i.TotpActivatedAt,
+		&i.ResourcePolicy,
+		&i.SudoSessionEnabled,
+		&i.MainAccessKey,
 	)
 	return &i, err
 }

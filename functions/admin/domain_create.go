@@ -1,0 +1,62 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+)
+
+// DomainCreate is the body of create-domain.
+type DomainCreate struct {
+	Name                    string                      `json:"name" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Domain name, unique: letters, digits, '_', '.' and '-'." example:"research"`
+	Description             *string                     `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
+	IsActive                *bool                       `json:"is_active,omitempty" default:"true" doc:"Whether the domain is active."`
+	TotalResourceSlots      map[string]string           `json:"total_resource_slots,omitempty" doc:"Most resources the domain's sessions may occupy together: known slot → amount. Memory-like slots take binary sizes such as \"64g\"; \"Infinity\" means no limit. Default {} (no limit)." example:"{\"cpu\":\"64\",\"mem\":\"256g\"}"`
+	AllowedVfolderHosts     map[string][]HostPermission `json:"allowed_vfolder_hosts,omitempty" doc:"Storage hosts the domain may use, each with the permissions granted on it. Default {}."`
+	AllowedDockerRegistries []string                    `json:"allowed_docker_registries,omitempty" doc:"Container registries the domain's sessions may pull from. Default []." example:"[\"cr.backend.ai\"]"`
+	IntegrationID           *string                     `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the domain in an external system."`
+}
+
+func registerCreateDomain(s *functions.Server) {
+	type input struct {
+		Body DomainCreate
+	}
+	huma.Register(s.API(), functions.Op(functions.OpSpec{
+		ID: "create-domain", Method: http.MethodPost, Path: "/admin/domains",
+		Summary:     "Create a domain",
+		Description: "Creates a domain. Resource slots must be known slots; their amounts are normalized (binary sizes become bytes). A duplicate name is 400.",
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+	}), func(ctx context.Context, in *input) (*domainOutput, error) {
+		b := in.Body
+		total, err := encodeSlots(s, "total_resource_slots", b.TotalResourceSlots)
+		if err != nil {
+			return nil, err
+		}
+		hosts, err := encodeHosts(b.AllowedVfolderHosts)
+		if err != nil {
+			return nil, err
+		}
+		row, err := db.Q.DomainInsert(ctx, s.Deps().Pool, &dbsqlc.DomainInsertParams{
+			Name:                    b.Name,
+			Description:             b.Description,
+			IsActive:                deref(b.IsActive, true),
+			TotalResourceSlots:      total,
+			AllowedVfolderHosts:     hosts,
+			AllowedDockerRegistries: nonNil(b.AllowedDockerRegistries),
+			IntegrationID:           b.IntegrationID,
+		})
+		if err != nil {
+			return nil, functions.FromDB(err, "domain")
+		}
+		d, err := domainFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		return &domainOutput{Body: d}, nil
+	})
+}

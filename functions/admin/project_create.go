@@ -1,0 +1,73 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+)
+
+// ProjectCreate is the body of create-project.
+type ProjectCreate struct {
+	Name                string                      `json:"name" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Project name, unique within the domain: letters, digits, '_', '.' and '-'." example:"team-a"`
+	DomainName          *string                     `json:"domain_name,omitempty" minLength:"1" maxLength:"64" doc:"Domain of the project. Default: the caller's domain." example:"default"`
+	Description         *string                     `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
+	IsActive            *bool                       `json:"is_active,omitempty" default:"true" doc:"Whether the project is active."`
+	TotalResourceSlots  map[string]string           `json:"total_resource_slots,omitempty" doc:"Most resources the project's sessions may occupy together: known slot → amount; \"Infinity\" means no limit. Default {} (no limit)." example:"{\"cpu\":\"16\",\"mem\":\"64g\"}"`
+	AllowedVfolderHosts map[string][]HostPermission `json:"allowed_vfolder_hosts,omitempty" doc:"Storage hosts the project may use, each with the permissions granted on it. Default {}."`
+	IntegrationID       *string                     `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the project in an external system."`
+	ResourcePolicy      *string                     `json:"resource_policy,omitempty" minLength:"1" maxLength:"256" default:"default" doc:"Project resource policy; it must exist."`
+	Type                *string                     `json:"type,omitempty" enum:"general,model-store" default:"general" doc:"Project type."`
+}
+
+func registerCreateProject(s *functions.Server) {
+	type input struct {
+		Body ProjectCreate
+	}
+	huma.Register(s.API(), functions.Op(functions.OpSpec{
+		ID: "create-project", Method: http.MethodPost, Path: "/admin/projects",
+		Summary: "Create a project",
+		Description: "Creates a project (a Backend.AI group) in a domain. Domain admins create projects in their own " +
+			"domain only (403 otherwise). A name already used in the domain, or an unknown domain or resource policy, is 400.",
+		Tag: tag, Role: functions.Admin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+		Errors: []int{http.StatusForbidden},
+	}), func(ctx context.Context, in *input) (*projectOutput, error) {
+		b := in.Body
+		id := caller(ctx)
+		domain := deref(b.DomainName, id.Domain())
+		if err := checkDomain(id, domain); err != nil {
+			return nil, err
+		}
+		total, err := encodeSlots(s, "total_resource_slots", b.TotalResourceSlots)
+		if err != nil {
+			return nil, err
+		}
+		hosts, err := encodeHosts(b.AllowedVfolderHosts)
+		if err != nil {
+			return nil, err
+		}
+		row, err := db.Q.GroupInsert(ctx, s.Deps().Pool, &dbsqlc.GroupInsertParams{
+			Name:                b.Name,
+			Description:         b.Description,
+			IsActive:            deref(b.IsActive, true),
+			IntegrationID:       b.IntegrationID,
+			DomainName:          domain,
+			TotalResourceSlots:  total,
+			AllowedVfolderHosts: hosts,
+			ResourcePolicy:      deref(b.ResourcePolicy, defaultPolicy),
+			Type:                dbsqlc.ProjectType(deref(b.Type, string(dbsqlc.ProjectTypeGeneral))),
+		})
+		if err != nil {
+			return nil, functions.FromDB(err, "project")
+		}
+		p, err := projectFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		return &projectOutput{Body: p}, nil
+	})
+}

@@ -1,0 +1,70 @@
+package adminpolicy
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+)
+
+// ScalingGroupCreate is the body of create-scaling-group.
+type ScalingGroupCreate struct {
+	Name            string              `json:"name" minLength:"1" maxLength:"64" doc:"Scaling group name, unique." example:"gpu"`
+	Description     *string             `json:"description,omitempty" nullable:"true" maxLength:"512" doc:"Free-form description."`
+	IsActive        *bool               `json:"is_active,omitempty" default:"true" doc:"Whether sessions may be scheduled in the group."`
+	IsPublic        *bool               `json:"is_public,omitempty" default:"true" doc:"Whether user sessions may use the group."`
+	WsproxyAddr     *string             `json:"wsproxy_addr,omitempty" nullable:"true" maxLength:"1024" doc:"Address of the group's app proxy." example:"http://127.0.0.1:5050"`
+	WsproxyAPIToken *string             `json:"wsproxy_api_token,omitempty" nullable:"true" maxLength:"128" doc:"Token the manager presents to the app proxy."`
+	Driver          *string             `json:"driver,omitempty" minLength:"1" maxLength:"64" default:"static" doc:"Agent provisioning driver."`
+	DriverOpts      map[string]any      `json:"driver_opts,omitempty" doc:"Options of the driver; default {}."`
+	Scheduler       *string             `json:"scheduler,omitempty" enum:"fifo,lifo,drf,mof" default:"fifo" doc:"Queueing algorithm."`
+	UseHostNetwork  *bool               `json:"use_host_network,omitempty" default:"false" doc:"Whether containers use the host network."`
+	SchedulerOpts   *SchedulerOptsInput `json:"scheduler_opts,omitempty" doc:"Options of the scheduler; absent fields take their defaults."`
+}
+
+func registerCreateScalingGroup(s *functions.Server) {
+	type input struct {
+		Body ScalingGroupCreate
+	}
+	huma.Register(s.API(), functions.Op(functions.OpSpec{
+		ID: "create-scaling-group", Method: http.MethodPost, Path: "/admin/scaling-groups",
+		Summary:     "Create a scaling group",
+		Description: "Creates a scaling group. It serves no one until domains, projects or keypairs are associated with it.",
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+	}), func(ctx context.Context, in *input) (*scalingGroupOutput, error) {
+		b := in.Body
+		driverOpts, err := encodeObject("driver_opts", b.DriverOpts)
+		if err != nil {
+			return nil, err
+		}
+		schedOpts, err := encodeSchedulerOpts(b.SchedulerOpts)
+		if err != nil {
+			return nil, err
+		}
+		row, err := db.Q.ScalingGroupInsert(ctx, s.Deps().Pool, &dbsqlc.ScalingGroupInsertParams{
+			Name:            b.Name,
+			Description:     b.Description,
+			IsActive:        deref(b.IsActive, true),
+			IsPublic:        deref(b.IsPublic, true),
+			WsproxyAddr:     b.WsproxyAddr,
+			WsproxyApiToken: b.WsproxyAPIToken,
+			Driver:          deref(b.Driver, "static"),
+			DriverOpts:      driverOpts,
+			Scheduler:       deref(b.Scheduler, "fifo"),
+			UseHostNetwork:  deref(b.UseHostNetwork, false),
+			SchedulerOpts:   schedOpts,
+		})
+		if err != nil {
+			return nil, functions.FromDB(err, "scaling group")
+		}
+		g, err := scalingGroupFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		return &scalingGroupOutput{Body: g}, nil
+	})
+}

@@ -1,0 +1,110 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// unknownType labels tasks no handler was registered for, so stray types do not create
+// label values.
+const unknownType = "unknown"
+
+// Periodic enqueue results, the values of the result label of hangar_periodic_enqueues_total.
+const (
+	resultEnqueued  = "enqueued"
+	resultDuplicate = "duplicate"
+	resultError     = "error"
+)
+
+// metrics are the worker's own collectors.
+type metrics struct {
+	processed *prometheus.CounterVec
+	failed    *prometheus.CounterVec
+	leader    prometheus.Gauge
+	periodic  *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	var m metrics
+	var err error
+	if m.processed, err = Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hangar_jobs_processed_total",
+		Help: "Tasks processed by this worker, by task type, whatever the outcome.",
+	}, []string{"type"})); err != nil {
+		return nil, err
+	}
+	if m.failed, err = Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hangar_jobs_failed_total",
+		Help: "Tasks whose handler returned an error or panicked, by task type.",
+	}, []string{"type"})); err != nil {
+		return nil, err
+	}
+	if m.leader, err = Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hangar_leader",
+		Help: "1 while this worker is the elected leader that enqueues periodic jobs, else 0.",
+	})); err != nil {
+		return nil, err
+	}
+	if m.periodic, err = Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hangar_periodic_enqueues_total",
+		Help: "Periodic enqueue attempts by this worker while leader, by job name and result (enqueued, duplicate, error).",
+	}, []string{"name", "result"})); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Register registers c on reg and returns it, or returns the equal collector that is already
+// registered there (so two workers, or two handler packages, may share a registry).
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	var zero C
+	return zero, fmt.Errorf("register metric: %w", err)
+}
+
+// middleware counts and logs every task the mux dispatches.
+func (m *metrics) middleware(logger *slog.Logger) asynq.MiddlewareFunc {
+	return func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) (err error) {
+			start := time.Now()
+			id, _ := asynq.GetTaskID(ctx)
+			retry, _ := asynq.GetRetryCount(ctx)
+			defer func() {
+				if r := recover(); r != nil {
+					m.processed.WithLabelValues(t.Type()).Inc()
+					m.failed.WithLabelValues(t.Type()).Inc()
+					logger.Error("task panicked", "type", t.Type(), "id", id, "retry", retry, "panic", r)
+					panic(r)
+				}
+			}()
+			err = next.ProcessTask(ctx, t)
+			typ := t.Type()
+			if errors.Is(err, asynq.ErrHandlerNotFound) {
+				typ = unknownType
+			}
+			m.processed.WithLabelValues(typ).Inc()
+			if err != nil {
+				m.failed.WithLabelValues(typ).Inc()
+				logger.Warn("task failed", "type", t.Type(), "id", id, "retry", retry,
+					"duration", time.Since(start), "err", err)
+				return err
+			}
+			logger.Debug("task done", "type", t.Type(), "id", id, "duration", time.Since(start))
+			return nil
+		})
+	}
+}

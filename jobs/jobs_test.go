@@ -1,0 +1,159 @@
+package jobs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/stretchr/testify/require"
+)
+
+const testRedisAddr = "127.0.0.1:8110"
+
+// testQueues returns a queue prefix no other test uses and an Inspector; the prefixed
+// queues are deleted when the test ends.
+func testQueues(t *testing.T) (string, *asynq.Client, *asynq.Inspector) {
+	t.Helper()
+	b := make([]byte, 6)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	prefix := "test-" + hex.EncodeToString(b) + "-"
+	opt := asynq.RedisClientOpt{Addr: testRedisAddr}
+	client := asynq.NewClient(opt)
+	require.NoError(t, client.Ping(), "Redis on %s (is the halfstack up?)", testRedisAddr)
+	insp := asynq.NewInspector(opt)
+	t.Cleanup(func() {
+		for q := range Queues(prefix) {
+			err := insp.DeleteQueue(q, true)
+			if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+				t.Errorf("delete queue %s: %v", q, err)
+			}
+		}
+		require.NoError(t, insp.Close())
+		require.NoError(t, client.Close())
+	})
+	return prefix, client, insp
+}
+
+func TestQueues(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, map[string]int{"critical": 6, "default": 3, "low": 1}, Queues(""))
+	require.Equal(t, map[string]int{"t1-critical": 6, "t1-default": 3, "t1-low": 1}, Queues("t1-"))
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+
+	task, err := NewLeaderHeartbeatTask(LeaderHeartbeatPayload{LeaderID: "w1", Slot: time.Unix(1700000010, 0).UTC()})
+	require.NoError(t, err)
+	require.Equal(t, TypeLeaderHeartbeat, task.Type())
+	var p LeaderHeartbeatPayload
+	require.NoError(t, Decode(task, &p))
+	require.Equal(t, "w1", p.LeaderID)
+	require.True(t, p.Slot.Equal(time.Unix(1700000010, 0)))
+
+	err = Decode(asynq.NewTask(TypeLeaderHeartbeat, []byte("{not json")), &p)
+	require.ErrorIs(t, err, asynq.SkipRetry)
+	require.ErrorContains(t, err, TypeLeaderHeartbeat)
+
+	err = Invalid(task, "no slot")
+	require.ErrorIs(t, err, asynq.SkipRetry)
+}
+
+func TestEnqueuer(t *testing.T) {
+	t.Parallel()
+
+	t.Run("DefaultsAndPrefix", func(t *testing.T) {
+		t.Parallel()
+		prefix, client, insp := testQueues(t)
+		e := NewEnqueuer(client, prefix)
+		require.Equal(t, prefix, e.Prefix())
+
+		task, err := NewLeaderHeartbeatTask(LeaderHeartbeatPayload{LeaderID: "w1", Slot: time.Unix(10, 0)})
+		require.NoError(t, err)
+		info, err := e.Enqueue(t.Context(), task)
+		require.NoError(t, err)
+		d := DefaultsOf(TypeLeaderHeartbeat)
+		require.Equal(t, prefix+d.Queue, info.Queue)
+		require.Equal(t, d.MaxRetry, info.MaxRetry)
+		require.Equal(t, d.Timeout, info.Timeout)
+
+		pending, err := insp.ListPendingTasks(prefix + QueueDefault)
+		require.NoError(t, err)
+		require.Len(t, pending, 1)
+		require.Equal(t, info.ID, pending[0].ID)
+	})
+
+	t.Run("QueueOverrideAndDuplicate", func(t *testing.T) {
+		t.Parallel()
+		prefix, client, _ := testQueues(t)
+		e := NewEnqueuer(client, prefix)
+
+		task, err := NewLeaderHeartbeatTask(LeaderHeartbeatPayload{LeaderID: "w1", Slot: time.Unix(10, 0)}, asynq.MaxRetry(3))
+		require.NoError(t, err)
+		info, err := e.Enqueue(t.Context(), task, asynq.Queue(QueueCritical), asynq.TaskID("hb:10"))
+		require.NoError(t, err)
+		require.Equal(t, prefix+QueueCritical, info.Queue)
+		require.Equal(t, 3, info.MaxRetry)
+		require.Equal(t, "hb:10", info.ID)
+
+		_, err = e.Enqueue(t.Context(), task, asynq.Queue(QueueCritical), asynq.TaskID("hb:10"))
+		require.Error(t, err)
+		require.True(t, IsDuplicate(err), "%v", err)
+		require.False(t, IsDuplicate(errors.New("other")))
+	})
+}
+
+func TestPeriodic(t *testing.T) {
+	t.Parallel()
+
+	p := Periodic{Name: "x:y", Every: 10 * time.Second, Task: func(time.Time) (*asynq.Task, error) { return nil, nil }}
+	require.NoError(t, p.Validate())
+
+	for _, tc := range []struct {
+		now, slot int64
+	}{
+		{1700000010, 1700000010},
+		{1700000019, 1700000010},
+		{1700000020, 1700000020},
+		{-1, -10},
+		{0, 0},
+	} {
+		got := p.Slot(time.Unix(tc.now, 999_000_000))
+		require.Equal(t, tc.slot, got.Unix(), "slot of %d", tc.now)
+		require.Equal(t, 0, got.Nanosecond())
+	}
+	require.Equal(t, "x:y:1700000010", p.TaskID(time.Unix(1700000010, 0)))
+	require.Equal(t, time.Minute, p.Retention())
+	require.Equal(t, 4*time.Minute, Periodic{Every: 2 * time.Minute}.Retention())
+
+	bad := []Periodic{
+		{Every: time.Second, Task: p.Task},
+		{Name: "a", Every: 1500 * time.Millisecond, Task: p.Task},
+		{Name: "a", Every: 0, Task: p.Task},
+		{Name: "a", Every: time.Second},
+	}
+	for _, b := range bad {
+		require.Error(t, b.Validate(), "%+v", b)
+	}
+	require.NoError(t, ValidatePeriodic([]Periodic{p}))
+	require.ErrorContains(t, ValidatePeriodic([]Periodic{p, p}), "defined twice")
+
+	built := BuiltinPeriodic(PeriodicOpts{LeaderID: "w1"})
+	require.NoError(t, ValidatePeriodic(built))
+	require.Len(t, built, 1)
+	require.Equal(t, TypeLeaderHeartbeat, built[0].Name)
+	require.Equal(t, DefaultLeaderHeartbeatEvery, built[0].Every)
+	slot := time.Unix(1700000010, 0)
+	task, err := built[0].Task(slot)
+	require.NoError(t, err)
+	require.Equal(t, TypeLeaderHeartbeat, task.Type())
+	var hb LeaderHeartbeatPayload
+	require.NoError(t, Decode(task, &hb))
+	require.Equal(t, LeaderHeartbeatPayload{LeaderID: "w1", Slot: slot.UTC()}, hb)
+
+	require.Equal(t, 3*time.Second, BuiltinPeriodic(PeriodicOpts{LeaderHeartbeatEvery: 3 * time.Second})[0].Every)
+}

@@ -34,4 +34,9 @@
 // periodic jobs. The worker that holds leadership enqueues each job once per slot, with a
 // TaskID derived from the slot ([Periodic.TaskID]) so that two workers that both believe
 // they lead (briefly, during a failover) still enqueue it only once.
+//
+// To add a periodic job, add the task as above and append a Periodic to the list
+// BuiltinPeriodic returns (name = task type, period, a Task function building the task for
+// a slot); give PeriodicOpts a field when the period must be configurable. Its handler must
+// be safe to run twice for the same slot and must re-derive its work from PostgreSQL.
 package jobs

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,16 +28,33 @@ func testQueues(t *testing.T) (string, *asynq.Client, *asynq.Inspector) {
 	require.NoError(t, client.Ping(), "Redis on %s (is the halfstack up?)", testRedisAddr)
 	insp := asynq.NewInspector(opt)
 	t.Cleanup(func() {
-		for q := range Queues(prefix) {
-			err := insp.DeleteQueue(q, true)
-			if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-				t.Errorf("delete queue %s: %v", q, err)
-			}
-		}
 		require.NoError(t, insp.Close())
 		require.NoError(t, client.Close())
+		deleteQueues(t, prefix)
 	})
 	return prefix, client, insp
+}
+
+// deleteQueues removes every Redis key of the queues under prefix, statistics and
+// completed tasks included (asynq's Inspector.DeleteQueue leaves those behind).
+func deleteQueues(t *testing.T, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: testRedisAddr})
+	defer rdb.Close()
+	for q := range Queues(prefix) {
+		var keys []string
+		iter := rdb.Scan(ctx, 0, "asynq:{"+q+"}:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		require.NoError(t, iter.Err())
+		if len(keys) > 0 {
+			require.NoError(t, rdb.Del(ctx, keys...).Err())
+		}
+		require.NoError(t, rdb.SRem(ctx, "asynq:queues", q).Err())
+	}
 }
 
 func TestQueues(t *testing.T) {

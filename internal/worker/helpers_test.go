@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"os"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -62,14 +62,32 @@ func testQueues(t *testing.T) (string, *asynq.Inspector) {
 	prefix := randomName(t, "test-") + "-"
 	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: testRedisAddr})
 	t.Cleanup(func() {
-		for q := range jobs.Queues(prefix) {
-			if err := insp.DeleteQueue(q, true); err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-				t.Errorf("delete queue %s: %v", q, err)
-			}
-		}
 		require.NoError(t, insp.Close())
+		deleteQueues(t, prefix)
 	})
 	return prefix, insp
+}
+
+// deleteQueues removes every Redis key of the queues under prefix, statistics and
+// completed tasks included (asynq's Inspector.DeleteQueue leaves those behind).
+func deleteQueues(t *testing.T, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: testRedisAddr})
+	defer rdb.Close()
+	for q := range jobs.Queues(prefix) {
+		var keys []string
+		iter := rdb.Scan(ctx, 0, "asynq:{"+q+"}:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		require.NoError(t, iter.Err())
+		if len(keys) > 0 {
+			require.NoError(t, rdb.Del(ctx, keys...).Err())
+		}
+		require.NoError(t, rdb.SRem(ctx, "asynq:queues", q).Err())
+	}
 }
 
 // testLogger logs to stderr at debug level when HANGAR_TEST_LOG is set, else discards.

@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
-	// defer srv.Shutdown()
+	defer srv.Shutdown()
 
 	// The campaign outlives ctx so that shutdown can resign explicitly, after the last
 	// periodic enqueue.
@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg Config) error {
 		logger.Warn("resign leadership", "err", err)
 	}
 	l.update(false)
-	// srv.Shutdown()
+	srv.Shutdown()
 	logger.Info("worker stopped")
 	return nil
 }

@@ -46,6 +46,7 @@ func waitDrained(ctx context.Context, t *testing.T, insp *asynq.Inspector, prefi
 		var err error
 		info, err = insp.GetQueueInfo(q)
 		require.NoError(t, err)
+		require.LessOrEqual(t, info.Completed+info.Pending+info.Active, want, "more tasks than slots: %+v", info)
 		return info.Completed == want
 	})
 	require.Zero(t, info.Pending+info.Active+info.Scheduled+info.Retry+info.Archived, "%+v", info)

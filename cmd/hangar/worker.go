@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/hangar-run/hangar/internal/worker"
+	"github.com/hangar-run/hangar/jobs"
+	"github.com/hangar-run/hangar/jobs/maintenance"
+)
+
+// workerOpts are the flags of `hangar worker`.
+type workerOpts struct {
+	Concurrency    int
+	MetricsAddr    string
+	HeartbeatEvery time.Duration
+}
+
+func init() {
+	var o workerOpts
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a job worker (the elected leader also enqueues the periodic jobs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runWorker(ctx, o)
+		},
+	}
+	cmd.Flags().IntVar(&o.Concurrency, "concurrency", worker.DefaultConcurrency, "number of tasks processed at once")
+	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "127.0.0.1:9101", "serve Prometheus metrics at http://<addr>/metrics (empty disables)")
+	cmd.Flags().DurationVar(&o.HeartbeatEvery, "heartbeat-interval", jobs.DefaultLeaderHeartbeatEvery, "period of the leader heartbeat (whole seconds)")
+	rootCmd.AddCommand(cmd)
+}
+
+// registerHandlers registers every job handler package on mux.
+func registerHandlers(mux *asynq.ServeMux, deps *worker.Deps) error {
+	return maintenance.Register(mux, deps)
+}
+
+func runWorker(ctx context.Context, o workerOpts) error {
+	e, err := loadEnv()
+	if err != nil {
+		return err
+	}
+	// No handler uses PostgreSQL yet, but the ones to come all will: fail at start, not later.
+	pool, err := e.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := requireSchema(ctx, pool); err != nil {
+		return err
+	}
+	rdb, err := e.openRedis(ctx)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	etcd, err := e.openEtcd(ctx)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(o.MetricsAddr, reg, e)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
+
+	return worker.Run(ctx, worker.Config{
+		RedisOpt:       asynq.RedisClientOpt{Addr: e.cfg.RedisAddr(), Password: e.cfg.Redis.Password},
+		Etcd:           etcd,
+		ID:             fmt.Sprintf("%s-worker-%d", e.cfg.Manager.ID, os.Getpid()),
+		Concurrency:    o.Concurrency,
+		Logger:         e.logger,
+		Registry:       reg,
+		Pool:           pool,
+		Redis:          rdb,
+		Handlers:       registerHandlers,
+		HeartbeatEvery: o.HeartbeatEvery,
+	})
+}
+
+// serveMetrics serves reg at http://addr/metrics until the returned function is called.
+func serveMetrics(addr string, reg *prometheus.Registry, e *env) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.logger.Error("metrics server", "err", err)
+		}
+	}()
+	e.logger.Info("metrics listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
+}

@@ -176,3 +176,25 @@ func TestPeriodic(t *testing.T) {
 
 	require.Equal(t, 3*time.Second, BuiltinPeriodic(PeriodicOpts{LeaderHeartbeatEvery: 3 * time.Second})[0].Every)
 }
+
+func TestPeriodicWithInterval(t *testing.T) {
+	t.Parallel()
+	p := BuiltinPeriodic(PeriodicOpts{LeaderID: "w1"})[0]
+	require.Equal(t, LeaderHeartbeatIntervalKey, p.IntervalKey)
+	lookup := func(v time.Duration) func(string, time.Duration) time.Duration {
+		return func(key string, def time.Duration) time.Duration {
+			require.Equal(t, LeaderHeartbeatIntervalKey, key)
+			if v == 0 {
+				return def
+			}
+			return v
+		}
+	}
+	require.Equal(t, 30*time.Second, p.WithInterval(lookup(30*time.Second)).Every)
+	require.Equal(t, DefaultLeaderHeartbeatEvery, p.WithInterval(lookup(0)).Every)
+	// Periods that are not whole seconds are ignored, keeping the default.
+	require.Equal(t, DefaultLeaderHeartbeatEvery, p.WithInterval(lookup(1500*time.Millisecond)).Every)
+	require.Equal(t, DefaultLeaderHeartbeatEvery, p.WithInterval(nil).Every)
+	slot := p.WithInterval(lookup(time.Minute)).Slot(time.Unix(1700000075, 0))
+	require.Equal(t, int64(1700000040), slot.Unix())
+}

@@ -24,6 +24,10 @@ type Periodic struct {
 	Name string
 	// Every is the period, a whole number of seconds, at least one second.
 	Every time.Duration
+	// IntervalKey, when set, is the shared-config key (under /sorna/<namespace>/) whose value
+	// (a duration such as "30s" or "5m") overrides Every; the leader re-reads it on every
+	// tick, so a change applies without a restart.
+	IntervalKey string
 	// Task builds the task for the slot that starts at slot. It is called once per slot by
 	// the leader (and possibly once more by a second worker during a failover, in which
 	// case the TaskID drops the duplicate).
@@ -62,6 +66,22 @@ func (p Periodic) TaskID(slot time.Time) string {
 // behind) is still rejected.
 func (p Periodic) Retention() time.Duration { return max(2*p.Every, minRetention) }
 
+// WithInterval returns p with its period taken from lookup(p.IntervalKey) when that gives a
+// valid period (a whole number of seconds, at least one); otherwise p unchanged.
+func (p Periodic) WithInterval(lookup func(key string, def time.Duration) time.Duration) Periodic {
+	if p.IntervalKey == "" || lookup == nil {
+		return p
+	}
+	every := lookup(p.IntervalKey, p.Every)
+	if every >= time.Second && every%time.Second == 0 {
+		p.Every = every
+	}
+	return p
+}
+
+// LeaderHeartbeatIntervalKey is the shared-config key of the leader heartbeat period.
+const LeaderHeartbeatIntervalKey = "config/hangar/periodic/leader-heartbeat/interval"
+
 // ValidatePeriodic checks every job and that their names are unique.
 func ValidatePeriodic(ps []Periodic) error {
 	seen := make(map[string]bool, len(ps))
@@ -96,8 +116,9 @@ func BuiltinPeriodic(o PeriodicOpts) []Periodic {
 	leader := strings.TrimSpace(o.LeaderID)
 	return []Periodic{
 		{
-			Name:  TypeLeaderHeartbeat,
-			Every: every,
+			Name:        TypeLeaderHeartbeat,
+			Every:       every,
+			IntervalKey: LeaderHeartbeatIntervalKey,
 			Task: func(slot time.Time) (*asynq.Task, error) {
 				return NewLeaderHeartbeatTask(LeaderHeartbeatPayload{LeaderID: leader, Slot: slot})
 			},

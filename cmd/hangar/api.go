@@ -46,11 +46,6 @@ func runAPI(ctx context.Context, listen string) error {
 	if err := requireSchema(ctx, pool); err != nil {
 		return err
 	}
-	rdb, err := e.openRedis(ctx)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
 	etcd, err := e.openEtcd(ctx)
 	if err != nil {
 		return err
@@ -61,6 +56,11 @@ func runAPI(ctx context.Context, listen string) error {
 		return err
 	}
 	defer shared.Close()
+	rdb, err := e.openRedis(ctx, shared)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
 
 	if listen == "" {
 		listen = e.cfg.ServiceAddr()

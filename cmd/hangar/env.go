@@ -42,9 +42,11 @@ func (e *env) openDB(ctx context.Context) (*pgxpool.Pool, error) {
 	return db.Open(ctx, e.cfg.DSN())
 }
 
-func (e *env) openRedis(ctx context.Context) (*redis.Client, error) {
-	addr := e.cfg.RedisAddr()
-	client := redis.NewClient(&redis.Options{Addr: addr, Password: e.cfg.Redis.Password, DialTimeout: 2 * time.Second})
+// openRedis connects to Redis at the address manager.toml or the environment give, else
+// etcd's config/redis/addr (Backend.AI keeps it there), else the halfstack's.
+func (e *env) openRedis(ctx context.Context, shared *config.Shared) (*redis.Client, error) {
+	addr, password := e.cfg.RedisFrom(shared)
+	client := redis.NewClient(&redis.Options{Addr: addr, Password: password, DialTimeout: 2 * time.Second})
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	"github.com/hangar-run/hangar/jobs/maintenance"
@@ -66,16 +67,21 @@ func runWorker(ctx context.Context, o workerOpts) error {
 	if err := requireSchema(ctx, pool); err != nil {
 		return err
 	}
-	rdb, err := e.openRedis(ctx)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
 	etcd, err := e.openEtcd(ctx)
 	if err != nil {
 		return err
 	}
 	defer etcd.Close()
+	shared, err := config.NewShared(ctx, etcd)
+	if err != nil {
+		return err
+	}
+	defer shared.Close()
+	rdb, err := e.openRedis(ctx, shared)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -88,7 +94,7 @@ func runWorker(ctx context.Context, o workerOpts) error {
 	}
 
 	return worker.Run(ctx, worker.Config{
-		RedisOpt:       asynq.RedisClientOpt{Addr: e.cfg.RedisAddr(), Password: e.cfg.Redis.Password},
+		RedisOpt:       asynq.RedisClientOpt{Addr: rdb.Options().Addr, Password: rdb.Options().Password},
 		Etcd:           etcd,
 		ID:             fmt.Sprintf("%s-worker-%d", e.cfg.Manager.ID, os.Getpid()),
 		Concurrency:    o.Concurrency,
@@ -98,6 +104,7 @@ func runWorker(ctx context.Context, o workerOpts) error {
 		Redis:          rdb,
 		Handlers:       registerHandlers,
 		HeartbeatEvery: o.HeartbeatEvery,
+		Intervals:      shared.Duration,
 	})
 }
 

@@ -23,10 +23,13 @@ type periodicEnqueuer struct {
 	metrics  *metrics
 	// last is the last slot handled per job name (enqueued here or found already queued).
 	last map[string]time.Time
+	// interval reads a period override from shared config (nil: none).
+	interval func(key string, def time.Duration) time.Duration
 }
 
-func newPeriodicEnqueuer(ps []jobs.Periodic, e *jobs.Enqueuer, logger *slog.Logger, m *metrics) *periodicEnqueuer {
-	return &periodicEnqueuer{jobs: ps, enqueuer: e, logger: logger, metrics: m, last: make(map[string]time.Time, len(ps))}
+func newPeriodicEnqueuer(ps []jobs.Periodic, e *jobs.Enqueuer, logger *slog.Logger, m *metrics,
+	interval func(string, time.Duration) time.Duration) *periodicEnqueuer {
+	return &periodicEnqueuer{jobs: ps, enqueuer: e, logger: logger, metrics: m, last: make(map[string]time.Time, len(ps)), interval: interval}
 }
 
 // fire enqueues, for every job, the slot that contains now unless it was handled before. A
@@ -34,6 +37,7 @@ func newPeriodicEnqueuer(ps []jobs.Periodic, e *jobs.Enqueuer, logger *slog.Logg
 // that failed to enqueue is tried again on the next tick.
 func (p *periodicEnqueuer) fire(ctx context.Context, now time.Time) {
 	for _, job := range p.jobs {
+		job = job.WithInterval(p.interval)
 		slot := job.Slot(now)
 		if last, ok := p.last[job.Name]; ok && !slot.After(last) {
 			continue

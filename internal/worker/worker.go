@@ -56,6 +56,9 @@ type Config struct {
 	// with ID as leader id and HeartbeatEvery as the heartbeat period; an empty non-nil
 	// slice disables periodic jobs.
 	Periodic []jobs.Periodic
+	// Intervals, when set, supplies period overrides from shared config (see
+	// jobs.Periodic.IntervalKey); *config.Shared's Duration method fits.
+	Intervals func(key string, def time.Duration) time.Duration
 	// HeartbeatEvery is the leader heartbeat period when Periodic is nil;
 	// jobs.DefaultLeaderHeartbeatEvery when zero.
 	HeartbeatEvery time.Duration
@@ -171,7 +174,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	l := &loop{
 		lead:     lead,
-		periodic: newPeriodicEnqueuer(cfg.Periodic, enq, logger, m),
+		periodic: newPeriodicEnqueuer(cfg.Periodic, enq, logger, m, cfg.Intervals),
 		metrics:  m,
 		logger:   logger,
 		notify:   cfg.OnLeadership,

@@ -1,0 +1,79 @@
+// Package archtest checks the one-way import rules of design.md on the whole module.
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/hangar-run/hangar"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func loadPackages(t *testing.T) []pkg {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", "./...")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	require.NotEmpty(t, pkgs)
+	return pkgs
+}
+
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+func under(path, dir string) bool { return path == dir || strings.HasPrefix(path, dir+"/") }
+
+func TestImportRules(t *testing.T) {
+	t.Parallel()
+	// Packages that import no other project package.
+	leaves := map[string]bool{"internal/auth": true, "internal/scheduler": true, "internal/agentrpc": true, "internal/slots": true}
+	// Packages only tests may import.
+	testOnly := map[string]bool{"internal/dbtest": true, "functions/functionstest": true}
+
+	for _, p := range loadPackages(t) {
+		from := rel(p.ImportPath)
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			to := rel(imp)
+			switch {
+			case leaves[from]:
+				t.Errorf("%s must import no project package, imports %s", from, to)
+			case testOnly[to] && !testOnly[from]:
+				t.Errorf("%s imports the test-only package %s outside tests", from, to)
+			case under(to, "cmd"):
+				t.Errorf("%s imports %s: nothing imports cmd", from, to)
+			case under(from, "functions") && under(to, "jobs") && to != "jobs":
+				t.Errorf("%s imports the job handler package %s; functions may import only the jobs root", from, to)
+			case under(from, "jobs") && under(to, "functions"):
+				t.Errorf("%s imports %s: jobs never import functions", from, to)
+			case under(from, "internal") && (under(to, "functions") || (under(to, "jobs") && to != "jobs")):
+				t.Errorf("%s imports %s: internal packages sit below functions and job handlers", from, to)
+			}
+		}
+	}
+}

@@ -22,7 +22,7 @@ trap stop INT TERM
 
 run() { # name cmd...
   local name=$1; shift
-  ( exec "$@" 2>&1 | sed -u "s/^/[$name] /" ) &
+  ( exec "$@" 2>&1 | (trap '' INT; exec sed -u "s/^/[$name] /") ) &
   pids+=($!)
 }
 

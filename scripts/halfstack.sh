@@ -78,7 +78,7 @@ redis_up() {
 etcd_up() {
   if port_open "$ETCD_PORT"; then echo "etcd: running on 127.0.0.1:$ETCD_PORT"; return; fi
   mkdir -p "$BASE/etcd"
-  nohup etcd --name halfstack --data-dir "$BASE/etcd/data" \
+  setsid nohup etcd --name halfstack --data-dir "$BASE/etcd/data" \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "halfstack=http://127.0.0.1:$ETCD_PEER_PORT" \

@@ -14,7 +14,6 @@ import (
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/functions/api"
-	"github.com/hangar-run/hangar/internal/config"
 )
 
 func init() {
@@ -38,38 +37,20 @@ func runAPI(ctx context.Context, listen string) error {
 	if err != nil {
 		return err
 	}
-	pool, err := e.openDB(ctx)
+	svc, err := e.openServices(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := requireSchema(ctx, pool); err != nil {
-		return err
-	}
-	etcd, err := e.openEtcd(ctx)
-	if err != nil {
-		return err
-	}
-	defer etcd.Close()
-	shared, err := config.NewShared(ctx, etcd)
-	if err != nil {
-		return err
-	}
-	defer shared.Close()
-	rdb, err := e.openRedis(ctx, shared)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer svc.close()
 
 	if listen == "" {
 		listen = e.cfg.ServiceAddr()
 	}
 	deps := &functions.Deps{
-		Pool:             pool,
-		Redis:            rdb,
-		Shared:           shared,
-		Etcd:             etcd,
+		Pool:             svc.pool,
+		Redis:            svc.redis,
+		Shared:           svc.shared,
+		Etcd:             svc.etcd,
 		Logger:           e.logger,
 		ManagerID:        e.cfg.Manager.ID,
 		ServiceAddr:      listen,

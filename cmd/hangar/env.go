@@ -71,3 +71,54 @@ func requireSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return nil
 }
+
+// services are the connections a manager process (API or worker) runs on.
+type services struct {
+	pool   *pgxpool.Pool
+	etcd   *config.Etcd
+	shared *config.Shared
+	redis  *redis.Client
+}
+
+// openServices connects to PostgreSQL (which must have the schema), etcd (with the live
+// shared config) and Redis, in that order; each failure is one line naming the service.
+func (e *env) openServices(ctx context.Context) (*services, error) {
+	s := &services{}
+	var err error
+	if s.pool, err = e.openDB(ctx); err != nil {
+		return nil, err
+	}
+	if err = requireSchema(ctx, s.pool); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.etcd, err = e.openEtcd(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.shared, err = config.NewShared(ctx, s.etcd); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.redis, err = e.openRedis(ctx, s.shared); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// close releases whatever openServices opened, in reverse order.
+func (s *services) close() {
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
+	if s.shared != nil {
+		_ = s.shared.Close()
+	}
+	if s.etcd != nil {
+		_ = s.etcd.Close()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+}

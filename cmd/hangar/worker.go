@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	"github.com/hangar-run/hangar/jobs/maintenance"
@@ -58,30 +57,11 @@ func runWorker(ctx context.Context, o workerOpts) error {
 	if err != nil {
 		return err
 	}
-	// No handler uses PostgreSQL yet, but the ones to come all will: fail at start, not later.
-	pool, err := e.openDB(ctx)
+	svc, err := e.openServices(ctx)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := requireSchema(ctx, pool); err != nil {
-		return err
-	}
-	etcd, err := e.openEtcd(ctx)
-	if err != nil {
-		return err
-	}
-	defer etcd.Close()
-	shared, err := config.NewShared(ctx, etcd)
-	if err != nil {
-		return err
-	}
-	defer shared.Close()
-	rdb, err := e.openRedis(ctx, shared)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer svc.close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -94,17 +74,17 @@ func runWorker(ctx context.Context, o workerOpts) error {
 	}
 
 	return worker.Run(ctx, worker.Config{
-		RedisOpt:       asynq.RedisClientOpt{Addr: rdb.Options().Addr, Password: rdb.Options().Password},
-		Etcd:           etcd,
+		RedisOpt:       asynq.RedisClientOpt{Addr: svc.redis.Options().Addr, Password: svc.redis.Options().Password},
+		Etcd:           svc.etcd,
 		ID:             fmt.Sprintf("%s-worker-%d", e.cfg.Manager.ID, os.Getpid()),
 		Concurrency:    o.Concurrency,
 		Logger:         e.logger,
 		Registry:       reg,
-		Pool:           pool,
-		Redis:          rdb,
+		Pool:           svc.pool,
+		Redis:          svc.redis,
 		Handlers:       registerHandlers,
 		HeartbeatEvery: o.HeartbeatEvery,
-		Intervals:      shared.Duration,
+		Intervals:      svc.shared.Duration,
 	})
 }
 

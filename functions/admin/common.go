@@ -9,7 +9,6 @@ import (
 	"net/mail"
 	"net/netip"
 	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -279,60 +278,6 @@ func decodeSlots(raw json.RawMessage) (map[string]string, error) {
 			return nil, fmt.Errorf("decode resource slot %q: %w", k, err)
 		}
 		out[k] = num.String()
-	}
-	return out, nil
-}
-
-// HostPermission is a permission granted on a storage host.
-type HostPermission string
-
-// Schema implements huma.SchemaProvider: a string from the known permissions.
-func (HostPermission) Schema(huma.Registry) *huma.Schema {
-	return &huma.Schema{
-		Type: huma.TypeString,
-		Enum: []any{
-			"create-vfolder", "modify-vfolder", "delete-vfolder", "mount-in-session",
-			"upload-file", "download-file", "invite-others", "set-user-specific-permission",
-		},
-		Description: "A permission on a storage host.",
-	}
-}
-
-// encodeHosts stores allowed_vfolder_hosts: each host's permissions without duplicates.
-func encodeHosts(hosts map[string][]HostPermission) (json.RawMessage, error) {
-	out := make(map[string][]HostPermission, len(hosts))
-	for host, perms := range hosts {
-		uniq := make([]HostPermission, 0, len(perms))
-		for _, p := range perms {
-			if !slices.Contains(uniq, p) {
-				uniq = append(uniq, p)
-			}
-		}
-		out[host] = uniq
-	}
-	raw, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode allowed_vfolder_hosts: %w", err)
-	}
-	return raw, nil
-}
-
-// decodeHosts reads a stored allowed_vfolder_hosts object; it never returns a nil map.
-func decodeHosts(raw json.RawMessage) (map[string][]HostPermission, error) {
-	out := map[string][]HostPermission{}
-	if len(raw) == 0 || string(raw) == "null" {
-		return out, nil
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("decode allowed_vfolder_hosts: %w", err)
-	}
-	if out == nil {
-		out = map[string][]HostPermission{}
-	}
-	for host, perms := range out {
-		if perms == nil {
-			out[host] = []HostPermission{}
-		}
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -9,17 +10,18 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 // DomainCreate is the body of create-domain.
 type DomainCreate struct {
-	Name                    string                      `json:"name" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Domain name, unique: letters, digits, '_', '.' and '-'." example:"research"`
-	Description             *string                     `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
-	IsActive                *bool                       `json:"is_active,omitempty" default:"true" doc:"Whether the domain is active."`
-	TotalResourceSlots      map[string]string           `json:"total_resource_slots,omitempty" doc:"Most resources the domain's sessions may occupy together: known slot → amount. Memory-like slots take binary sizes such as \"64g\"; \"Infinity\" means no limit. Default {} (no limit)." example:"{\"cpu\":\"64\",\"mem\":\"256g\"}"`
-	AllowedVfolderHosts     map[string][]HostPermission `json:"allowed_vfolder_hosts,omitempty" doc:"Storage hosts the domain may use, each with the permissions granted on it. Default {}."`
-	AllowedDockerRegistries []string                    `json:"allowed_docker_registries,omitempty" doc:"Container registries the domain's sessions may pull from. Default []." example:"[\"cr.backend.ai\"]"`
-	IntegrationID           *string                     `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the domain in an external system."`
+	Name                    string                           `json:"name" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Domain name, unique: letters, digits, '_', '.' and '-'." example:"research"`
+	Description             *string                          `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
+	IsActive                *bool                            `json:"is_active,omitempty" default:"true" doc:"Whether the domain is active."`
+	TotalResourceSlots      map[string]string                `json:"total_resource_slots,omitempty" doc:"Most resources the domain's sessions may occupy together: known slot → amount. Memory-like slots take binary sizes such as \"64g\"; \"Infinity\" means no limit. Default {} (no limit)." example:"{\"cpu\":\"64\",\"mem\":\"256g\"}"`
+	AllowedVfolderHosts     map[string][]hostperm.Permission `json:"allowed_vfolder_hosts,omitempty" doc:"Storage hosts the domain may use, each with the permissions granted on it. Default {}."`
+	AllowedDockerRegistries []string                         `json:"allowed_docker_registries,omitempty" doc:"Container registries the domain's sessions may pull from. Default []." example:"[\"cr.backend.ai\"]"`
+	IntegrationID           *string                          `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the domain in an external system."`
 }
 
 func registerCreateDomain(s *functions.Server) {
@@ -37,7 +39,7 @@ func registerCreateDomain(s *functions.Server) {
 		if err != nil {
 			return nil, err
 		}
-		hosts, err := encodeHosts(b.AllowedVfolderHosts)
+		hosts, err := hostperm.Encode(b.AllowedVfolderHosts)
 		if err != nil {
 			return nil, err
 		}

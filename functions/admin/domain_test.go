@@ -8,6 +8,7 @@ import (
 
 	"github.com/hangar-run/hangar/functions/admin"
 	"github.com/hangar-run/hangar/functions/functionstest"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 func TestDomainCRUD(t *testing.T) {
@@ -37,7 +38,7 @@ func TestDomainCRUD(t *testing.T) {
 	require.Equal(t, "Research", *d.Description)
 	require.True(t, d.IsActive)
 	require.Equal(t, map[string]string{"cpu": "8", "mem": "17179869184"}, d.TotalResourceSlots)
-	require.Equal(t, map[string][]admin.HostPermission{"local:volume1": {"create-vfolder", "mount-in-session"}}, d.AllowedVfolderHosts)
+	require.Equal(t, map[string][]hostperm.Permission{"local:volume1": {"create-vfolder", "mount-in-session"}}, d.AllowedVfolderHosts)
 	require.Equal(t, []string{"cr.backend.ai"}, d.AllowedDockerRegistries)
 	require.Nil(t, d.IntegrationID)
 

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -9,17 +10,18 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 // DomainUpdate is the body of update-domain: only the fields given change.
 type DomainUpdate struct {
-	NewName                 *string                     `json:"new_name,omitempty" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Renames the domain; its projects, users and scaling group associations follow." example:"research-2"`
-	Description             *string                     `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
-	IsActive                *bool                       `json:"is_active,omitempty" doc:"Whether the domain is active."`
-	TotalResourceSlots      map[string]string           `json:"total_resource_slots,omitempty" doc:"Replaces the resource limit: known slot → amount; {} means no limit."`
-	AllowedVfolderHosts     map[string][]HostPermission `json:"allowed_vfolder_hosts,omitempty" doc:"Replaces the storage hosts and their permissions."`
-	AllowedDockerRegistries []string                    `json:"allowed_docker_registries,omitempty" doc:"Replaces the allowed container registries."`
-	IntegrationID           *string                     `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the domain in an external system."`
+	NewName                 *string                          `json:"new_name,omitempty" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Renames the domain; its projects, users and scaling group associations follow." example:"research-2"`
+	Description             *string                          `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
+	IsActive                *bool                            `json:"is_active,omitempty" doc:"Whether the domain is active."`
+	TotalResourceSlots      map[string]string                `json:"total_resource_slots,omitempty" doc:"Replaces the resource limit: known slot → amount; {} means no limit."`
+	AllowedVfolderHosts     map[string][]hostperm.Permission `json:"allowed_vfolder_hosts,omitempty" doc:"Replaces the storage hosts and their permissions."`
+	AllowedDockerRegistries []string                         `json:"allowed_docker_registries,omitempty" doc:"Replaces the allowed container registries."`
+	IntegrationID           *string                          `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the domain in an external system."`
 }
 
 func registerUpdateDomain(s *functions.Server) {
@@ -50,7 +52,7 @@ func registerUpdateDomain(s *functions.Server) {
 			}
 		}
 		if b.AllowedVfolderHosts != nil {
-			if params.AllowedVfolderHosts, err = encodeHosts(b.AllowedVfolderHosts); err != nil {
+			if params.AllowedVfolderHosts, err = hostperm.Encode(b.AllowedVfolderHosts); err != nil {
 				return nil, err
 			}
 		}

@@ -6,22 +6,23 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 // Project is a Backend.AI group: users of a domain who share storage and resource limits.
 type Project struct {
-	ID                  uuid.UUID                   `json:"id" doc:"Project id." example:"2de2b969-1d04-48a6-af16-0bc8adb3c831"`
-	Name                string                      `json:"name" doc:"Project name, unique within its domain." example:"default"`
-	Description         *string                     `json:"description" nullable:"true" doc:"Free-form description."`
-	IsActive            bool                        `json:"is_active" doc:"Whether the project is active; deleting a project without purge deactivates it."`
-	CreatedAt           time.Time                   `json:"created_at" doc:"When the project was created."`
-	ModifiedAt          time.Time                   `json:"modified_at" doc:"When the project was last changed."`
-	DomainName          string                      `json:"domain_name" doc:"Domain the project belongs to." example:"default"`
-	TotalResourceSlots  map[string]string           `json:"total_resource_slots" doc:"Most resources the project's sessions may occupy together: slot → decimal amount (bytes for memory) or \"Infinity\"; {} means no limit."`
-	AllowedVfolderHosts map[string][]HostPermission `json:"allowed_vfolder_hosts" doc:"Storage hosts the project may use, each with the permissions granted on it."`
-	IntegrationID       *string                     `json:"integration_id" nullable:"true" doc:"Identifier of the project in an external system."`
-	ResourcePolicy      string                      `json:"resource_policy" doc:"Project resource policy." example:"default"`
-	Type                string                      `json:"type" enum:"general,model-store" doc:"Project type: general, or model-store for the project holding a domain's model store."`
+	ID                  uuid.UUID                        `json:"id" doc:"Project id." example:"2de2b969-1d04-48a6-af16-0bc8adb3c831"`
+	Name                string                           `json:"name" doc:"Project name, unique within its domain." example:"default"`
+	Description         *string                          `json:"description" nullable:"true" doc:"Free-form description."`
+	IsActive            bool                             `json:"is_active" doc:"Whether the project is active; deleting a project without purge deactivates it."`
+	CreatedAt           time.Time                        `json:"created_at" doc:"When the project was created."`
+	ModifiedAt          time.Time                        `json:"modified_at" doc:"When the project was last changed."`
+	DomainName          string                           `json:"domain_name" doc:"Domain the project belongs to." example:"default"`
+	TotalResourceSlots  map[string]string                `json:"total_resource_slots" doc:"Most resources the project's sessions may occupy together: slot → decimal amount (bytes for memory) or \"Infinity\"; {} means no limit."`
+	AllowedVfolderHosts map[string][]hostperm.Permission `json:"allowed_vfolder_hosts" doc:"Storage hosts the project may use, each with the permissions granted on it."`
+	IntegrationID       *string                          `json:"integration_id" nullable:"true" doc:"Identifier of the project in an external system."`
+	ResourcePolicy      string                           `json:"resource_policy" doc:"Project resource policy." example:"default"`
+	Type                string                           `json:"type" enum:"general,model-store" doc:"Project type: general, or model-store for the project holding a domain's model store."`
 }
 
 // ProjectList is a page of projects.
@@ -51,7 +52,7 @@ func projectFromRow(r *dbsqlc.Group) (Project, error) {
 	if err != nil {
 		return Project{}, err
 	}
-	hosts, err := decodeHosts(r.AllowedVfolderHosts)
+	hosts, err := hostperm.Decode(r.AllowedVfolderHosts)
 	if err != nil {
 		return Project{}, err
 	}

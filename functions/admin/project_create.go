@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -9,19 +10,20 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 // ProjectCreate is the body of create-project.
 type ProjectCreate struct {
-	Name                string                      `json:"name" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Project name, unique within the domain: letters, digits, '_', '.' and '-'." example:"team-a"`
-	DomainName          *string                     `json:"domain_name,omitempty" minLength:"1" maxLength:"64" doc:"Domain of the project. Default: the caller's domain." example:"default"`
-	Description         *string                     `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
-	IsActive            *bool                       `json:"is_active,omitempty" default:"true" doc:"Whether the project is active."`
-	TotalResourceSlots  map[string]string           `json:"total_resource_slots,omitempty" doc:"Most resources the project's sessions may occupy together: known slot → amount; \"Infinity\" means no limit. Default {} (no limit)." example:"{\"cpu\":\"16\",\"mem\":\"64g\"}"`
-	AllowedVfolderHosts map[string][]HostPermission `json:"allowed_vfolder_hosts,omitempty" doc:"Storage hosts the project may use, each with the permissions granted on it. Default {}."`
-	IntegrationID       *string                     `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the project in an external system."`
-	ResourcePolicy      *string                     `json:"resource_policy,omitempty" minLength:"1" maxLength:"256" default:"default" doc:"Project resource policy; it must exist."`
-	Type                *string                     `json:"type,omitempty" enum:"general,model-store" default:"general" doc:"Project type."`
+	Name                string                           `json:"name" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Project name, unique within the domain: letters, digits, '_', '.' and '-'." example:"team-a"`
+	DomainName          *string                          `json:"domain_name,omitempty" minLength:"1" maxLength:"64" doc:"Domain of the project. Default: the caller's domain." example:"default"`
+	Description         *string                          `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
+	IsActive            *bool                            `json:"is_active,omitempty" default:"true" doc:"Whether the project is active."`
+	TotalResourceSlots  map[string]string                `json:"total_resource_slots,omitempty" doc:"Most resources the project's sessions may occupy together: known slot → amount; \"Infinity\" means no limit. Default {} (no limit)." example:"{\"cpu\":\"16\",\"mem\":\"64g\"}"`
+	AllowedVfolderHosts map[string][]hostperm.Permission `json:"allowed_vfolder_hosts,omitempty" doc:"Storage hosts the project may use, each with the permissions granted on it. Default {}."`
+	IntegrationID       *string                          `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the project in an external system."`
+	ResourcePolicy      *string                          `json:"resource_policy,omitempty" minLength:"1" maxLength:"256" default:"default" doc:"Project resource policy; it must exist."`
+	Type                *string                          `json:"type,omitempty" enum:"general,model-store" default:"general" doc:"Project type."`
 }
 
 func registerCreateProject(s *functions.Server) {
@@ -46,7 +48,7 @@ func registerCreateProject(s *functions.Server) {
 		if err != nil {
 			return nil, err
 		}
-		hosts, err := encodeHosts(b.AllowedVfolderHosts)
+		hosts, err := hostperm.Encode(b.AllowedVfolderHosts)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/hangar-run/hangar/functions/admin"
 	"github.com/hangar-run/hangar/functions/functionstest"
 	"github.com/hangar-run/hangar/internal/fixture"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 func TestProjectCRUD(t *testing.T) {
@@ -35,7 +36,7 @@ func TestProjectCRUD(t *testing.T) {
 	require.Equal(t, "general", p.Type)
 	require.True(t, p.IsActive)
 	require.Equal(t, map[string]string{}, p.TotalResourceSlots)
-	require.Equal(t, map[string][]admin.HostPermission{}, p.AllowedVfolderHosts)
+	require.Equal(t, map[string][]hostperm.Permission{}, p.AllowedVfolderHosts)
 
 	// Create with everything.
 	res = env.Do(t, http.MethodPost, "/admin/projects", map[string]any{

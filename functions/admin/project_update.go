@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -9,17 +10,18 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 // ProjectUpdate is the body of update-project: only the fields given change.
 type ProjectUpdate struct {
-	Name                *string                     `json:"name,omitempty" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Renames the project (400 if the name is taken in its domain)."`
-	Description         *string                     `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
-	IsActive            *bool                       `json:"is_active,omitempty" doc:"Whether the project is active."`
-	TotalResourceSlots  map[string]string           `json:"total_resource_slots,omitempty" doc:"Replaces the resource limit: known slot → amount; {} means no limit."`
-	AllowedVfolderHosts map[string][]HostPermission `json:"allowed_vfolder_hosts,omitempty" doc:"Replaces the storage hosts and their permissions."`
-	IntegrationID       *string                     `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the project in an external system."`
-	ResourcePolicy      *string                     `json:"resource_policy,omitempty" minLength:"1" maxLength:"256" doc:"Project resource policy; it must exist."`
+	Name                *string                          `json:"name,omitempty" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Renames the project (400 if the name is taken in its domain)."`
+	Description         *string                          `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
+	IsActive            *bool                            `json:"is_active,omitempty" doc:"Whether the project is active."`
+	TotalResourceSlots  map[string]string                `json:"total_resource_slots,omitempty" doc:"Replaces the resource limit: known slot → amount; {} means no limit."`
+	AllowedVfolderHosts map[string][]hostperm.Permission `json:"allowed_vfolder_hosts,omitempty" doc:"Replaces the storage hosts and their permissions."`
+	IntegrationID       *string                          `json:"integration_id,omitempty" maxLength:"512" doc:"Identifier of the project in an external system."`
+	ResourcePolicy      *string                          `json:"resource_policy,omitempty" minLength:"1" maxLength:"256" doc:"Project resource policy; it must exist."`
 }
 
 func registerUpdateProject(s *functions.Server) {
@@ -54,7 +56,7 @@ func registerUpdateProject(s *functions.Server) {
 			}
 		}
 		if b.AllowedVfolderHosts != nil {
-			if params.AllowedVfolderHosts, err = encodeHosts(b.AllowedVfolderHosts); err != nil {
+			if params.AllowedVfolderHosts, err = hostperm.Encode(b.AllowedVfolderHosts); err != nil {
 				return nil, err
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -63,63 +62,6 @@ func (o Optional[T]) ptr() *T {
 	}
 	v := o.Value
 	return &v
-}
-
-// VFolderPermission is a permission a resource policy grants on a storage host.
-type VFolderPermission string
-
-// vfolderPermissions are the storage host permissions Backend.AI knows.
-func vfolderPermissions() []any {
-	return []any{
-		"create-vfolder", "modify-vfolder", "delete-vfolder", "mount-in-session",
-		"upload-file", "download-file", "invite-others", "set-user-specific-permission",
-	}
-}
-
-// Schema implements huma.SchemaProvider: a string from the known permissions.
-func (VFolderPermission) Schema(huma.Registry) *huma.Schema {
-	return &huma.Schema{
-		Type:        huma.TypeString,
-		Enum:        vfolderPermissions(),
-		Description: "A permission on a storage host.",
-	}
-}
-
-// encodeVFolderHosts stores allowed_vfolder_hosts: each host's permissions without
-// duplicates, an empty list for null.
-func encodeVFolderHosts(hosts map[string][]VFolderPermission) (json.RawMessage, error) {
-	out := make(map[string][]VFolderPermission, len(hosts))
-	for host, perms := range hosts {
-		uniq := make([]VFolderPermission, 0, len(perms))
-		for _, p := range perms {
-			if !slices.Contains(uniq, p) {
-				uniq = append(uniq, p)
-			}
-		}
-		out[host] = uniq
-	}
-	raw, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode allowed_vfolder_hosts: %w", err)
-	}
-	return raw, nil
-}
-
-// decodeVFolderHosts reads a stored allowed_vfolder_hosts object.
-func decodeVFolderHosts(raw json.RawMessage) (map[string][]VFolderPermission, error) {
-	out := map[string][]VFolderPermission{}
-	if len(raw) == 0 || string(raw) == "null" {
-		return out, nil
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("decode allowed_vfolder_hosts: %w", err)
-	}
-	for host, perms := range out {
-		if perms == nil {
-			out[host] = []VFolderPermission{}
-		}
-	}
-	return out, nil
 }
 
 // slotTypes returns the known resource slots: the shared configuration's when there is one,

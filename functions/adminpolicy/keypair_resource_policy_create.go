@@ -2,6 +2,7 @@ package adminpolicy
 
 import (
 	"context"
+
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -9,21 +10,22 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 // KeypairResourcePolicyCreate is the body of create-keypair-resource-policy.
 type KeypairResourcePolicyCreate struct {
-	Name                           string                         `json:"name" minLength:"1" maxLength:"256" doc:"Policy name, unique." example:"gpu-team"`
-	DefaultForUnspecified          *string                        `json:"default_for_unspecified,omitempty" enum:"LIMITED,UNLIMITED" default:"LIMITED" doc:"Limit of the known slots missing from total_resource_slots: LIMITED means zero, UNLIMITED means no limit."`
-	TotalResourceSlots             map[string]string              `json:"total_resource_slots,omitempty" doc:"Most resources all sessions of a keypair may occupy together: known slot → amount. Memory-like (bytes) slots take binary sizes such as \"16g\"; \"Infinity\" means no limit. Default {}." example:"{\"cpu\":\"8\",\"mem\":\"16g\"}"`
-	MaxSessionLifetime             *int32                         `json:"max_session_lifetime,omitempty" minimum:"0" default:"0" doc:"Seconds a session may live; 0 means no limit."`
-	MaxConcurrentSessions          *int32                         `json:"max_concurrent_sessions,omitempty" minimum:"0" default:"0" doc:"Most sessions a keypair may run at once."`
-	MaxPendingSessionCount         *int32                         `json:"max_pending_session_count,omitempty" nullable:"true" minimum:"0" doc:"Most sessions a keypair may have pending; null or absent means no limit."`
-	MaxPendingSessionResourceSlots map[string]string              `json:"max_pending_session_resource_slots,omitempty" nullable:"true" doc:"Most resources the pending sessions of a keypair may request together; null or absent means no limit."`
-	MaxConcurrentSftpSessions      *int32                         `json:"max_concurrent_sftp_sessions,omitempty" minimum:"0" default:"1" doc:"Most SFTP (system) sessions a keypair may run at once."`
-	MaxContainersPerSession        *int32                         `json:"max_containers_per_session,omitempty" minimum:"1" default:"1" doc:"Most containers (kernels) one session may have."`
-	IdleTimeout                    *int64                         `json:"idle_timeout,omitempty" default:"0" doc:"Seconds of inactivity before a session is terminated; 0 means never, a negative value defers to the shared configuration."`
-	AllowedVfolderHosts            map[string][]VFolderPermission `json:"allowed_vfolder_hosts,omitempty" doc:"Storage hosts the keypair may use, each with the permissions granted on it. Default {}."`
+	Name                           string                           `json:"name" minLength:"1" maxLength:"256" doc:"Policy name, unique." example:"gpu-team"`
+	DefaultForUnspecified          *string                          `json:"default_for_unspecified,omitempty" enum:"LIMITED,UNLIMITED" default:"LIMITED" doc:"Limit of the known slots missing from total_resource_slots: LIMITED means zero, UNLIMITED means no limit."`
+	TotalResourceSlots             map[string]string                `json:"total_resource_slots,omitempty" doc:"Most resources all sessions of a keypair may occupy together: known slot → amount. Memory-like (bytes) slots take binary sizes such as \"16g\"; \"Infinity\" means no limit. Default {}." example:"{\"cpu\":\"8\",\"mem\":\"16g\"}"`
+	MaxSessionLifetime             *int32                           `json:"max_session_lifetime,omitempty" minimum:"0" default:"0" doc:"Seconds a session may live; 0 means no limit."`
+	MaxConcurrentSessions          *int32                           `json:"max_concurrent_sessions,omitempty" minimum:"0" default:"0" doc:"Most sessions a keypair may run at once."`
+	MaxPendingSessionCount         *int32                           `json:"max_pending_session_count,omitempty" nullable:"true" minimum:"0" doc:"Most sessions a keypair may have pending; null or absent means no limit."`
+	MaxPendingSessionResourceSlots map[string]string                `json:"max_pending_session_resource_slots,omitempty" nullable:"true" doc:"Most resources the pending sessions of a keypair may request together; null or absent means no limit."`
+	MaxConcurrentSftpSessions      *int32                           `json:"max_concurrent_sftp_sessions,omitempty" minimum:"0" default:"1" doc:"Most SFTP (system) sessions a keypair may run at once."`
+	MaxContainersPerSession        *int32                           `json:"max_containers_per_session,omitempty" minimum:"1" default:"1" doc:"Most containers (kernels) one session may have."`
+	IdleTimeout                    *int64                           `json:"idle_timeout,omitempty" default:"0" doc:"Seconds of inactivity before a session is terminated; 0 means never, a negative value defers to the shared configuration."`
+	AllowedVfolderHosts            map[string][]hostperm.Permission `json:"allowed_vfolder_hosts,omitempty" doc:"Storage hosts the keypair may use, each with the permissions granted on it. Default {}."`
 }
 
 func registerCreateKeypairResourcePolicy(s *functions.Server) {
@@ -59,7 +61,7 @@ func registerCreateKeypairResourcePolicy(s *functions.Server) {
 				return nil, err
 			}
 		}
-		if params.AllowedVfolderHosts, err = encodeVFolderHosts(b.AllowedVfolderHosts); err != nil {
+		if params.AllowedVfolderHosts, err = hostperm.Encode(b.AllowedVfolderHosts); err != nil {
 			return nil, err
 		}
 		row, err := db.Q.KeypairResourcePolicyInsert(ctx, s.Deps().Pool, params)

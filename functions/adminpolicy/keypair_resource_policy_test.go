@@ -8,6 +8,7 @@ import (
 
 	"github.com/hangar-run/hangar/functions/adminpolicy"
 	"github.com/hangar-run/hangar/functions/functionstest"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 const kpPath = "/admin/keypair-resource-policies"
@@ -49,7 +50,7 @@ func TestKeypairResourcePolicyCRUD(t *testing.T) {
 	require.EqualValues(t, 1, p.MaxConcurrentSftpSessions)
 	require.EqualValues(t, 1, p.MaxContainersPerSession)
 	require.EqualValues(t, 0, p.IdleTimeout)
-	require.Equal(t, map[string][]adminpolicy.VFolderPermission{}, p.AllowedVfolderHosts)
+	require.Equal(t, map[string][]hostperm.Permission{}, p.AllowedVfolderHosts)
 	require.False(t, p.CreatedAt.IsZero())
 	// Explicit zeros are kept, not replaced by the defaults.
 	res = env.Do(t, http.MethodPost, kpPath, map[string]any{"name": "zeros", "max_concurrent_sftp_sessions": 0}, sa)
@@ -86,7 +87,7 @@ func TestKeypairResourcePolicyCRUD(t *testing.T) {
 	require.EqualValues(t, 2, p.MaxConcurrentSftpSessions)
 	require.EqualValues(t, 4, p.MaxContainersPerSession)
 	require.EqualValues(t, -1, p.IdleTimeout)
-	require.Equal(t, map[string][]adminpolicy.VFolderPermission{"local:volume1": {"mount-in-session", "upload-file"}}, p.AllowedVfolderHosts)
+	require.Equal(t, map[string][]hostperm.Permission{"local:volume1": {"mount-in-session", "upload-file"}}, p.AllowedVfolderHosts)
 
 	// Get returns what was stored.
 	var got adminpolicy.KeypairResourcePolicy

@@ -2,6 +2,7 @@ package adminpolicy
 
 import (
 	"context"
+
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -9,21 +10,22 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
 // KeypairResourcePolicyUpdate is the body of update-keypair-resource-policy: only the fields
 // given change.
 type KeypairResourcePolicyUpdate struct {
-	DefaultForUnspecified          *string                        `json:"default_for_unspecified,omitempty" enum:"LIMITED,UNLIMITED" doc:"Limit of the known slots missing from total_resource_slots."`
-	TotalResourceSlots             map[string]string              `json:"total_resource_slots,omitempty" doc:"Replaces the total resource limits: known slot → amount or \"Infinity\"."`
-	MaxSessionLifetime             *int32                         `json:"max_session_lifetime,omitempty" minimum:"0" doc:"Seconds a session may live; 0 means no limit."`
-	MaxConcurrentSessions          *int32                         `json:"max_concurrent_sessions,omitempty" minimum:"0" doc:"Most sessions a keypair may run at once."`
-	MaxPendingSessionCount         Optional[int32]                `json:"max_pending_session_count,omitempty" minimum:"0" doc:"Most sessions a keypair may have pending; null removes the limit."`
-	MaxPendingSessionResourceSlots Optional[map[string]string]    `json:"max_pending_session_resource_slots,omitempty" doc:"Replaces the pending resource limits; null removes them."`
-	MaxConcurrentSftpSessions      *int32                         `json:"max_concurrent_sftp_sessions,omitempty" minimum:"0" doc:"Most SFTP (system) sessions a keypair may run at once."`
-	MaxContainersPerSession        *int32                         `json:"max_containers_per_session,omitempty" minimum:"1" doc:"Most containers (kernels) one session may have."`
-	IdleTimeout                    *int64                         `json:"idle_timeout,omitempty" doc:"Seconds of inactivity before a session is terminated; 0 means never, a negative value defers to the shared configuration."`
-	AllowedVfolderHosts            map[string][]VFolderPermission `json:"allowed_vfolder_hosts,omitempty" doc:"Replaces the storage hosts and their permissions."`
+	DefaultForUnspecified          *string                          `json:"default_for_unspecified,omitempty" enum:"LIMITED,UNLIMITED" doc:"Limit of the known slots missing from total_resource_slots."`
+	TotalResourceSlots             map[string]string                `json:"total_resource_slots,omitempty" doc:"Replaces the total resource limits: known slot → amount or \"Infinity\"."`
+	MaxSessionLifetime             *int32                           `json:"max_session_lifetime,omitempty" minimum:"0" doc:"Seconds a session may live; 0 means no limit."`
+	MaxConcurrentSessions          *int32                           `json:"max_concurrent_sessions,omitempty" minimum:"0" doc:"Most sessions a keypair may run at once."`
+	MaxPendingSessionCount         Optional[int32]                  `json:"max_pending_session_count,omitempty" minimum:"0" doc:"Most sessions a keypair may have pending; null removes the limit."`
+	MaxPendingSessionResourceSlots Optional[map[string]string]      `json:"max_pending_session_resource_slots,omitempty" doc:"Replaces the pending resource limits; null removes them."`
+	MaxConcurrentSftpSessions      *int32                           `json:"max_concurrent_sftp_sessions,omitempty" minimum:"0" doc:"Most SFTP (system) sessions a keypair may run at once."`
+	MaxContainersPerSession        *int32                           `json:"max_containers_per_session,omitempty" minimum:"1" doc:"Most containers (kernels) one session may have."`
+	IdleTimeout                    *int64                           `json:"idle_timeout,omitempty" doc:"Seconds of inactivity before a session is terminated; 0 means never, a negative value defers to the shared configuration."`
+	AllowedVfolderHosts            map[string][]hostperm.Permission `json:"allowed_vfolder_hosts,omitempty" doc:"Replaces the storage hosts and their permissions."`
 }
 
 func registerUpdateKeypairResourcePolicy(s *functions.Server) {
@@ -67,7 +69,7 @@ func registerUpdateKeypairResourcePolicy(s *functions.Server) {
 			}
 		}
 		if b.AllowedVfolderHosts != nil {
-			if params.AllowedVfolderHosts, err = encodeVFolderHosts(b.AllowedVfolderHosts); err != nil {
+			if params.AllowedVfolderHosts, err = hostperm.Encode(b.AllowedVfolderHosts); err != nil {
 				return nil, err
 			}
 		}

@@ -16,6 +16,7 @@ func BenchmarkSignedRequest(b *testing.B) {
 	env := functionstest.New(b, testOps)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.ReportAllocs()
+	b.SetParallelism(16) // 32 concurrent clients on 2 cores
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

@@ -68,3 +68,13 @@ WHERE "user" = @user_uuid AND is_admin <> @is_admin;
 DELETE FROM keypairs k
 WHERE k.access_key = @access_key
   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.main_access_key = k.access_key);
+
+-- name: KeypairGetForAuthWithMainUser :one
+-- KeypairGetForAuthWithMainUser loads, in one round trip, an active keypair with its policy and
+-- the user whose main access key it is (no row when either is missing).
+SELECT sqlc.embed(k), sqlc.embed(p), sqlc.embed(u), sqlc.embed(up)
+FROM keypairs k
+JOIN keypair_resource_policies p ON p.name = k.resource_policy
+JOIN users u ON u.main_access_key = k.access_key
+JOIN user_resource_policies up ON up.name = u.resource_policy
+WHERE k.access_key = @access_key AND k.is_active;

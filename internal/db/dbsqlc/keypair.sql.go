@@ -141,6 +141,88 @@ func (q *Queries) KeypairGetForAuth(ctx context.Context, db DBTX, accessKey stri
 	return &i, err
 }
 
+const keypairGetForAuthWithMainUser = `-- name: KeypairGetForAuthWithMainUser :one
+SELECT k.access_key, k.secret_key, k.user_id, k."user", k.is_active, k.is_admin, k.created_at, k.modified_at, k.last_used, k.rate_limit, k.num_queries, k.ssh_public_key, k.ssh_private_key, k.resource_policy, k.dotfiles, k.bootstrap_script, p.name, p.created_at, p.default_for_unspecified, p.total_resource_slots, p.max_session_lifetime, p.max_concurrent_sessions, p.max_pending_session_count, p.max_pending_session_resource_slots, p.max_concurrent_sftp_sessions, p.max_containers_per_session, p.idle_timeout, p.allowed_vfolder_hosts, u.uuid, u.username, u.email, u.password, u.need_password_change, u.password_changed_at, u.full_name, u.description, u.status, u.status_info, u.created_at, u.modified_at, u.integration_id, u.domain_name, u.role, u.allowed_client_ip, u.totp_key, u.totp_activated, u.totp_activated_at, u.resource_policy, u.sudo_session_enabled, u.main_access_key, up.name, up.created_at, up.max_vfolder_count, up.max_quota_scope_size, up.max_session_count_per_model_session, up.max_customized_image_count
+FROM keypairs k
+JOIN keypair_resource_policies p ON p.name = k.resource_policy
+JOIN users u ON u.main_access_key = k.access_key
+JOIN user_resource_policies up ON up.name = u.resource_policy
+WHERE k.access_key = $1 AND k.is_active
+`
+
+type KeypairGetForAuthWithMainUserRow struct {
+	Keypair               Keypair
+	KeypairResourcePolicy KeypairResourcePolicy
+	User                  User
+	UserResourcePolicy    UserResourcePolicy
+}
+
+// KeypairGetForAuthWithMainUser loads, in one round trip, an active keypair with its policy and
+// the user whose main access key it is (no row when either is missing).
+func (q *Queries) KeypairGetForAuthWithMainUser(ctx context.Context, db DBTX, accessKey string) (*KeypairGetForAuthWithMainUserRow, error) {
+	row := db.QueryRow(ctx, keypairGetForAuthWithMainUser, accessKey)
+	var i KeypairGetForAuthWithMainUserRow
+	err := row.Scan(
+		&i.Keypair.AccessKey,
+		&i.Keypair.SecretKey,
+		&i.Keypair.UserID,
+		&i.Keypair.User,
+		&i.Keypair.IsActive,
+		&i.Keypair.IsAdmin,
+		&i.Keypair.CreatedAt,
+		&i.Keypair.ModifiedAt,
+		&i.Keypair.LastUsed,
+		&i.Keypair.RateLimit,
+		&i.Keypair.NumQueries,
+		&i.Keypair.SshPublicKey,
+		&i.Keypair.SshPrivateKey,
+		&i.Keypair.ResourcePolicy,
+		&i.Keypair.Dotfiles,
+		&i.Keypair.BootstrapScript,
+		&i.KeypairResourcePolicy.Name,
+		&i.KeypairResourcePolicy.CreatedAt,
+		&i.KeypairResourcePolicy.DefaultForUnspecified,
+		&i.KeypairResourcePolicy.TotalResourceSlots,
+		&i.KeypairResourcePolicy.MaxSessionLifetime,
+		&i.KeypairResourcePolicy.MaxConcurrentSessions,
+		&i.KeypairResourcePolicy.MaxPendingSessionCount,
+		&i.KeypairResourcePolicy.MaxPendingSessionResourceSlots,
+		&i.KeypairResourcePolicy.MaxConcurrentSftpSessions,
+		&i.KeypairResourcePolicy.MaxContainersPerSession,
+		&i.KeypairResourcePolicy.IdleTimeout,
+		&i.KeypairResourcePolicy.AllowedVfolderHosts,
+		&i.User.Uuid,
+		&i.User.Username,
+		&i.User.Email,
+		&i.User.Password,
+		&i.User.NeedPasswordChange,
+		&i.User.PasswordChangedAt,
+		&i.User.FullName,
+		&i.User.Description,
+		&i.User.Status,
+		&i.User.StatusInfo,
+		&i.User.CreatedAt,
+		&i.User.ModifiedAt,
+		&i.User.IntegrationID,
+		&i.User.DomainName,
+		&i.User.Role,
+		&i.User.AllowedClientIp,
+		&i.User.TotpKey,
+		&i.User.TotpActivated,
+		&i.User.TotpActivatedAt,
+		&i.User.ResourcePolicy,
+		&i.User.SudoSessionEnabled,
+		&i.User.MainAccessKey,
+		&i.UserResourcePolicy.Name,
+		&i.UserResourcePolicy.CreatedAt,
+		&i.UserResourcePolicy.MaxVfolderCount,
+		&i.UserResourcePolicy.MaxQuotaScopeSize,
+		&i.UserResourcePolicy.MaxSessionCountPerModelSession,
+		&i.UserResourcePolicy.MaxCustomizedImageCount,
+	)
+	return &i, err
+}
+
 const keypairInsert = `-- name: KeypairInsert :one
 INSERT INTO keypairs (
     access_key, secret_key, user_id, "user", is_active, is_admin, rate_limit, resource_policy

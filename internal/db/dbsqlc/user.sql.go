@@ -154,56 +154,6 @@ func (q *Queries) UserGetByEmail(ctx context.Context, db DBTX, email string) (*U
 	return &i, err
 }
 
-const userGetByMainAccessKey = `-- name: UserGetByMainAccessKey :one
-SELECT u.uuid, u.username, u.email, u.password, u.need_password_change, u.password_changed_at, u.full_name, u.description, u.status, u.status_info, u.created_at, u.modified_at, u.integration_id, u.domain_name, u.role, u.allowed_client_ip, u.totp_key, u.totp_activated, u.totp_activated_at, u.resource_policy, u.sudo_session_enabled, u.main_access_key, p.name, p.created_at, p.max_vfolder_count, p.max_quota_scope_size, p.max_session_count_per_model_session, p.max_customized_image_count
-FROM users u
-JOIN user_resource_policies p ON p.name = u.resource_policy
-WHERE u.main_access_key = $1::text
-`
-
-type UserGetByMainAccessKeyRow struct {
-	User               User
-	UserResourcePolicy UserResourcePolicy
-}
-
-// UserGetByMainAccessKey finds the user whose main access key is the given key; a request is
-// authenticated only when this row exists.
-func (q *Queries) UserGetByMainAccessKey(ctx context.Context, db DBTX, accessKey string) (*UserGetByMainAccessKeyRow, error) {
-	row := db.QueryRow(ctx, userGetByMainAccessKey, accessKey)
-	var i UserGetByMainAccessKeyRow
-	err := row.Scan(
-		&i.User.Uuid,
-		&i.User.Username,
-		&i.User.Email,
-		&i.User.Password,
-		&i.User.NeedPasswordChange,
-		&i.User.PasswordChangedAt,
-		&i.User.FullName,
-		&i.User.Description,
-		&i.User.Status,
-		&i.User.StatusInfo,
-		&i.User.CreatedAt,
-		&i.User.ModifiedAt,
-		&i.User.IntegrationID,
-		&i.User.DomainName,
-		&i.User.Role,
-		&i.User.AllowedClientIp,
-		&i.User.TotpKey,
-		&i.User.TotpActivated,
-		&i.User.TotpActivatedAt,
-		&i.User.ResourcePolicy,
-		&i.User.SudoSessionEnabled,
-		&i.User.MainAccessKey,
-		&i.UserResourcePolicy.Name,
-		&i.UserResourcePolicy.CreatedAt,
-		&i.UserResourcePolicy.MaxVfolderCount,
-		&i.UserResourcePolicy.MaxQuotaScopeSize,
-		&i.UserResourcePolicy.MaxSessionCountPerModelSession,
-		&i.UserResourcePolicy.MaxCustomizedImageCount,
-	)
-	return &i, err
-}
-
 const userGetByUUID = `-- name: UserGetByUUID :one
 SELECT uuid, username, email, password, need_password_change, password_changed_at, full_name, description, status, status_info, created_at, modified_at, integration_id, domain_name, role, allowed_client_ip, totp_key, totp_activated, totp_activated_at, resource_policy, sudo_session_enabled, main_access_key FROM users WHERE uuid = $1
 `

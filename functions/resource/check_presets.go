@@ -13,6 +13,7 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/slots"
 )
 
 // groupVisibilityKey is the shared configuration switch that reveals the project figures.
@@ -42,7 +43,7 @@ type CheckedPreset struct {
 // CheckPresetsOutput is the answer of POST /resource/check-presets.
 type CheckPresetsOutput struct {
 	Body struct {
-		KeypairLimits         map[string]string                   `json:"keypair_limits" doc:"Limits of the caller's keypair resource policy (Infinity when unlimited)."`
+		KeypairLimits         map[string]string                   `json:"keypair_limits" doc:"Limits of the caller's keypair resource policy (Infinity when slots.Unlimited)."`
 		KeypairUsing          map[string]string                   `json:"keypair_using" doc:"What the keypair's sessions occupy."`
 		KeypairRemaining      map[string]string                   `json:"keypair_remaining" doc:"What the caller may still allocate: the least of the keypair's, the project's and the domain's remaining amounts."`
 		GroupLimits           map[string]string                   `json:"group_limits" doc:"Limits of the project; every slot \"NaN\" unless config/api/resources/group_resource_visibility is true."`
@@ -56,22 +57,22 @@ type CheckPresetsOutput struct {
 
 // sgroupFigures are what the caller uses in a scaling group and the room left in it.
 type sgroupFigures struct {
-	using, remaining slotMap
+	using, remaining slots.Map
 }
 
 // agentRoom is the free room of one live agent.
 type agentRoom struct {
 	scalingGroup string
-	free         slotMap
+	free         slots.Map
 }
 
 // sumRows turns per-slot sums into a slot map of the known slots (unknown ones dropped,
 // missing ones zero).
-func sumRows[R any](rows []R, slot func(R) string, amt func(R) amount, known map[string]string) slotMap {
-	out := zeroSlots(known)
+func sumRows[R any](rows []R, slot func(R) string, amt func(R) slots.Amount, known map[string]string) slots.Map {
+	out := slots.ZeroMap(known)
 	for _, r := range rows {
 		if _, ok := known[slot(r)]; ok {
-			out[slot(r)] = out[slot(r)].add(amt(r))
+			out[slot(r)] = out[slot(r)].Add(amt(r))
 		}
 	}
 	return out
@@ -105,18 +106,18 @@ func registerCheckPresets(s *functions.Server) {
 		}
 
 		// Keypair limits and occupancy.
-		policySlots, err := parseSlots(id.KeypairPolicy.TotalResourceSlots)
+		policySlots, err := slots.ParseMap(id.KeypairPolicy.TotalResourceSlots)
 		if err != nil {
 			return nil, fmt.Errorf("keypair resource policy %s: %w", id.KeypairPolicy.Name, err)
 		}
-		kpLimits := fromPolicy(policySlots, id.KeypairPolicy.DefaultForUnspecified == dbsqlc.DefaultForUnspecifiedUNLIMITED, known)
+		kpLimits := slots.FromPolicy(policySlots, id.KeypairPolicy.DefaultForUnspecified == dbsqlc.DefaultForUnspecifiedUNLIMITED, known)
 		kpRows, err := db.Q.ResourceOccupancyByAccessKey(ctx, d.Pool, id.AccessKey)
 		if err != nil {
 			return nil, functions.FromDB(err, "kernel")
 		}
 		kpUsing := sumRows(kpRows, func(r *dbsqlc.ResourceOccupancyByAccessKeyRow) string { return r.Slot },
-			func(r *dbsqlc.ResourceOccupancyByAccessKeyRow) amount { return amount{d: r.Amount} }, known)
-		kpRemaining := kpLimits.minus(kpUsing)
+			func(r *dbsqlc.ResourceOccupancyByAccessKeyRow) slots.Amount { return slots.AmountOf(r.Amount) }, known)
+		kpRemaining := kpLimits.Minus(kpUsing)
 
 		// Project limits and occupancy; the caller must be a member.
 		grp, err := db.Q.ResourceGroupGetForMember(ctx, d.Pool, &dbsqlc.ResourceGroupGetForMemberParams{
@@ -125,25 +126,25 @@ func registerCheckPresets(s *functions.Server) {
 		if err != nil {
 			return nil, functions.FromDB(err, "project (user group)")
 		}
-		grpSlots, err := parseSlots(grp.TotalResourceSlots)
+		grpSlots, err := slots.ParseMap(grp.TotalResourceSlots)
 		if err != nil {
 			return nil, fmt.Errorf("project %s: %w", groupName, err)
 		}
-		grpLimits := fromPolicy(grpSlots, true, known)
+		grpLimits := slots.FromPolicy(grpSlots, true, known)
 		grpRows, err := db.Q.ResourceOccupancyByGroup(ctx, d.Pool, grp.ID)
 		if err != nil {
 			return nil, functions.FromDB(err, "kernel")
 		}
 		grpUsing := sumRows(grpRows, func(r *dbsqlc.ResourceOccupancyByGroupRow) string { return r.Slot },
-			func(r *dbsqlc.ResourceOccupancyByGroupRow) amount { return amount{d: r.Amount} }, known)
-		grpRemaining := grpLimits.minus(grpUsing)
+			func(r *dbsqlc.ResourceOccupancyByGroupRow) slots.Amount { return slots.AmountOf(r.Amount) }, known)
+		grpRemaining := grpLimits.Minus(grpUsing)
 
 		// Domain limits and occupancy.
 		domRaw, err := db.Q.ResourceDomainSlots(ctx, d.Pool, id.Domain())
 		if err != nil {
 			return nil, functions.FromDB(err, "domain")
 		}
-		domSlots, err := parseSlots(domRaw)
+		domSlots, err := slots.ParseMap(domRaw)
 		if err != nil {
 			return nil, fmt.Errorf("domain %s: %w", id.Domain(), err)
 		}
@@ -152,11 +153,11 @@ func registerCheckPresets(s *functions.Server) {
 			return nil, functions.FromDB(err, "kernel")
 		}
 		domUsing := sumRows(domRows, func(r *dbsqlc.ResourceOccupancyByDomainRow) string { return r.Slot },
-			func(r *dbsqlc.ResourceOccupancyByDomainRow) amount { return amount{d: r.Amount} }, known)
-		domRemaining := fromPolicy(domSlots, true, known).minus(domUsing)
+			func(r *dbsqlc.ResourceOccupancyByDomainRow) slots.Amount { return slots.AmountOf(r.Amount) }, known)
+		domRemaining := slots.FromPolicy(domSlots, true, known).Minus(domUsing)
 
 		for k := range known {
-			kpRemaining[k] = minAmount(kpRemaining[k], grpRemaining[k], domRemaining[k])
+			kpRemaining[k] = slots.Min(kpRemaining[k], grpRemaining[k], domRemaining[k])
 		}
 
 		// Scaling groups the caller may use.
@@ -167,7 +168,7 @@ func registerCheckPresets(s *functions.Server) {
 		}
 		perSgroup := make(map[string]sgroupFigures, len(sgroups))
 		for _, name := range sgroups {
-			perSgroup[name] = sgroupFigures{using: zeroSlots(known), remaining: zeroSlots(known)}
+			perSgroup[name] = sgroupFigures{using: slots.ZeroMap(known), remaining: slots.ZeroMap(known)}
 		}
 		useRows, err := db.Q.ResourceOccupancyByUserPerScalingGroup(ctx, d.Pool, &dbsqlc.ResourceOccupancyByUserPerScalingGroupParams{
 			UserUuid: id.UserUUID(), ScalingGroups: sgroups,
@@ -178,7 +179,7 @@ func registerCheckPresets(s *functions.Server) {
 		for _, r := range useRows {
 			if sg, ok := perSgroup[r.ScalingGroup]; ok {
 				if _, ok := known[r.Slot]; ok {
-					sg.using[r.Slot] = sg.using[r.Slot].add(amount{d: r.Amount})
+					sg.using[r.Slot] = sg.using[r.Slot].Add(slots.AmountOf(r.Amount))
 				}
 			}
 		}
@@ -188,15 +189,15 @@ func registerCheckPresets(s *functions.Server) {
 		if err != nil {
 			return nil, err
 		}
-		total := zeroSlots(known)
+		total := slots.ZeroMap(known)
 		for _, a := range agents {
-			total.addAll(a.free)
-			perSgroup[a.scalingGroup].remaining.addAll(a.free)
+			total.AddAll(a.free)
+			perSgroup[a.scalingGroup].remaining.AddAll(a.free)
 		}
 		for k := range known {
-			total[k] = minAmount(kpRemaining[k], total[k])
+			total[k] = slots.Min(kpRemaining[k], total[k])
 			for _, sg := range perSgroup {
-				sg.remaining[k] = minAmount(kpRemaining[k], sg.remaining[k])
+				sg.remaining[k] = slots.Min(kpRemaining[k], sg.remaining[k])
 			}
 		}
 
@@ -208,19 +209,19 @@ func registerCheckPresets(s *functions.Server) {
 		out := &CheckPresetsOutput{}
 		out.Body.Presets = make([]CheckedPreset, 0, len(presetRows))
 		for _, r := range presetRows {
-			sl, err := parseSlots(r.ResourceSlots)
+			sl, err := slots.ParseMap(r.ResourceSlots)
 			if err != nil {
 				return nil, fmt.Errorf("resource preset %s: %w", r.Name, err)
 			}
-			want := sl.normalized(known)
-			p := CheckedPreset{Name: r.Name, ResourceSlots: want.toJSON()}
+			want := sl.Normalized(known)
+			p := CheckedPreset{Name: r.Name, ResourceSlots: want.Strings()}
 			if r.SharedMemory != nil {
 				v := strconv.FormatInt(*r.SharedMemory, 10)
 				p.SharedMemory = &v
 			}
-			if kpRemaining.covers(want) {
+			if kpRemaining.Covers(want) {
 				for _, a := range agents {
-					if a.free.covers(want) {
+					if a.free.Covers(want) {
 						p.Allocatable = true
 						break
 					}
@@ -230,16 +231,16 @@ func registerCheckPresets(s *functions.Server) {
 		}
 
 		b := &out.Body
-		b.KeypairLimits, b.KeypairUsing, b.KeypairRemaining = kpLimits.toJSON(), kpUsing.toJSON(), kpRemaining.toJSON()
+		b.KeypairLimits, b.KeypairUsing, b.KeypairRemaining = kpLimits.Strings(), kpUsing.Strings(), kpRemaining.Strings()
 		if v, _ := d.Shared.Get(groupVisibilityKey); truthy(v) {
-			b.GroupLimits, b.GroupUsing, b.GroupRemaining = grpLimits.toJSON(), grpUsing.toJSON(), grpRemaining.toJSON()
+			b.GroupLimits, b.GroupUsing, b.GroupRemaining = grpLimits.Strings(), grpUsing.Strings(), grpRemaining.Strings()
 		} else {
 			b.GroupLimits, b.GroupUsing, b.GroupRemaining = nanSlots(known), nanSlots(known), nanSlots(known)
 		}
-		b.ScalingGroupRemaining = total.toJSON()
+		b.ScalingGroupRemaining = total.Strings()
 		b.ScalingGroups = make(map[string]CheckPresetsScalingGroup, len(perSgroup))
 		for name, sg := range perSgroup {
-			b.ScalingGroups[name] = CheckPresetsScalingGroup{Using: sg.using.toJSON(), Remaining: sg.remaining.toJSON()}
+			b.ScalingGroups[name] = CheckPresetsScalingGroup{Using: sg.using.Strings(), Remaining: sg.remaining.Strings()}
 		}
 		return out, nil
 	})
@@ -282,11 +283,11 @@ func agentRooms(ctx context.Context, s *functions.Server, sgroups []string, know
 	)
 	for _, r := range rows {
 		if len(out) == 0 || r.AgentID != last {
-			out = append(out, agentRoom{scalingGroup: r.ScalingGroup, free: zeroSlots(known)})
+			out = append(out, agentRoom{scalingGroup: r.ScalingGroup, free: slots.ZeroMap(known)})
 			last = r.AgentID
 		}
 		if _, ok := known[r.Slot]; ok {
-			out[len(out)-1].free[r.Slot] = amount{d: r.Capacity.Sub(r.Occupied)}
+			out[len(out)-1].free[r.Slot] = slots.AmountOf(r.Capacity.Sub(r.Occupied))
 		}
 	}
 	return out, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/slots"
 )
 
 // ListedPreset is a named set of resource slots users pick when they create a session.
@@ -42,11 +43,11 @@ func registerListPresets(s *functions.Server) {
 		out := &ListPresetsOutput{}
 		out.Body.Presets = make([]ListedPreset, 0, len(rows))
 		for _, r := range rows {
-			sl, err := parseSlots(r.ResourceSlots)
+			sl, err := slots.ParseMap(r.ResourceSlots)
 			if err != nil {
 				return nil, fmt.Errorf("resource preset %s: %w", r.Name, err)
 			}
-			p := ListedPreset{Name: r.Name, ResourceSlots: sl.normalized(known).toJSON()}
+			p := ListedPreset{Name: r.Name, ResourceSlots: sl.Normalized(known).Strings()}
 			if r.SharedMemory != nil && *r.SharedMemory != 0 {
 				v := strconv.FormatInt(*r.SharedMemory, 10)
 				p.SharedMemory = &v

@@ -43,7 +43,7 @@ type CheckedPreset struct {
 // CheckPresetsOutput is the answer of POST /resource/check-presets.
 type CheckPresetsOutput struct {
 	Body struct {
-		KeypairLimits         map[string]string                   `json:"keypair_limits" doc:"Limits of the caller's keypair resource policy (Infinity when slots.Unlimited)."`
+		KeypairLimits         map[string]string                   `json:"keypair_limits" doc:"Limits of the caller's keypair resource policy (Infinity when unlimited)."`
 		KeypairUsing          map[string]string                   `json:"keypair_using" doc:"What the keypair's sessions occupy."`
 		KeypairRemaining      map[string]string                   `json:"keypair_remaining" doc:"What the caller may still allocate: the least of the keypair's, the project's and the domain's remaining amounts."`
 		GroupLimits           map[string]string                   `json:"group_limits" doc:"Limits of the project; every slot \"NaN\" unless config/api/resources/group_resource_visibility is true."`

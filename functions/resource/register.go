@@ -4,7 +4,7 @@
 // which presets would fit right now.
 //
 // Slot maps are JSON objects slot name → decimal string, limited to the known resource slots
-// (GET /config/resource-slots), written without exponent; an slots.Unlimited amount is "Infinity".
+// (GET /config/resource-slots), written without exponent; an unlimited amount is "Infinity".
 package resource
 
 import (

@@ -145,7 +145,7 @@ const (
 func setupCluster(t *testing.T, env *functionstest.Env) {
 	t.Helper()
 	knowSlots(t, env, "config/resource_slots/cuda.shares", "count")
-	// Keypair policy: cpu 10, mem 16 GiB, others slots.Unlimited (the example policy is UNLIMITED).
+	// Keypair policy: cpu 10, mem 16 GiB, others unlimited (the example policy is UNLIMITED).
 	exec(t, env, `UPDATE keypair_resource_policies SET total_resource_slots = '{"cpu": "10", "mem": "17179869184"}'`)
 	// Domain: cpu 6.
 	exec(t, env, `UPDATE domains SET total_resource_slots = '{"cpu": "6"}' WHERE name = 'default'`)
@@ -298,7 +298,7 @@ func TestCheckPresetsErrors(t *testing.T) {
 	env.Do(t, http.MethodPost, "/resource/check-presets?group=model-store", nil, &functionstest.User).RequireStatus(t, http.StatusOK)
 	env.Do(t, http.MethodPut, "/manager/status", map[string]any{"status": "frozen"}, &functionstest.Superadmin).RequireStatus(t, http.StatusNoContent)
 	out := checkPresets(t, env, "/resource/check-presets", nil)
-	// Nothing runs and the policy is slots.Unlimited; no agents, so nothing is allocatable.
+	// Nothing runs and the policy is unlimited; no agents, so nothing is allocatable.
 	require.Equal(t, map[string]string{"cpu": "Infinity", "mem": "Infinity"}, out.KeypairLimits)
 	require.Equal(t, map[string]string{"cpu": "0", "mem": "0"}, out.KeypairUsing)
 	require.Equal(t, map[string]string{"cpu": "0", "mem": "0"}, out.ScalingGroupRemaining)

@@ -272,7 +272,8 @@ type KeypairPolicy struct {
 	// checked): the check fails above the cap; nil means no cap.
 	MaxPendingSessionCount *int
 	// MaxPendingSessionResourceSlots caps the requested slots of the key's PENDING sessions
-	// (including the one being checked); the check fails when any slot is above the cap. Slots the policy does not name are 0 here; nil (an empty or null policy value)
-	// means no cap.
+	// (including the one being checked); the check fails when any slot is above the cap.
+	// Slots the policy does not name are 0 here; nil (an empty or null policy value) means
+	// no cap.
 	MaxPendingSessionResourceSlots []int64
 }

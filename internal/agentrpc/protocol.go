@@ -1,11 +1,14 @@
 package agentrpc
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Version is the protocol version this package speaks. A ping carries it both ways: the
@@ -192,4 +195,15 @@ type requestIDKey struct{}
 func RequestID(ctx context.Context) (uint64, bool) {
 	id, ok := ctx.Value(requestIDKey{}).(uint64)
 	return id, ok
+}
+
+// unmarshal decodes a msgpack body. Values decoded into `any` (the Options, ResourceOpts,
+// Details ... maps) come out as string, bool, int64, uint64, float64, []any or
+// map[string]any, whatever integer width the sender used.
+func unmarshal(data []byte, v any) error {
+	dec := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(dec)
+	dec.Reset(bytes.NewReader(data))
+	dec.UseLooseInterfaceDecoding(true)
+	return dec.Decode(v)
 }

@@ -52,6 +52,10 @@ func DefaultsOf(typ string) Defaults {
 	case TypeLeaderHeartbeat:
 		// A lost heartbeat is replaced by the next slot's: never retry.
 		return Defaults{Queue: QueueDefault, MaxRetry: 0, Timeout: 30 * time.Second}
+	case TypeAgentHeartbeat:
+		// Liveness must not wait behind schedule passes; a heartbeat that keeps failing is
+		// superseded by the agent's next one, so a couple of retries suffice.
+		return Defaults{Queue: QueueCritical, MaxRetry: 2, Timeout: 30 * time.Second}
 	default:
 		return Defaults{Queue: QueueDefault, MaxRetry: DefaultMaxRetry, Timeout: DefaultTimeout}
 	}

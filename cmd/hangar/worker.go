@@ -19,6 +19,7 @@ import (
 
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
+	agentjobs "github.com/hangar-run/hangar/jobs/agent"
 	"github.com/hangar-run/hangar/jobs/maintenance"
 )
 
@@ -49,7 +50,15 @@ func init() {
 
 // registerHandlers registers every job handler package on mux.
 func registerHandlers(mux *asynq.ServeMux, deps *worker.Deps) error {
-	return maintenance.Register(mux, deps)
+	for _, register := range []func(*asynq.ServeMux, *worker.Deps) error{
+		maintenance.Register,
+		agentjobs.Register,
+	} {
+		if err := register(mux, deps); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runWorker(ctx context.Context, o workerOpts) error {

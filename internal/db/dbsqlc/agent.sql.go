@@ -7,9 +7,62 @@ package dbsqlc
 
 import (
 	"context"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
+
+const agentGet = `-- name: AgentGet :one
+SELECT id, status, status_changed, region, scaling_group, schedulable, addr, public_host, public_key, first_contact, lost_at, last_heartbeat, version, architecture, compute_plugins, auto_terminate_abusing_kernel
+FROM agents
+WHERE id = $1
+`
+
+// AgentGet returns one agent's row.
+func (q *Queries) AgentGet(ctx context.Context, db DBTX, id string) (*Agent, error) {
+	row := db.QueryRow(ctx, agentGet, id)
+	var i Agent
+	err := row.Scan(
+		&i.ID,
+		&i.Status,
+		&i.StatusChanged,
+		&i.Region,
+		&i.ScalingGroup,
+		&i.Schedulable,
+		&i.Addr,
+		&i.PublicHost,
+		&i.PublicKey,
+		&i.FirstContact,
+		&i.LostAt,
+		&i.LastHeartbeat,
+		&i.Version,
+		&i.Architecture,
+		&i.ComputePlugins,
+		&i.AutoTerminateAbusingKernel,
+	)
+	return &i, err
+}
+
+const agentLockForHeartbeat = `-- name: AgentLockForHeartbeat :one
+SELECT status, last_heartbeat
+FROM agents
+WHERE id = $1
+FOR UPDATE
+`
+
+type AgentLockForHeartbeatRow struct {
+	Status        AgentStatus
+	LastHeartbeat *time.Time
+}
+
+// AgentLockForHeartbeat locks an agent's row for the heartbeat being applied and returns its
+// status and last heartbeat.
+func (q *Queries) AgentLockForHeartbeat(ctx context.Context, db DBTX, id string) (*AgentLockForHeartbeatRow, error) {
+	row := db.QueryRow(ctx, agentLockForHeartbeat, id)
+	var i AgentLockForHeartbeatRow
+	err := row.Scan(&i.Status, &i.LastHeartbeat)
+	return &i, err
+}
 
 const agentSlotListAliveInScalingGroups = `-- name: AgentSlotListAliveInScalingGroups :many
 SELECT a.id AS agent_id, a.scaling_group, s.slot, s.capacity, s.occupied
@@ -55,6 +108,40 @@ func (q *Queries) AgentSlotListAliveInScalingGroups(ctx context.Context, db DBTX
 	return items, nil
 }
 
+const agentSlotListByAgent = `-- name: AgentSlotListByAgent :many
+SELECT agent_id, slot, slot_type, capacity, occupied
+FROM agent_slots
+WHERE agent_id = $1
+ORDER BY slot
+`
+
+// AgentSlotListByAgent returns the slots of one agent ordered by name.
+func (q *Queries) AgentSlotListByAgent(ctx context.Context, db DBTX, agentID string) ([]*AgentSlot, error) {
+	rows, err := db.Query(ctx, agentSlotListByAgent, agentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*AgentSlot{}
+	for rows.Next() {
+		var i AgentSlot
+		if err := rows.Scan(
+			&i.AgentID,
+			&i.Slot,
+			&i.SlotType,
+			&i.Capacity,
+			&i.Occupied,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const agentSlotNamesAlive = `-- name: AgentSlotNamesAlive :many
 SELECT DISTINCT s.slot
 FROM agent_slots s
@@ -83,4 +170,143 @@ func (q *Queries) AgentSlotNamesAlive(ctx context.Context, db DBTX, scalingGroup
 		return nil, err
 	}
 	return items, nil
+}
+
+const agentSlotRetireUnreported = `-- name: AgentSlotRetireUnreported :many
+UPDATE agent_slots
+SET capacity = occupied
+WHERE agent_id = $1
+  AND NOT (slot = ANY($2::text[]))
+  AND capacity <> occupied
+RETURNING slot, capacity, occupied
+`
+
+type AgentSlotRetireUnreportedParams struct {
+	AgentID string
+	Slots   []string
+}
+
+type AgentSlotRetireUnreportedRow struct {
+	Slot     string
+	Capacity decimal.Decimal
+	Occupied decimal.Decimal
+}
+
+// AgentSlotRetireUnreported shrinks the slots of an agent that its heartbeat no longer
+// reports to what is occupied (zero when unused) and returns the slots it changed.
+func (q *Queries) AgentSlotRetireUnreported(ctx context.Context, db DBTX, arg *AgentSlotRetireUnreportedParams) ([]*AgentSlotRetireUnreportedRow, error) {
+	rows, err := db.Query(ctx, agentSlotRetireUnreported, arg.AgentID, arg.Slots)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*AgentSlotRetireUnreportedRow{}
+	for rows.Next() {
+		var i AgentSlotRetireUnreportedRow
+		if err := rows.Scan(&i.Slot, &i.Capacity, &i.Occupied); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const agentSlotUpsertCapacity = `-- name: AgentSlotUpsertCapacity :one
+INSERT INTO agent_slots (agent_id, slot, slot_type, capacity)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (agent_id, slot) DO UPDATE SET
+    slot_type = EXCLUDED.slot_type,
+    capacity = GREATEST(EXCLUDED.capacity, agent_slots.occupied)
+RETURNING slot, capacity, occupied
+`
+
+type AgentSlotUpsertCapacityParams struct {
+	AgentID  string
+	Slot     string
+	SlotType string
+	Capacity decimal.Decimal
+}
+
+type AgentSlotUpsertCapacityRow struct {
+	Slot     string
+	Capacity decimal.Decimal
+	Occupied decimal.Decimal
+}
+
+// AgentSlotUpsertCapacity sets the capacity of one slot of an agent, inserting the slot with
+// nothing occupied when it is new. The capacity never drops below what is occupied, so the
+// returned capacity exceeds the reported one when the agent shrank under its kernels.
+func (q *Queries) AgentSlotUpsertCapacity(ctx context.Context, db DBTX, arg *AgentSlotUpsertCapacityParams) (*AgentSlotUpsertCapacityRow, error) {
+	row := db.QueryRow(ctx, agentSlotUpsertCapacity,
+		arg.AgentID,
+		arg.Slot,
+		arg.SlotType,
+		arg.Capacity,
+	)
+	var i AgentSlotUpsertCapacityRow
+	err := row.Scan(&i.Slot, &i.Capacity, &i.Occupied)
+	return &i, err
+}
+
+const agentUpsertFromHeartbeat = `-- name: AgentUpsertFromHeartbeat :one
+INSERT INTO agents (id, status, status_changed, region, scaling_group, addr, first_contact,
+                    last_heartbeat, version, architecture)
+VALUES ($1, 'ALIVE', $2, $3, $4, $5, $2, $6, $7, $8)
+ON CONFLICT (id) DO UPDATE SET
+    addr = EXCLUDED.addr,
+    region = EXCLUDED.region,
+    scaling_group = EXCLUDED.scaling_group,
+    version = EXCLUDED.version,
+    architecture = EXCLUDED.architecture,
+    last_heartbeat = EXCLUDED.last_heartbeat,
+    status = 'ALIVE',
+    status_changed = CASE WHEN agents.status <> 'ALIVE' THEN EXCLUDED.status_changed ELSE agents.status_changed END,
+    lost_at = CASE WHEN agents.status <> 'ALIVE' THEN NULL ELSE agents.lost_at END
+WHERE agents.last_heartbeat IS NULL OR agents.last_heartbeat <= EXCLUDED.last_heartbeat
+RETURNING id, status, first_contact, last_heartbeat
+`
+
+type AgentUpsertFromHeartbeatParams struct {
+	ID           string
+	Now          *time.Time
+	Region       string
+	ScalingGroup string
+	Addr         string
+	Heartbeat    *time.Time
+	Version      string
+	Architecture string
+}
+
+type AgentUpsertFromHeartbeatRow struct {
+	ID            string
+	Status        AgentStatus
+	FirstContact  time.Time
+	LastHeartbeat *time.Time
+}
+
+// AgentUpsertFromHeartbeat inserts a new agent as ALIVE, or updates a known one from its
+// heartbeat and makes it ALIVE again (clearing lost_at and stamping status_changed when it was
+// not ALIVE). A heartbeat older than the last one applied changes nothing and returns no row.
+func (q *Queries) AgentUpsertFromHeartbeat(ctx context.Context, db DBTX, arg *AgentUpsertFromHeartbeatParams) (*AgentUpsertFromHeartbeatRow, error) {
+	row := db.QueryRow(ctx, agentUpsertFromHeartbeat,
+		arg.ID,
+		arg.Now,
+		arg.Region,
+		arg.ScalingGroup,
+		arg.Addr,
+		arg.Heartbeat,
+		arg.Version,
+		arg.Architecture,
+	)
+	var i AgentUpsertFromHeartbeatRow
+	err := row.Scan(
+		&i.ID,
+		&i.Status,
+		&i.FirstContact,
+		&i.LastHeartbeat,
+	)
+	return &i, err
 }

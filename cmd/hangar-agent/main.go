@@ -1,0 +1,101 @@
+// Command hangar-agent is Hangar's agent: one per compute node, it serves the manager's RPC,
+// runs kernels through a runtime driver and reports heartbeats to the manager's Redis.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hibiken/asynq"
+	"github.com/spf13/cobra"
+
+	"github.com/hangar-run/hangar/internal/agent"
+	"github.com/hangar-run/hangar/jobs"
+)
+
+// options are the command's flags.
+type options struct {
+	ConfigPath string
+	Simulate   int
+	Debug      bool
+}
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "hangar-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:           "hangar-agent",
+		Short:         "Run a Hangar agent: the manager's RPC server on a compute node, with heartbeats",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.ConfigPath, "config", "f", "", "path to agent.toml (default: ./agent.toml, ~/.config/backend.ai/agent.toml, /etc/backend.ai/agent.toml)")
+	cmd.Flags().IntVar(&o.Simulate, "simulate", 0, "run N simulated agents with the dummy runtime in this process (ids <id>-sim-<k>, consecutive ports)")
+	cmd.Flags().BoolVar(&o.Debug, "debug", false, "debug logging")
+	return cmd
+}
+
+func run(ctx context.Context, o options) error {
+	level := slog.LevelInfo
+	if o.Debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := agent.Load(o.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if cfg.Path != "" {
+		logger.Info("configuration loaded", "path", cfg.Path)
+	}
+
+	client := asynq.NewClient(asynq.RedisClientOpt{Addr: cfg.Redis.Addr.String(), Password: cfg.Redis.Password})
+	defer client.Close()
+	if err := client.Ping(); err != nil {
+		// Not fatal: heartbeats are retried every interval until Redis answers.
+		logger.Warn("manager Redis does not answer yet; heartbeats will be retried", "addr", cfg.Redis.Addr.String(), "err", err)
+	}
+	enq := jobs.NewEnqueuer(client, cfg.Redis.QueuePrefix)
+	opts := agent.Options{Logger: logger}
+
+	if o.Simulate > 0 {
+		sim, err := agent.Simulate(cfg, o.Simulate, enq, opts)
+		if err != nil {
+			return err
+		}
+		logger.Info("simulating agents", "count", o.Simulate)
+		return sim.Run(ctx)
+	}
+	if o.Simulate < 0 {
+		return errors.New("--simulate must not be negative")
+	}
+
+	rt, err := agent.NewRuntime(cfg)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	a, err := agent.New(cfg, rt, enq, opts)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}

@@ -1,0 +1,217 @@
+// Package agent handles the tasks agents send to the manager. For now that is the heartbeat
+// (jobs.TypeAgentHeartbeat), which registers an agent, keeps its address and resource slot
+// capacities current and brings a LOST or TERMINATED agent back to ALIVE.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/slots"
+	"github.com/hangar-run/hangar/internal/worker"
+	"github.com/hangar-run/hangar/jobs"
+)
+
+// Handlers processes the agent tasks. It is safe for concurrent use.
+type Handlers struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns Handlers working on deps.Pool.
+func New(deps *worker.Deps) (*Handlers, error) {
+	if deps.Pool == nil {
+		return nil, errors.New("agent handlers: no PostgreSQL pool")
+	}
+	h := &Handlers{pool: deps.Pool, logger: deps.Logger, now: deps.Now}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	return h, nil
+}
+
+// Register registers the agent handlers on mux.
+func Register(mux *asynq.ServeMux, deps *worker.Deps) error {
+	h, err := New(deps)
+	if err != nil {
+		return err
+	}
+	h.Register(mux)
+	return nil
+}
+
+// Register registers h's handlers on mux under their exact task types.
+func (h *Handlers) Register(mux *asynq.ServeMux) {
+	mux.HandleFunc(jobs.TypeAgentHeartbeat, h.HandleAgentHeartbeat)
+}
+
+// reportedSlot is one validated slot of a heartbeat.
+type reportedSlot struct {
+	name     string
+	typ      string
+	capacity decimal.Decimal
+}
+
+// validate checks a decoded heartbeat and returns its slots sorted by name.
+func validate(t *asynq.Task, p *jobs.AgentHeartbeatPayload) ([]reportedSlot, error) {
+	switch {
+	case p.AgentID == "":
+		return nil, jobs.Invalid(t, "no agent id")
+	case len(p.AgentID) > 64:
+		return nil, jobs.Invalid(t, fmt.Sprintf("agent id %q is longer than 64 characters", p.AgentID))
+	case p.Addr == "":
+		return nil, jobs.Invalid(t, "no address")
+	case p.ScalingGroup == "":
+		return nil, jobs.Invalid(t, "no scaling group")
+	case p.Time.IsZero():
+		return nil, jobs.Invalid(t, "no time")
+	}
+	out := make([]reportedSlot, 0, len(p.Slots))
+	for name, s := range p.Slots {
+		switch s.Type {
+		case slots.TypeCount, slots.TypeBytes, slots.TypeUnique:
+		default:
+			return nil, jobs.Invalid(t, fmt.Sprintf("slot %q has unknown type %q", name, s.Type))
+		}
+		d, err := decimal.NewFromString(s.Amount)
+		if err != nil || d.IsNegative() {
+			return nil, jobs.Invalid(t, fmt.Sprintf("slot %q has invalid amount %q", name, s.Amount))
+		}
+		out = append(out, reportedSlot{name: name, typ: s.Type, capacity: d})
+	}
+	slices.SortFunc(out, func(a, b reportedSlot) int {
+		if a.name < b.name {
+			return -1
+		}
+		if a.name > b.name {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// HandleAgentHeartbeat applies an agent's heartbeat in one transaction: it inserts a new
+// agent as ALIVE, updates a known one (address, region, scaling group, version,
+// architecture, last heartbeat) and revives a LOST, RESTARTING or TERMINATED one, then sets
+// the capacities of the reported slots and shrinks the slots no longer reported. A capacity
+// never drops below what kernels occupy; when the agent reports less, the capacity stays at
+// the occupied amount and a warning names the agent and slot.
+//
+// It is idempotent and order-insensitive: a heartbeat older than the last one applied is
+// ignored. A heartbeat naming an unknown scaling group is logged and dropped without retry.
+func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) error {
+	var p jobs.AgentHeartbeatPayload
+	if err := jobs.Decode(t, &p); err != nil {
+		return err
+	}
+	reported, err := validate(t, &p)
+	if err != nil {
+		return err
+	}
+	logger := h.logger.With("agent", p.AgentID)
+
+	if _, err := db.Q.ScalingGroupGetByName(ctx, h.pool, p.ScalingGroup); err != nil {
+		if errors.Is(db.Translate(err), db.ErrNotFound) {
+			logger.Warn("heartbeat names an unknown scaling group; ignored", "scaling_group", p.ScalingGroup)
+			return fmt.Errorf("agent %s: unknown scaling group %q: %w", p.AgentID, p.ScalingGroup, asynq.SkipRetry)
+		}
+		return fmt.Errorf("agent %s: look up scaling group: %w", p.AgentID, db.Translate(err))
+	}
+
+	now := h.now()
+	hbTime := p.Time
+	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+		prev, err := db.Q.AgentLockForHeartbeat(ctx, tx, p.AgentID)
+		known := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("lock agent: %w", err)
+		}
+		if known && prev.LastHeartbeat != nil && hbTime.Before(*prev.LastHeartbeat) {
+			logger.Debug("stale heartbeat ignored", "time", hbTime, "last_heartbeat", *prev.LastHeartbeat)
+			return nil
+		}
+		if _, err := db.Q.AgentUpsertFromHeartbeat(ctx, tx, &dbsqlc.AgentUpsertFromHeartbeatParams{
+			ID:           p.AgentID,
+			Now:          &now,
+			Region:       p.Region,
+			ScalingGroup: p.ScalingGroup,
+			Addr:         p.Addr,
+			Heartbeat:    &hbTime,
+			Version:      p.Version,
+			Architecture: p.Architecture,
+		}); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				// A newer heartbeat committed between the lock and the upsert (the row
+				// was new, so there was nothing to lock).
+				logger.Debug("stale heartbeat ignored", "time", hbTime)
+				return nil
+			}
+			return fmt.Errorf("upsert agent: %w", err)
+		}
+		switch {
+		case !known:
+			logger.Info("agent registered", "addr", p.Addr, "scaling_group", p.ScalingGroup)
+		case prev.Status != dbsqlc.AgentStatusALIVE:
+			logger.Info("agent revived", "previous_status", prev.Status, "addr", p.Addr)
+		}
+		return h.applySlots(ctx, tx, logger, p.AgentID, reported)
+	})
+	if err != nil {
+		return fmt.Errorf("agent %s: apply heartbeat: %w", p.AgentID, err)
+	}
+	return nil
+}
+
+// applySlots writes the reported capacities of agentID's slots and retires the slots it no
+// longer reports.
+func (h *Handlers) applySlots(ctx context.Context, tx pgx.Tx, logger *slog.Logger, agentID string, reported []reportedSlot) error {
+	names := make([]string, 0, len(reported))
+	for _, s := range reported {
+		names = append(names, s.name)
+		row, err := db.Q.AgentSlotUpsertCapacity(ctx, tx, &dbsqlc.AgentSlotUpsertCapacityParams{
+			AgentID:  agentID,
+			Slot:     s.name,
+			SlotType: s.typ,
+			Capacity: s.capacity,
+		})
+		if err != nil {
+			return fmt.Errorf("set capacity of slot %s: %w", s.name, err)
+		}
+		if row.Capacity.GreaterThan(s.capacity) {
+			logger.Warn("agent reports less capacity than its kernels occupy; keeping the occupied amount",
+				"slot", s.name, "reported", s.capacity.String(), "occupied", row.Occupied.String())
+		}
+	}
+	retired, err := db.Q.AgentSlotRetireUnreported(ctx, tx, &dbsqlc.AgentSlotRetireUnreportedParams{
+		AgentID: agentID,
+		Slots:   names,
+	})
+	if err != nil {
+		return fmt.Errorf("retire unreported slots: %w", err)
+	}
+	for _, r := range retired {
+		if r.Occupied.IsPositive() {
+			logger.Warn("agent no longer reports an occupied slot; keeping the occupied amount",
+				"slot", r.Slot, "occupied", r.Occupied.String())
+		} else {
+			logger.Info("agent no longer reports a slot; capacity set to 0", "slot", r.Slot)
+		}
+	}
+	return nil
+}

@@ -56,6 +56,13 @@ func DefaultsOf(typ string) Defaults {
 		// Liveness must not wait behind schedule passes; a heartbeat that keeps failing is
 		// superseded by the agent's next one, so a couple of retries suffice.
 		return Defaults{Queue: QueueCritical, MaxRetry: 2, Timeout: 30 * time.Second}
+	case TypeScheduleScalingGroup, TypeScheduleTick:
+		// A failed pass is redone by the next wake-up or tick; retrying it would only pile
+		// up passes behind the scaling group's lock.
+		return Defaults{Queue: QueueDefault, MaxRetry: 0, Timeout: time.Minute}
+	case TypeSessionStart, TypeSessionTerminate, TypeKernelEvent:
+		// A user waits for these; they are idempotent and retried with backoff.
+		return Defaults{Queue: QueueCritical, MaxRetry: DefaultMaxRetry, Timeout: 2 * time.Minute}
 	default:
 		return Defaults{Queue: QueueDefault, MaxRetry: DefaultMaxRetry, Timeout: DefaultTimeout}
 	}

@@ -1,0 +1,137 @@
+package jobs
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Task types of the session lifecycle (design.md "Data flow: one session").
+const (
+	// TypeScheduleScalingGroup runs one schedule pass over one scaling group: it places the
+	// group's PENDING sessions and enqueues TypeSessionStart for each placed one. It is a
+	// wake-up call: the pass reads everything from PostgreSQL, so a lost or doubled task only
+	// moves work in time.
+	TypeScheduleScalingGroup = "schedule:sgroup"
+	// TypeScheduleTick is the leader's periodic tick: it enqueues TypeScheduleScalingGroup for
+	// every scaling group that has PENDING sessions, and TypeSessionStart /
+	// TypeSessionTerminate for sessions whose wake-up was lost.
+	TypeScheduleTick = "schedule:tick"
+	// TypeSessionStart moves a SCHEDULED session to PREPARING and asks its agents to create
+	// the kernels.
+	TypeSessionStart = "session:start"
+	// TypeSessionTerminate destroys a TERMINATING session's kernels on their agents and ends
+	// the session.
+	TypeSessionTerminate = "session:terminate"
+	// TypeKernelEvent carries a kernel lifecycle event from an agent (started, terminated
+	// with an exit code, ...) to the workers, which apply it to the kernel and its session.
+	TypeKernelEvent = "kernel:event"
+)
+
+// ScheduleTickIntervalKey is the etcd key (below the namespace) holding the schedule tick's
+// period as a Go duration or seconds; DefaultScheduleTickEvery when absent.
+const ScheduleTickIntervalKey = "config/hangar/periodic/schedule-tick/interval"
+
+// DefaultScheduleTickEvery is the schedule tick's default period.
+const DefaultScheduleTickEvery = 2 * time.Second
+
+// ScheduleWakeupBucket is the width of the time buckets that deduplicate schedule wake-ups:
+// all wake-ups for one scaling group within one bucket are one task.
+const ScheduleWakeupBucket = 20 * time.Millisecond
+
+// ScheduleScalingGroupPayload is the payload of a TypeScheduleScalingGroup task.
+type ScheduleScalingGroupPayload struct {
+	// ScalingGroup is the scaling group to schedule.
+	ScalingGroup string `json:"scaling_group"`
+}
+
+// NewScheduleScalingGroupTask returns a TypeScheduleScalingGroup task for scaling group sg,
+// deduplicated per ScheduleWakeupBucket: its TaskID names sg and the bucket of now, so that
+// many creates in a burst wake the scheduler once or twice, not once each. A TaskID conflict
+// on enqueue means a pass for that bucket is already queued, and is no error for callers.
+func NewScheduleScalingGroupTask(sg string, now time.Time, opts ...asynq.Option) (*asynq.Task, error) {
+	bucket := now.UnixNano() / int64(ScheduleWakeupBucket)
+	all := make([]asynq.Option, 0, 1+len(opts))
+	all = append(all, asynq.TaskID(fmt.Sprintf("%s:%s:%d", TypeScheduleScalingGroup, sg, bucket)))
+	all = append(all, opts...)
+	return newTask(TypeScheduleScalingGroup, ScheduleScalingGroupPayload{ScalingGroup: sg}, all...)
+}
+
+// ScheduleTickPayload is the payload of a TypeScheduleTick task.
+type ScheduleTickPayload struct {
+	// Slot is the start of the tick's period.
+	Slot time.Time `json:"slot"`
+}
+
+// NewScheduleTickTask returns a TypeScheduleTick task for p.
+func NewScheduleTickTask(p ScheduleTickPayload, opts ...asynq.Option) (*asynq.Task, error) {
+	return newTask(TypeScheduleTick, p, opts...)
+}
+
+// SessionStartPayload is the payload of a TypeSessionStart task.
+type SessionStartPayload struct {
+	// SessionID is the session to start.
+	SessionID string `json:"session_id"`
+}
+
+// NewSessionStartTask returns a TypeSessionStart task for the session, with TaskID
+// "session:start:<id>" so that a session is started by one task at a time.
+func NewSessionStartTask(sessionID string, opts ...asynq.Option) (*asynq.Task, error) {
+	all := append([]asynq.Option{asynq.TaskID(TypeSessionStart + ":" + sessionID)}, opts...)
+	return newTask(TypeSessionStart, SessionStartPayload{SessionID: sessionID}, all...)
+}
+
+// SessionTerminatePayload is the payload of a TypeSessionTerminate task.
+type SessionTerminatePayload struct {
+	// SessionID is the session to terminate.
+	SessionID string `json:"session_id"`
+	// Reason is the termination reason ("user-requested", "force-terminated", ...).
+	Reason string `json:"reason"`
+	// Forced asks to end the session in the database even when its agents cannot be
+	// reached.
+	Forced bool `json:"forced,omitempty"`
+}
+
+// NewSessionTerminateTask returns a TypeSessionTerminate task for p, with TaskID
+// "session:terminate:<id>".
+func NewSessionTerminateTask(p SessionTerminatePayload, opts ...asynq.Option) (*asynq.Task, error) {
+	all := append([]asynq.Option{asynq.TaskID(TypeSessionTerminate + ":" + p.SessionID)}, opts...)
+	return newTask(TypeSessionTerminate, p, all...)
+}
+
+// Kernel events an agent reports (KernelEventPayload.Event).
+const (
+	// KernelEventPreparing: the agent accepted the kernel and is setting it up.
+	KernelEventPreparing = "preparing"
+	// KernelEventStarted: the kernel runs.
+	KernelEventStarted = "started"
+	// KernelEventTerminated: the kernel's process ended (ExitCode set) or was destroyed.
+	KernelEventTerminated = "terminated"
+)
+
+// KernelEventPayload is the payload of a TypeKernelEvent task.
+type KernelEventPayload struct {
+	// AgentID is the reporting agent.
+	AgentID string `json:"agent_id"`
+	// KernelID is the kernel.
+	KernelID string `json:"kernel_id"`
+	// SessionID is the kernel's session.
+	SessionID string `json:"session_id"`
+	// Event is KernelEventPreparing, KernelEventStarted or KernelEventTerminated.
+	Event string `json:"event"`
+	// ExitCode is the exit code of a terminated kernel's main process, when it exited by
+	// itself (a batch task, a crash); nil when it was destroyed.
+	ExitCode *int `json:"exit_code,omitempty"`
+	// Reason explains the event ("self-terminated", "task-done", "user-requested", ...).
+	Reason string `json:"reason,omitempty"`
+	// Time is when the event happened on the agent.
+	Time time.Time `json:"time"`
+}
+
+// NewKernelEventTask returns a TypeKernelEvent task for p, with TaskID
+// "kernel:event:<kernel>:<event>" (one task per kernel and event).
+func NewKernelEventTask(p KernelEventPayload, opts ...asynq.Option) (*asynq.Task, error) {
+	all := append([]asynq.Option{asynq.TaskID(fmt.Sprintf("%s:%s:%s", TypeKernelEvent, p.KernelID, p.Event))}, opts...)
+	return newTask(TypeKernelEvent, p, all...)
+}

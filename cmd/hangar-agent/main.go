@@ -22,6 +22,7 @@ import (
 type options struct {
 	ConfigPath string
 	Simulate   int
+	Runtime    string
 	Debug      bool
 }
 
@@ -48,6 +49,7 @@ func newCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&o.ConfigPath, "config", "f", "", "path to agent.toml (default: ./agent.toml, ~/.config/backend.ai/agent.toml, /etc/backend.ai/agent.toml)")
 	cmd.Flags().IntVar(&o.Simulate, "simulate", 0, "run N simulated agents with the dummy runtime in this process (ids <id>-sim-<k>, consecutive ports)")
+	cmd.Flags().StringVar(&o.Runtime, "runtime", "", "runtime driver: process or dummy (default: agent.runtime of the configuration)")
 	cmd.Flags().BoolVar(&o.Debug, "debug", false, "debug logging")
 	return cmd
 }
@@ -65,6 +67,13 @@ func run(ctx context.Context, o options) error {
 	}
 	if cfg.Path != "" {
 		logger.Info("configuration loaded", "path", cfg.Path)
+	}
+	switch o.Runtime {
+	case "":
+	case agent.RuntimeProcess, agent.RuntimeDummy:
+		cfg.Agent.Runtime = o.Runtime
+	default:
+		return fmt.Errorf("--runtime %q is not one of %s, %s", o.Runtime, agent.RuntimeProcess, agent.RuntimeDummy)
 	}
 
 	client := asynq.NewClient(asynq.RedisClientOpt{Addr: cfg.Redis.Addr.String(), Password: cfg.Redis.Password})

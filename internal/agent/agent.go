@@ -2,8 +2,12 @@
 // of a [Runtime] that runs the kernels, and reports itself to the manager with periodic
 // heartbeats, enqueued as jobs.TypeAgentHeartbeat tasks into the manager's Redis.
 //
-// Runtimes: [DummyRuntime] accepts kernels and runs nothing (scale tests, [Simulate]); the
-// process runtime is not built yet.
+// Runtimes: [DummyRuntime] accepts kernels and runs nothing (scale tests, [Simulate]);
+// [ProcessRuntime] runs each kernel as a process group on the host.
+//
+// Kernel events (jobs.TypeKernelEvent) go through the same enqueuer: "started" once a kernel
+// is created, "terminated" when its main process ends by itself (with its exit code) or when
+// it is destroyed.
 package agent
 
 import (
@@ -15,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -62,6 +67,11 @@ type Agent struct {
 	now     func() time.Time
 	tick    <-chan time.Time
 	version string
+
+	evMu    sync.Mutex
+	started map[string]bool       // kernels whose started event was sent
+	pending map[string]KernelExit // exits seen before the started event was sent
+	exited  map[string]bool       // kernels whose terminated event was sent
 }
 
 var _ agentrpc.Handler = (*Agent)(nil)
@@ -73,7 +83,8 @@ func New(cfg *Config, rt Runtime, enq Enqueuer, opts Options) (*Agent, error) {
 	if rt == nil || enq == nil {
 		return nil, errors.New("agent: runtime and enqueuer are required")
 	}
-	a := &Agent{cfg: cfg, rt: rt, enq: enq, logger: opts.Logger, now: opts.Now, tick: opts.Tick, version: opts.Version}
+	a := &Agent{cfg: cfg, rt: rt, enq: enq, logger: opts.Logger, now: opts.Now, tick: opts.Tick, version: opts.Version,
+		started: map[string]bool{}, pending: map[string]KernelExit{}, exited: map[string]bool{}}
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}
@@ -99,6 +110,9 @@ func New(cfg *Config, rt Runtime, enq Enqueuer, opts Options) (*Agent, error) {
 	}
 	a.srv = srv
 	a.addr = cfg.advertise(port)
+	if n, ok := rt.(ExitNotifier); ok {
+		n.SetExitHandler(a.kernelExited)
+	}
 	return a, nil
 }
 
@@ -279,6 +293,7 @@ func (a *Agent) CreateKernels(ctx context.Context, req *agentrpc.CreateKernelsRe
 			return nil, rpcError(fmt.Errorf("create kernel %s: %w", kc.KernelID, err))
 		}
 		a.logger.Info("kernel created", "kernel", kc.KernelID, "session", kc.SessionID)
+		a.kernelStarted(kc.KernelID, kc.SessionID)
 		rep.Kernels = append(rep.Kernels, *k)
 	}
 	return rep, nil
@@ -290,6 +305,11 @@ func (a *Agent) DestroyKernel(ctx context.Context, req *agentrpc.DestroyKernelRe
 		return rpcError(err)
 	}
 	a.logger.Info("kernel destroyed", "kernel", req.KernelID, "reason", req.Reason)
+	reason := req.Reason
+	if reason == "" {
+		reason = "user-requested"
+	}
+	a.kernelDestroyed(req.KernelID, req.SessionID, reason, req.SuppressEvents)
 	return nil
 }
 
@@ -333,6 +353,7 @@ func (a *Agent) SyncKernels(ctx context.Context, req *agentrpc.SyncKernelsReques
 		if err := a.rt.DestroyKernel(ctx, k.KernelID); err != nil && !errors.Is(err, ErrKernelNotFound) {
 			return nil, fmt.Errorf("destroy kernel %s unknown to the manager: %w", k.KernelID, err)
 		}
+		a.kernelDestroyed(k.KernelID, k.SessionID, "not-found-in-manager", false)
 		a.logger.Info("kernel destroyed", "kernel", k.KernelID, "reason", "not-found-in-manager")
 	}
 	return rep, nil
@@ -343,27 +364,112 @@ func (a *Agent) RestartKernel(context.Context, *agentrpc.RestartKernelRequest) (
 	return nil, a.unsupported(agentrpc.MethodRestartKernel)
 }
 
-// InterruptKernel implements agentrpc.Handler; no runtime supports it yet.
-func (a *Agent) InterruptKernel(context.Context, *agentrpc.InterruptKernelRequest) error {
-	return a.unsupported(agentrpc.MethodInterruptKernel)
+// InterruptKernel implements agentrpc.Handler.
+func (a *Agent) InterruptKernel(ctx context.Context, req *agentrpc.InterruptKernelRequest) error {
+	return rpcError(a.rt.Interrupt(ctx, req.KernelID))
 }
 
-// GetLogs implements agentrpc.Handler; no runtime supports it yet.
-func (a *Agent) GetLogs(context.Context, *agentrpc.GetLogsRequest) (*agentrpc.GetLogsReply, error) {
-	return nil, a.unsupported(agentrpc.MethodGetLogs)
+// GetLogs implements agentrpc.Handler.
+func (a *Agent) GetLogs(ctx context.Context, req *agentrpc.GetLogsRequest) (*agentrpc.GetLogsReply, error) {
+	logs, err := a.rt.Logs(ctx, req.KernelID)
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	return &agentrpc.GetLogsReply{Logs: logs}, nil
 }
 
-// UploadFile implements agentrpc.Handler; no runtime supports it yet.
-func (a *Agent) UploadFile(context.Context, *agentrpc.UploadFileRequest) error {
-	return a.unsupported(agentrpc.MethodUploadFile)
+// UploadFile implements agentrpc.Handler.
+func (a *Agent) UploadFile(ctx context.Context, req *agentrpc.UploadFileRequest) error {
+	return rpcError(a.rt.UploadFile(ctx, req.KernelID, req.Path, req.Data))
 }
 
-// ListFiles implements agentrpc.Handler; no runtime supports it yet.
-func (a *Agent) ListFiles(context.Context, *agentrpc.ListFilesRequest) (*agentrpc.ListFilesReply, error) {
-	return nil, a.unsupported(agentrpc.MethodListFiles)
+// ListFiles implements agentrpc.Handler.
+func (a *Agent) ListFiles(ctx context.Context, req *agentrpc.ListFilesRequest) (*agentrpc.ListFilesReply, error) {
+	rep, err := a.rt.ListFiles(ctx, req.KernelID, req.Path)
+	return rep, rpcError(err)
 }
 
-// DownloadFile implements agentrpc.Handler; no runtime supports it yet.
-func (a *Agent) DownloadFile(context.Context, *agentrpc.DownloadFileRequest) (*agentrpc.DownloadFileReply, error) {
-	return nil, a.unsupported(agentrpc.MethodDownloadFile)
+// DownloadFile implements agentrpc.Handler.
+func (a *Agent) DownloadFile(ctx context.Context, req *agentrpc.DownloadFileRequest) (*agentrpc.DownloadFileReply, error) {
+	data, err := a.rt.DownloadFile(ctx, req.KernelID, req.Path, req.Archive)
+	if err != nil {
+		return nil, rpcError(err)
+	}
+	return &agentrpc.DownloadFileReply{Data: data}, nil
+}
+
+// kernelStarted sends a kernel's started event, then a terminated event its main process
+// already ended with.
+func (a *Agent) kernelStarted(kernelID, sessionID string) {
+	a.sendKernelEvent(jobs.KernelEventPayload{KernelID: kernelID, SessionID: sessionID, Event: jobs.KernelEventStarted, Time: a.now()})
+	a.evMu.Lock()
+	a.started[kernelID] = true
+	e, ok := a.pending[kernelID]
+	delete(a.pending, kernelID)
+	if ok {
+		a.exited[kernelID] = true
+	}
+	a.evMu.Unlock()
+	if ok {
+		a.sendExit(e)
+	}
+}
+
+// kernelExited is the runtime's exit handler: it sends the terminated event of a kernel whose
+// main process ended by itself, after its started event.
+func (a *Agent) kernelExited(e KernelExit) {
+	a.evMu.Lock()
+	if !a.started[e.KernelID] {
+		a.pending[e.KernelID] = e
+		a.evMu.Unlock()
+		return
+	}
+	a.exited[e.KernelID] = true
+	a.evMu.Unlock()
+	a.sendExit(e)
+}
+
+func (a *Agent) sendExit(e KernelExit) {
+	reason := "self-terminated"
+	if e.ExitCode == 0 {
+		reason = "task-done"
+	}
+	code := e.ExitCode
+	a.logger.Info("kernel exited", "kernel", e.KernelID, "exit_code", code)
+	a.sendKernelEvent(jobs.KernelEventPayload{KernelID: e.KernelID, SessionID: e.SessionID, Event: jobs.KernelEventTerminated,
+		ExitCode: &code, Reason: reason, Time: e.Time})
+}
+
+// kernelDestroyed sends a destroyed kernel's terminated event, unless its exit was already
+// reported or events are suppressed, and forgets the kernel.
+func (a *Agent) kernelDestroyed(kernelID, sessionID, reason string, suppress bool) {
+	a.evMu.Lock()
+	done := a.exited[kernelID]
+	delete(a.started, kernelID)
+	delete(a.pending, kernelID)
+	delete(a.exited, kernelID)
+	a.evMu.Unlock()
+	if done || suppress {
+		return
+	}
+	a.sendKernelEvent(jobs.KernelEventPayload{KernelID: kernelID, SessionID: sessionID, Event: jobs.KernelEventTerminated,
+		Reason: reason, Time: a.now()})
+}
+
+// sendKernelEvent enqueues a kernel event; a failure is logged (the manager's kernel sync
+// catches up with lost events).
+func (a *Agent) sendKernelEvent(p jobs.KernelEventPayload) {
+	p.AgentID = a.ID()
+	t, err := jobs.NewKernelEventTask(p)
+	if err != nil {
+		a.logger.Error("kernel event not built", "kernel", p.KernelID, "event", p.Event, "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), maxEnqueueWait)
+	defer cancel()
+	if _, err := a.enq.Enqueue(ctx, t); err != nil && !jobs.IsDuplicate(err) {
+		a.logger.Warn("kernel event not sent", "kernel", p.KernelID, "event", p.Event, "err", err)
+		return
+	}
+	a.logger.Debug("kernel event sent", "kernel", p.KernelID, "event", p.Event)
 }

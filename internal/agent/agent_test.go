@@ -165,10 +165,16 @@ func TestAgentRPC(t *testing.T) {
 	require.Len(t, ks, 1)
 	require.Equal(t, "k1", ks[0].KernelID)
 
-	_, err = c.GetLogs(ctx, &agentrpc.GetLogsRequest{KernelID: "k1"})
+	logs, err := c.GetLogs(ctx, &agentrpc.GetLogsRequest{KernelID: "k1"})
+	require.NoError(t, err)
+	require.Empty(t, logs.Logs)
+	err = c.InterruptKernel(ctx, &agentrpc.InterruptKernelRequest{KernelID: "k1"})
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, agentrpc.KindUnknownMethod, re.Kind)
-	require.Contains(t, re.Message, "dummy runtime does not support")
+	require.Contains(t, re.Message, "dummy runtime")
+	_, err = c.ListFiles(ctx, &agentrpc.ListFilesRequest{KernelID: "k9"})
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, agentrpc.KindNotFound, re.Kind)
 }
 
 func TestAgentHeartbeats(t *testing.T) {

@@ -138,10 +138,13 @@ func TestMemTotal(t *testing.T) {
 }
 
 func TestNewRuntime(t *testing.T) {
-	cfg, err := Parse([]byte("[agent]\nruntime = \"process\"\n"), testHost(nil))
+	root := filepath.Join(t.TempDir(), "scratch")
+	cfg, err := Parse([]byte("[agent]\nruntime = \"process\"\n[container]\nscratch-root = \""+root+"\"\n"), testHost(nil))
 	require.NoError(t, err)
-	_, err = NewRuntime(cfg)
-	require.ErrorContains(t, err, "not built yet")
+	prt, err := NewRuntime(cfg)
+	require.NoError(t, err)
+	require.Equal(t, RuntimeProcess, prt.Name())
+	require.DirExists(t, root)
 
 	cfg, err = Parse(nil, testHost(nil))
 	require.NoError(t, err)

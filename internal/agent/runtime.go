@@ -45,6 +45,17 @@ type Runtime interface {
 	ListKernels(ctx context.Context) ([]Kernel, error)
 	// Execute runs code in a kernel; ErrKernelNotFound for an unknown kernel.
 	Execute(ctx context.Context, req *agentrpc.ExecuteRequest) (*agentrpc.ExecuteResult, error)
+	// Interrupt interrupts the code running in a kernel (SIGINT).
+	Interrupt(ctx context.Context, kernelID string) error
+	// Logs returns a kernel's log.
+	Logs(ctx context.Context, kernelID string) (string, error)
+	// UploadFile writes a file, relative to the kernel's working directory.
+	UploadFile(ctx context.Context, kernelID, path string, data []byte) error
+	// ListFiles lists a directory, relative to the kernel's working directory.
+	ListFiles(ctx context.Context, kernelID, path string) (*agentrpc.ListFilesReply, error)
+	// DownloadFile reads a file, or a tar archive of a file or directory when archive is
+	// set, relative to the kernel's working directory.
+	DownloadFile(ctx context.Context, kernelID, path string, archive bool) ([]byte, error)
 	// Close releases the runtime's resources; its kernels are left alone.
 	Close() error
 }
@@ -55,7 +66,7 @@ func NewRuntime(cfg *Config) (Runtime, error) {
 	case RuntimeDummy:
 		return NewDummyRuntime(time.Now), nil
 	case RuntimeProcess:
-		return nil, fmt.Errorf("agent.runtime %q is not built yet; use %q", RuntimeProcess, RuntimeDummy)
+		return NewProcessRuntime(cfg.Container.ScratchRoot, time.Now)
 	default:
 		return nil, fmt.Errorf("unknown agent.runtime %q", cfg.Agent.Runtime)
 	}
@@ -149,6 +160,50 @@ func (r *DummyRuntime) Execute(_ context.Context, req *agentrpc.ExecuteRequest) 
 		Files:    []map[string]any{},
 		Options:  map[string]any{},
 	}, nil
+}
+
+// Interrupt implements [Runtime]: ErrNotSupported.
+func (r *DummyRuntime) Interrupt(_ context.Context, kernelID string) error {
+	return r.unsupported(kernelID)
+}
+
+// Logs implements [Runtime]: the log is always empty.
+func (r *DummyRuntime) Logs(_ context.Context, kernelID string) (string, error) {
+	return "", r.check(kernelID)
+}
+
+// UploadFile implements [Runtime]: ErrNotSupported.
+func (r *DummyRuntime) UploadFile(_ context.Context, kernelID, _ string, _ []byte) error {
+	return r.unsupported(kernelID)
+}
+
+// ListFiles implements [Runtime]: ErrNotSupported.
+func (r *DummyRuntime) ListFiles(_ context.Context, kernelID, _ string) (*agentrpc.ListFilesReply, error) {
+	return nil, r.unsupported(kernelID)
+}
+
+// DownloadFile implements [Runtime]: ErrNotSupported.
+func (r *DummyRuntime) DownloadFile(_ context.Context, kernelID, _ string, _ bool) ([]byte, error) {
+	return nil, r.unsupported(kernelID)
+}
+
+// check returns ErrKernelNotFound for a kernel the runtime does not have.
+func (r *DummyRuntime) check(kernelID string) error {
+	r.mu.Lock()
+	_, ok := r.kernels[kernelID]
+	r.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("kernel %s: %w", kernelID, ErrKernelNotFound)
+	}
+	return nil
+}
+
+// unsupported returns ErrKernelNotFound for an unknown kernel and ErrNotSupported otherwise.
+func (r *DummyRuntime) unsupported(kernelID string) error {
+	if err := r.check(kernelID); err != nil {
+		return err
+	}
+	return fmt.Errorf("the %s runtime: %w", RuntimeDummy, ErrNotSupported)
 }
 
 // Close implements [Runtime].

@@ -1,0 +1,847 @@
+package agent
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hangar-run/hangar/internal/agentrpc"
+)
+
+//go:embed driver.py
+var pythonDriver []byte
+
+// Image labels the process runtime reads.
+const (
+	LabelRuntimeType = "ai.backend.runtime-type"
+	LabelRuntimePath = "ai.backend.runtime-path"
+)
+
+// DefaultFlushTimeout is how long an execute call gathers output before it answers with
+// status "continued" when the request names no flush timeout.
+const DefaultFlushTimeout = 2 * time.Second
+
+// DefaultKillGrace is how long DestroyKernel waits after SIGTERM before it sends SIGKILL.
+const DefaultKillGrace = 3 * time.Second
+
+// KernelExit reports a kernel whose main process ended by itself (not through DestroyKernel).
+type KernelExit struct {
+	// KernelID is the kernel's UUID.
+	KernelID string
+	// SessionID is the owning session's UUID.
+	SessionID string
+	// ExitCode is the main process's exit code (128+signal when a signal killed it).
+	ExitCode int
+	// Time is when the runtime saw the exit.
+	Time time.Time
+}
+
+// ExitNotifier is implemented by runtimes whose kernels can end by themselves; the agent
+// registers its handler once, before it creates kernels.
+type ExitNotifier interface {
+	// SetExitHandler sets the function called (from the runtime's goroutines) when a
+	// kernel's main process ends by itself.
+	SetExitHandler(func(KernelExit))
+}
+
+// ProcessRuntime runs each kernel as a process group on the host, in its own scratch
+// directory <root>/<kernel id> with the working directory work/ and the log kernel.log.
+// Python images get a persistent interpreter for query mode; others run each query with
+// /bin/sh -c. A batch kernel's startup command is its main process. When /sys/fs/cgroup is
+// a writable cgroup v2 hierarchy, each kernel gets a cgroup (hangar/<kernel id>) with its
+// cpu and mem slots as cpu.max and memory.max; elsewhere kernels run unlimited.
+type ProcessRuntime struct {
+	root  string
+	now   func() time.Time
+	grace time.Duration
+
+	mu      sync.Mutex
+	kernels map[string]*procKernel
+	onExit  func(KernelExit)
+}
+
+var (
+	_ Runtime      = (*ProcessRuntime)(nil)
+	_ ExitNotifier = (*ProcessRuntime)(nil)
+)
+
+// NewProcessRuntime returns a ProcessRuntime keeping scratch directories under root
+// (created when missing); now is its clock (time.Now when nil).
+func NewProcessRuntime(root string, now func() time.Time) (*ProcessRuntime, error) {
+	if now == nil {
+		now = time.Now
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("scratch root %q: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("scratch root: %w", err)
+	}
+	return &ProcessRuntime{root: abs, now: now, grace: DefaultKillGrace, kernels: make(map[string]*procKernel)}, nil
+}
+
+// SetKillGrace sets how long DestroyKernel waits between SIGTERM and SIGKILL.
+func (r *ProcessRuntime) SetKillGrace(d time.Duration) { r.grace = d }
+
+// SetExitHandler implements [ExitNotifier].
+func (r *ProcessRuntime) SetExitHandler(f func(KernelExit)) {
+	r.mu.Lock()
+	r.onExit = f
+	r.mu.Unlock()
+}
+
+// Name implements [Runtime].
+func (*ProcessRuntime) Name() string { return RuntimeProcess }
+
+// procKernel is one kernel of a ProcessRuntime.
+type procKernel struct {
+	info    Kernel
+	dir     string
+	work    string
+	python  bool
+	shell   string
+	env     []string
+	log     *os.File
+	pgid    int
+	reqW    *os.File // python: request pipe
+	cgroup  kernelCgroup
+	waiters sync.WaitGroup
+
+	mu        sync.Mutex
+	cur       *run
+	destroyed bool
+}
+
+// run is one execution's output, filled by the process and drained by execute calls.
+type run struct {
+	mu      sync.Mutex
+	console [][2]string
+	done    bool
+	exit    int
+	wake    chan struct{}
+}
+
+func newRun() *run { return &run{wake: make(chan struct{})} }
+
+func (r *run) add(stream, text string) {
+	r.mu.Lock()
+	if n := len(r.console); n > 0 && r.console[n-1][0] == stream {
+		r.console[n-1][1] += text
+	} else {
+		r.console = append(r.console, [2]string{stream, text})
+	}
+	close(r.wake)
+	r.wake = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *run) finish(code int) {
+	r.mu.Lock()
+	if !r.done {
+		r.done, r.exit = true, code
+		close(r.wake)
+		r.wake = make(chan struct{})
+	}
+	r.mu.Unlock()
+}
+
+func (r *run) isDone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done
+}
+
+// collect waits up to wait for the run to finish and returns the output gathered so far.
+func (r *run) collect(ctx context.Context, runID string, wait time.Duration) *agentrpc.ExecuteResult {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		done, ch := r.done, r.wake
+		r.mu.Unlock()
+		if done {
+			break
+		}
+		select {
+		case <-ch:
+			continue
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		break
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := &agentrpc.ExecuteResult{RunID: runID, Status: agentrpc.ExecStatusContinued, Console: r.console,
+		Files: []map[string]any{}, Options: map[string]any{}}
+	if res.Console == nil {
+		res.Console = [][2]string{}
+	}
+	r.console = nil
+	if r.done {
+		exit := r.exit
+		res.Status, res.ExitCode = agentrpc.ExecStatusFinished, &exit
+	}
+	return res
+}
+
+// CreateKernel implements [Runtime].
+func (r *ProcessRuntime) CreateKernel(_ context.Context, cfg *agentrpc.KernelConfig) (*agentrpc.KernelCreated, error) {
+	if cfg.KernelID == "" || !filepath.IsLocal(cfg.KernelID) || strings.ContainsRune(cfg.KernelID, '/') {
+		return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "invalid kernel_id %q", cfg.KernelID)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if k, ok := r.kernels[cfg.KernelID]; ok {
+		return r.created(k, cfg), nil
+	}
+	k, err := r.start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.kernels[cfg.KernelID] = k
+	return r.created(k, cfg), nil
+}
+
+func (r *ProcessRuntime) created(k *procKernel, cfg *agentrpc.KernelConfig) *agentrpc.KernelCreated {
+	return &agentrpc.KernelCreated{
+		KernelID:     k.info.KernelID,
+		ContainerID:  k.info.ContainerID,
+		KernelHost:   "127.0.0.1",
+		AgentAddr:    cfg.AgentAddr,
+		ScalingGroup: cfg.ScalingGroup,
+	}
+}
+
+// imageRuntime returns whether the image runs Python and the interpreter (or shell) path.
+func imageRuntime(img agentrpc.ImageRef) (python bool, path string, err error) {
+	typ := img.Labels[LabelRuntimeType]
+	if typ == "" {
+		typ = img.RuntimeType
+	}
+	p := img.Labels[LabelRuntimePath]
+	if p == "" {
+		p = img.RuntimePath
+	}
+	python = strings.HasPrefix(typ, "python") || (typ == "" && strings.Contains(img.Canonical, "python"))
+	if p != "" {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return python, p, nil
+		}
+	}
+	if python {
+		p, err := exec.LookPath("python3")
+		if err != nil {
+			return true, "", fmt.Errorf("python image %q: no python3 on this host: %w", img.Canonical, err)
+		}
+		return true, p, nil
+	}
+	return false, "/bin/sh", nil
+}
+
+// start sets up a kernel's scratch directory and starts its processes.
+func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig) (_ *procKernel, err error) {
+	python, interp, err := imageRuntime(cfg.Image)
+	if err != nil {
+		return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "%v", err)
+	}
+	dir := cfg.ScratchDir
+	if dir == "" {
+		dir = filepath.Join(r.root, cfg.KernelID)
+	}
+	k := &procKernel{
+		info: Kernel{KernelID: cfg.KernelID, SessionID: cfg.SessionID, Slots: cloneMap(cfg.ResourceSlots), Created: r.now()},
+		dir:  dir, work: filepath.Join(dir, "work"), python: python, shell: "/bin/sh",
+	}
+	if !python {
+		k.shell = interp
+	}
+	if err := os.MkdirAll(k.work, 0o755); err != nil {
+		return nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			k.mu.Lock()
+			k.destroyed = true
+			k.mu.Unlock()
+			k.kill(r.grace)
+			k.close()
+			k.waiters.Wait()
+			_ = k.cgroup.remove()
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	if k.log, err = os.OpenFile(filepath.Join(dir, "kernel.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		return nil, fmt.Errorf("kernel log: %w", err)
+	}
+	k.env = kernelEnv(cfg, k.work)
+
+	// The group leader: the Python driver, or a placeholder holding the group for shells.
+	var leader *exec.Cmd
+	var repR *os.File
+	if python {
+		drv := filepath.Join(dir, "driver.py")
+		if err := os.WriteFile(drv, pythonDriver, 0o644); err != nil {
+			return nil, fmt.Errorf("write driver: %w", err)
+		}
+		reqR, reqW, err := os.Pipe()
+		if err != nil {
+			return nil, fmt.Errorf("pipe: %w", err)
+		}
+		rr, repW, err := os.Pipe()
+		if err != nil {
+			reqR.Close()
+			reqW.Close()
+			return nil, fmt.Errorf("pipe: %w", err)
+		}
+		k.reqW, repR = reqW, rr
+		leader = exec.Command(interp, "-u", drv)
+		leader.ExtraFiles = []*os.File{reqR, repW}
+		defer reqR.Close()
+		defer repW.Close()
+	} else {
+		leader = exec.Command("/bin/sh", "-c", "trap '' INT; exec sleep 2147483647")
+	}
+	leader.Dir, leader.Env, leader.Stdout, leader.Stderr = k.work, k.env, k.log, k.log
+	leader.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := leader.Start(); err != nil {
+		if repR != nil {
+			repR.Close()
+		}
+		return nil, fmt.Errorf("start kernel process: %w", err)
+	}
+	k.pgid = leader.Process.Pid
+	k.cgroup = newKernelCgroup(cfg.KernelID, cfg.ResourceSlots)
+	k.cgroup.add(k.pgid)
+	k.info.ContainerID = "pgid-" + strconv.Itoa(k.pgid)
+	if python {
+		go k.readReplies(repR)
+	}
+
+	mainIsLeader := cfg.StartupCommand == ""
+	k.waiters.Add(1)
+	go func() {
+		defer k.waiters.Done()
+		code := exitCode(leader.Wait())
+		if python {
+			k.mu.Lock()
+			cur := k.cur
+			k.mu.Unlock()
+			if cur != nil {
+				cur.add("stderr", fmt.Sprintf("kernel interpreter exited with code %d\n", code))
+				cur.finish(code)
+			}
+		}
+		if mainIsLeader {
+			r.reportExit(k, code)
+		}
+	}()
+	if cfg.StartupCommand != "" {
+		main := exec.Command("/bin/sh", "-c", cfg.StartupCommand)
+		main.Dir, main.Env, main.Stdout, main.Stderr = k.work, k.env, k.log, k.log
+		main.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: k.pgid}
+		if err := main.Start(); err != nil {
+			return nil, fmt.Errorf("start startup command: %w", err)
+		}
+		k.cgroup.add(main.Process.Pid)
+		k.waiters.Add(1)
+		go func() {
+			defer k.waiters.Done()
+			r.reportExit(k, exitCode(main.Wait()))
+		}()
+	}
+	return k, nil
+}
+
+// kernelEnv returns the environment of a kernel's processes.
+func kernelEnv(cfg *agentrpc.KernelConfig, work string) []string {
+	env := map[string]string{}
+	for _, key := range []string{"PATH", "LANG", "TMPDIR"} {
+		if v, ok := os.LookupEnv(key); ok {
+			env[key] = v
+		}
+	}
+	for key, v := range cfg.Environ {
+		env[key] = v
+	}
+	env["BACKENDAI_SESSION_ID"] = cfg.SessionID
+	env["BACKENDAI_KERNEL_ID"] = cfg.KernelID
+	env["HOME"] = work
+	env["PYTHONUNBUFFERED"] = "1"
+	out := make([]string, 0, len(env))
+	for key, v := range env {
+		out = append(out, key+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// exitCode maps a Wait error onto an exit code, 128+signal for a killed process.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// reportExit tells the exit handler that k's main process ended, unless k is being destroyed.
+func (r *ProcessRuntime) reportExit(k *procKernel, code int) {
+	k.mu.Lock()
+	destroyed := k.destroyed
+	k.mu.Unlock()
+	r.mu.Lock()
+	f := r.onExit
+	r.mu.Unlock()
+	if destroyed || f == nil {
+		return
+	}
+	f(KernelExit{KernelID: k.info.KernelID, SessionID: k.info.SessionID, ExitCode: code, Time: r.now()})
+}
+
+// readReplies reads the Python driver's frames into the current run until the pipe closes.
+func (k *procKernel) readReplies(rd *os.File) {
+	defer rd.Close()
+	var hdr [4]byte
+	for {
+		if _, err := io.ReadFull(rd, hdr[:]); err != nil {
+			return
+		}
+		buf := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return
+		}
+		var msg struct {
+			Type     string `json:"type"`
+			Name     string `json:"name"`
+			Text     string `json:"text"`
+			ExitCode int    `json:"exitCode"`
+		}
+		if err := json.Unmarshal(buf, &msg); err != nil {
+			continue
+		}
+		k.mu.Lock()
+		cur := k.cur
+		k.mu.Unlock()
+		if cur == nil {
+			continue
+		}
+		switch msg.Type {
+		case "stream":
+			cur.add(msg.Name, msg.Text)
+			_, _ = k.log.WriteString(msg.Text)
+		case "done":
+			cur.finish(msg.ExitCode)
+		}
+	}
+}
+
+func (r *ProcessRuntime) kernel(id string) (*procKernel, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k, ok := r.kernels[id]
+	if !ok {
+		return nil, fmt.Errorf("kernel %s: %w", id, ErrKernelNotFound)
+	}
+	return k, nil
+}
+
+// Execute implements [Runtime] for modes query and continue. A run still going after the
+// flush timeout (req.FlushTimeout, DefaultFlushTimeout when zero) answers "continued";
+// mode continue fetches more.
+func (r *ProcessRuntime) Execute(ctx context.Context, req *agentrpc.ExecuteRequest) (*agentrpc.ExecuteResult, error) {
+	k, err := r.kernel(req.KernelID)
+	if err != nil {
+		return nil, err
+	}
+	wait := req.FlushTimeout
+	if wait <= 0 {
+		wait = DefaultFlushTimeout
+	}
+	switch req.Mode {
+	case agentrpc.ExecModeQuery, "":
+		k.mu.Lock()
+		if k.destroyed {
+			k.mu.Unlock()
+			return nil, fmt.Errorf("kernel %s: %w", req.KernelID, ErrKernelNotFound)
+		}
+		if k.cur != nil && !k.cur.isDone() {
+			k.mu.Unlock()
+			return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "kernel %s is still running a previous execution", req.KernelID)
+		}
+		cur := newRun()
+		k.cur = cur
+		k.mu.Unlock()
+		if err := k.startQuery(cur, req.Code); err != nil {
+			cur.finish(1)
+			return nil, err
+		}
+		return cur.collect(ctx, req.RunID, wait), nil
+	case agentrpc.ExecModeContinue:
+		k.mu.Lock()
+		cur := k.cur
+		k.mu.Unlock()
+		if cur == nil {
+			return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "kernel %s has no execution to continue", req.KernelID)
+		}
+		return cur.collect(ctx, req.RunID, wait), nil
+	default:
+		return nil, fmt.Errorf("execute mode %q: %w", req.Mode, ErrNotSupported)
+	}
+}
+
+// startQuery sends code to the Python driver, or starts it with the shell.
+func (k *procKernel) startQuery(cur *run, code string) error {
+	if k.python {
+		b, err := json.Marshal(map[string]string{"code": code})
+		if err != nil {
+			return err
+		}
+		frame := binary.BigEndian.AppendUint32(nil, uint32(len(b)))
+		if _, err := k.reqW.Write(append(frame, b...)); err != nil {
+			return fmt.Errorf("send code to kernel %s: %w", k.info.KernelID, err)
+		}
+		return nil
+	}
+	cmd := exec.Command(k.shell, "-c", code)
+	cmd.Dir, cmd.Env = k.work, k.env
+	cmd.Stdout = streamWriter{cur, "stdout", k.log}
+	cmd.Stderr = streamWriter{cur, "stderr", k.log}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: k.pgid}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run query in kernel %s: %w", k.info.KernelID, err)
+	}
+	k.cgroup.add(cmd.Process.Pid)
+	k.waiters.Add(1)
+	go func() {
+		defer k.waiters.Done()
+		cur.finish(exitCode(cmd.Wait()))
+	}()
+	return nil
+}
+
+// streamWriter feeds a shell query's output into its run and the kernel log.
+type streamWriter struct {
+	r      *run
+	stream string
+	log    *os.File
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	w.r.add(w.stream, string(p))
+	_, _ = w.log.Write(p)
+	return len(p), nil
+}
+
+// Interrupt sends SIGINT to a kernel's process group.
+func (r *ProcessRuntime) Interrupt(_ context.Context, kernelID string) error {
+	k, err := r.kernel(kernelID)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(-k.pgid, syscall.SIGINT); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("interrupt kernel %s: %w", kernelID, err)
+	}
+	return nil
+}
+
+// Logs returns a kernel's log: its processes' output.
+func (r *ProcessRuntime) Logs(_ context.Context, kernelID string) (string, error) {
+	k, err := r.kernel(kernelID)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(filepath.Join(k.dir, "kernel.log"))
+	if err != nil {
+		return "", fmt.Errorf("kernel %s log: %w", kernelID, err)
+	}
+	return string(b), nil
+}
+
+// DestroyKernel implements [Runtime]: SIGTERM to the group, SIGKILL after the grace period,
+// then the scratch directory is removed.
+func (r *ProcessRuntime) DestroyKernel(_ context.Context, kernelID string) error {
+	k, err := r.kernel(kernelID)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	if k.destroyed {
+		k.mu.Unlock()
+		return fmt.Errorf("kernel %s: %w", kernelID, ErrKernelNotFound)
+	}
+	k.destroyed = true
+	k.mu.Unlock()
+	k.kill(r.grace)
+	k.close()
+	k.waiters.Wait()
+	r.mu.Lock()
+	delete(r.kernels, kernelID)
+	r.mu.Unlock()
+	_ = k.cgroup.remove()
+	if err := os.RemoveAll(k.dir); err != nil {
+		return fmt.Errorf("remove scratch dir of kernel %s: %w", kernelID, err)
+	}
+	return nil
+}
+
+// kill ends k's process group: SIGTERM, then SIGKILL when it outlives grace.
+func (k *procKernel) kill(grace time.Duration) {
+	if k.pgid <= 0 {
+		return
+	}
+	_ = syscall.Kill(-k.pgid, syscall.SIGTERM)
+	if waitGroupGone(k.pgid, grace) {
+		return
+	}
+	_ = syscall.Kill(-k.pgid, syscall.SIGKILL)
+	waitGroupGone(k.pgid, 5*time.Second)
+}
+
+func (k *procKernel) close() {
+	if k.reqW != nil {
+		_ = k.reqW.Close()
+	}
+	if k.log != nil {
+		_ = k.log.Close()
+	}
+}
+
+// waitGroupGone polls until no live (non-zombie) process is in group pgid, or d passes.
+func waitGroupGone(pgid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if !groupAlive(pgid) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// groupAlive reports whether a live (non-zombie) process belongs to group pgid.
+func groupAlive(pgid int) bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return syscall.Kill(-pgid, 0) == nil
+	}
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		state, pg, ok := procStat(e.Name())
+		if ok && pg == pgid && state != "Z" && state != "X" {
+			return true
+		}
+	}
+	return false
+}
+
+// procStat returns the state and process group of /proc/<pid>.
+func procStat(pid string) (state string, pgrp int, ok bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return "", 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 3 {
+		return "", 0, false
+	}
+	pg, err := strconv.Atoi(f[2])
+	if err != nil {
+		return "", 0, false
+	}
+	return f[0], pg, true
+}
+
+// ListKernels implements [Runtime].
+func (r *ProcessRuntime) ListKernels(context.Context) ([]Kernel, error) {
+	r.mu.Lock()
+	out := make([]Kernel, 0, len(r.kernels))
+	for _, k := range r.kernels {
+		info := k.info
+		info.Slots = cloneMap(info.Slots)
+		out = append(out, info)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b Kernel) int { return strings.Compare(a.KernelID, b.KernelID) })
+	return out, nil
+}
+
+// Close implements [Runtime]: the kernels' processes are left running.
+func (*ProcessRuntime) Close() error { return nil }
+
+// kernelPath turns a request path into a path relative to the work directory; absolute
+// paths under /home/work (the kernel's view) are accepted.
+func kernelPath(p string) (string, error) {
+	if rest, ok := strings.CutPrefix(p, "/home/work"); ok && (rest == "" || rest[0] == '/') {
+		p = strings.TrimPrefix(rest, "/")
+	}
+	if p == "" {
+		p = "."
+	}
+	p = path.Clean(p)
+	if !filepath.IsLocal(p) && p != "." {
+		return "", agentrpc.Errorf(agentrpc.KindInvalidInput, "path %q escapes the kernel's working directory", p)
+	}
+	return p, nil
+}
+
+func (r *ProcessRuntime) openRoot(kernelID, p string) (*os.Root, string, error) {
+	k, err := r.kernel(kernelID)
+	if err != nil {
+		return nil, "", err
+	}
+	rel, err := kernelPath(p)
+	if err != nil {
+		return nil, "", err
+	}
+	root, err := os.OpenRoot(k.work)
+	if err != nil {
+		return nil, "", fmt.Errorf("kernel %s work dir: %w", kernelID, err)
+	}
+	return root, rel, nil
+}
+
+// fileError maps a file error onto the RPC error kind the manager sees.
+func fileError(err error, p string) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return agentrpc.Errorf(agentrpc.KindNotFound, "%s: no such file or directory", p)
+	case strings.Contains(err.Error(), "escapes"):
+		return agentrpc.Errorf(agentrpc.KindInvalidInput, "path %q escapes the kernel's working directory", p)
+	default:
+		return fmt.Errorf("%s: %w", p, err)
+	}
+}
+
+// UploadFile writes data to path p inside a kernel's work directory, creating parents.
+func (r *ProcessRuntime) UploadFile(_ context.Context, kernelID, p string, data []byte) error {
+	root, rel, err := r.openRoot(kernelID, p)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if rel == "." {
+		return agentrpc.Errorf(agentrpc.KindInvalidInput, "upload needs a file path")
+	}
+	if dir := path.Dir(rel); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return fileError(err, p)
+		}
+	}
+	if err := root.WriteFile(rel, data, 0o644); err != nil {
+		return fileError(err, p)
+	}
+	return nil
+}
+
+// ListFiles lists directory p inside a kernel's work directory.
+func (r *ProcessRuntime) ListFiles(_ context.Context, kernelID, p string) (*agentrpc.ListFilesReply, error) {
+	root, rel, err := r.openRoot(kernelID, p)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	ents, err := fs.ReadDir(root.FS(), rel)
+	if err != nil {
+		return nil, fileError(err, p)
+	}
+	rep := &agentrpc.ListFilesReply{Files: make([]agentrpc.FileInfo, 0, len(ents)), AbsPath: path.Join("/home/work", rel)}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", e.Name(), err))
+			continue
+		}
+		info := agentrpc.FileInfo{Name: e.Name(), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime(), IsDir: fi.IsDir()}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			info.Atime = time.Unix(st.Atim.Unix()).UTC()
+			info.Ctime = time.Unix(st.Ctim.Unix()).UTC()
+		}
+		rep.Files = append(rep.Files, info)
+	}
+	return rep, nil
+}
+
+// DownloadFile reads file p inside a kernel's work directory, or a tar archive of p (a file
+// or a directory) when archive is set.
+func (r *ProcessRuntime) DownloadFile(_ context.Context, kernelID, p string, archive bool) ([]byte, error) {
+	root, rel, err := r.openRoot(kernelID, p)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	if !archive {
+		b, err := root.ReadFile(rel)
+		if err != nil {
+			return nil, fileError(err, p)
+		}
+		return b, nil
+	}
+	st, err := root.Stat(rel)
+	if err != nil {
+		return nil, fileError(err, p)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if st.IsDir() {
+		sub, err := fs.Sub(root.FS(), rel)
+		if err != nil {
+			return nil, fileError(err, p)
+		}
+		if err := tw.AddFS(sub); err != nil {
+			return nil, fileError(err, p)
+		}
+	} else {
+		b, err := root.ReadFile(rel)
+		if err != nil {
+			return nil, fileError(err, p)
+		}
+		hdr, err := tar.FileInfoHeader(st, "")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("archive %s: %w", p, err)
+	}
+	return buf.Bytes(), nil
+}

@@ -7,6 +7,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/jobs"
 )
 
 // SharedConfig is the live view of Backend.AI's shared configuration in etcd that handlers read.
@@ -51,6 +55,13 @@ type Deps struct {
 	HeartbeatTimeout float64
 	// BcryptCost hashes new passwords (0 means 12, Backend.AI's rounds; tests use 4).
 	BcryptCost int
+	// Enqueuer enqueues background tasks for the workers; its prefix is also the prefix of
+	// the lifecycle events channel.
+	Enqueuer *jobs.Enqueuer
+	// Events delivers session and kernel lifecycle events to waiting requests.
+	Events *events.Hub
+	// Agents reaches agents over RPC, for operations answered by an agent directly.
+	Agents *agentrpc.Pool
 }
 
 // Clock returns the current time from d.Now, or time.Now.

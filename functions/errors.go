@@ -238,3 +238,15 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 		return ErrGenericBadRequest(msg)
 	}
 }
+
+// ErrTooManySessionsMatched is the 404 for a session reference that matches more than one
+// session; data carries {"matches": [{id, name, status, created_at}]}.
+func ErrTooManySessionsMatched(data any) *Problem {
+	return problem(http.StatusNotFound, "too-many-sessions-matched", "Too many sessions matched.", "", data)
+}
+
+// ErrSessionAlreadyExists is the 400 for creating a session whose name a live session of the
+// same owner already has; data carries {"existingSessionId": id}.
+func ErrSessionAlreadyExists(data any) *Problem {
+	return problem(http.StatusBadRequest, "session-already-exists", "The session already exists but you requested not to reuse existing one.", "", data)
+}

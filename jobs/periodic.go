@@ -123,5 +123,13 @@ func BuiltinPeriodic(o PeriodicOpts) []Periodic {
 				return NewLeaderHeartbeatTask(LeaderHeartbeatPayload{LeaderID: leader, Slot: slot})
 			},
 		},
+		{
+			Name:        TypeScheduleTick,
+			Every:       DefaultScheduleTickEvery,
+			IntervalKey: ScheduleTickIntervalKey,
+			Task: func(slot time.Time) (*asynq.Task, error) {
+				return NewScheduleTickTask(ScheduleTickPayload{Slot: slot})
+			},
+		},
 	}
 }

@@ -10,10 +10,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/functions/api"
+	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/jobs"
 )
 
 func init() {
@@ -46,6 +50,16 @@ func runAPI(ctx context.Context, listen string) error {
 	if listen == "" {
 		listen = e.cfg.ServiceAddr()
 	}
+	ropts := svc.redis.Options()
+	aq := asynq.NewClient(asynq.RedisClientOpt{Addr: ropts.Addr, Password: ropts.Password})
+	defer func() { _ = aq.Close() }()
+	hub, err := events.NewHub(ctx, svc.redis, "", e.logger)
+	if err != nil {
+		return fmt.Errorf("subscribe to lifecycle events: %w", err)
+	}
+	defer func() { _ = hub.Close() }()
+	agents := agentrpc.NewPool(agentrpc.ClientOptions{Logger: e.logger})
+	defer func() { _ = agents.Close() }()
 	deps := &functions.Deps{
 		Pool:             svc.pool,
 		Redis:            svc.redis,
@@ -55,6 +69,9 @@ func runAPI(ctx context.Context, listen string) error {
 		ManagerID:        e.cfg.Manager.ID,
 		ServiceAddr:      listen,
 		HeartbeatTimeout: e.cfg.Manager.HeartbeatTimeout,
+		Enqueuer:         jobs.NewEnqueuer(aq, ""),
+		Events:           hub,
+		Agents:           agents,
 	}
 	server := api.New(deps)
 	ln, err := net.Listen("tcp", listen)

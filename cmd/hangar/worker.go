@@ -21,6 +21,7 @@ import (
 	"github.com/hangar-run/hangar/jobs"
 	agentjobs "github.com/hangar-run/hangar/jobs/agent"
 	"github.com/hangar-run/hangar/jobs/maintenance"
+	sessionjobs "github.com/hangar-run/hangar/jobs/session"
 )
 
 // workerOpts are the flags of `hangar worker`.
@@ -53,6 +54,7 @@ func registerHandlers(mux *asynq.ServeMux, deps *worker.Deps) error {
 	for _, register := range []func(*asynq.ServeMux, *worker.Deps) error{
 		maintenance.Register,
 		agentjobs.Register,
+		sessionjobs.Register,
 	} {
 		if err := register(mux, deps); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"github.com/hangar-run/hangar/functions/manager"
 	"github.com/hangar-run/hangar/functions/resource"
 	"github.com/hangar-run/hangar/functions/scalinggroup"
+	"github.com/hangar-run/hangar/functions/session"
 )
 
 // New builds the server with every operation registered.
@@ -32,4 +33,5 @@ var areas = []func(*functions.Server){ //nolint:gochecknoglobals
 	configapi.Register,
 	resource.Register,
 	scalinggroup.Register,
+	session.Register,
 }

@@ -19,15 +19,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/functions/api"
+	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/auth"
 	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/internal/dbtest"
+	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/fixture"
+	"github.com/hangar-run/hangar/jobs"
 )
 
 // The example keypairs the fixtures load.
@@ -115,6 +119,15 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = shared.Close() })
 
+	prefix := ns + ":"
+	aq := asynq.NewClient(asynq.RedisClientOpt{Addr: RedisAddr()})
+	t.Cleanup(func() { _ = aq.Close() })
+	hub, err := events.NewHub(ctx, rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = hub.Close() })
+	agents := agentrpc.NewPool(agentrpc.ClientOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { _ = agents.Close() })
+
 	clock := &Clock{}
 	deps := &functions.Deps{
 		Pool:             d.Pool,
@@ -123,11 +136,14 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 		Etcd:             etcd,
 		Now:              clock.Now,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-		RedisPrefix:      ns + ":",
+		RedisPrefix:      prefix,
 		ManagerID:        "i-test",
 		ServiceAddr:      "127.0.0.1:0",
 		HeartbeatTimeout: 40,
 		BcryptCost:       4,
+		Enqueuer:         jobs.NewEnqueuer(aq, prefix),
+		Events:           hub,
+		Agents:           agents,
 	}
 	srv := api.New(deps)
 	for _, register := range extra {

@@ -126,6 +126,10 @@ func start(t *testing.T, name string, cfg worker.Config) *runner {
 	cfg.Tick = r.tick
 	cfg.Logger = testLogger().With("test", t.Name())
 	cfg.OnLeadership = func(v bool) { r.leader <- v }
+	if cfg.Periodic == nil {
+		// These tests count leader heartbeats; the other built-in jobs would only add tasks.
+		cfg.Periodic = jobs.BuiltinPeriodic(jobs.PeriodicOpts{LeaderID: name, LeaderHeartbeatEvery: cfg.HeartbeatEvery})[:1]
+	}
 	if cfg.TaskCheckInterval == 0 {
 		cfg.TaskCheckInterval = 20 * time.Millisecond
 	}

@@ -54,6 +54,45 @@ func (e AuthRoleOutputBodyGlobalRole) Valid() bool {
 	}
 }
 
+// Defines values for CreateParamsClusterMode.
+const (
+	MultiNode  CreateParamsClusterMode = "multi-node"
+	SingleNode CreateParamsClusterMode = "single-node"
+)
+
+// Valid indicates whether the value is a known member of the CreateParamsClusterMode enum.
+func (e CreateParamsClusterMode) Valid() bool {
+	switch e {
+	case MultiNode:
+		return true
+	case SingleNode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateParamsType.
+const (
+	CreateParamsTypeBatch       CreateParamsType = "batch"
+	CreateParamsTypeInference   CreateParamsType = "inference"
+	CreateParamsTypeInteractive CreateParamsType = "interactive"
+)
+
+// Valid indicates whether the value is a known member of the CreateParamsType enum.
+func (e CreateParamsType) Valid() bool {
+	switch e {
+	case CreateParamsTypeBatch:
+		return true
+	case CreateParamsTypeInference:
+		return true
+	case CreateParamsTypeInteractive:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DomainAllowedVfolderHosts.
 const (
 	DomainAllowedVfolderHostsCreateVfolder             DomainAllowedVfolderHosts = "create-vfolder"
@@ -1102,6 +1141,208 @@ type ConfigSlotDetailsInputBody struct {
 	Sgroup *string `json:"sgroup,omitempty"`
 }
 
+// CreateParams defines model for CreateParams.
+type CreateParams struct {
+	// Arch Image architecture; the server's by default.
+	//
+	// Example: x86_64
+	Arch *string `json:"arch,omitempty"`
+
+	// Architecture Alias of arch.
+	Architecture *string `json:"architecture,omitempty"`
+
+	// BootstrapScript Alias of bootstrap_script.
+	BootstrapScript *string `json:"bootstrapScript,omitempty"`
+
+	// BootstrapScriptSnake Script run when the kernel starts; the keypair's by default.
+	BootstrapScriptSnake *string `json:"bootstrap_script,omitempty"`
+
+	// CallbackURL Alias of callback_url.
+	CallbackURL *string `json:"callbackURL,omitempty"`
+
+	// CallbackUrl Alias of callback_url.
+	CallbackUrl *string `json:"callbackUrl,omitempty"`
+
+	// CallbackUrlSnake URL notified of lifecycle events.
+	CallbackUrlSnake *string `json:"callback_url,omitempty"`
+
+	// ClientSessionToken Alias of name.
+	ClientSessionToken *string `json:"clientSessionToken,omitempty"`
+
+	// ClusterMode Alias of cluster_mode.
+	ClusterMode *string `json:"clusterMode,omitempty"`
+
+	// ClusterSize Alias of cluster_size.
+	ClusterSize *int64 `json:"clusterSize,omitempty"`
+
+	// ClusterModeSnake Cluster mode (single-node by default).
+	ClusterModeSnake *CreateParamsClusterMode `json:"cluster_mode,omitempty"`
+
+	// ClusterSizeSnake Number of kernels (1 by default).
+	ClusterSizeSnake *int64          `json:"cluster_size,omitempty"`
+	Config           *CreationConfig `json:"config,omitempty"`
+
+	// Dependencies Sessions (ids or names of the owner's) that must succeed first.
+	Dependencies *[]string `json:"dependencies,omitempty"`
+
+	// Domain Domain name ("default" by default).
+	Domain *string `json:"domain,omitempty"`
+
+	// DomainName Alias of domain.
+	DomainName *string `json:"domainName,omitempty"`
+
+	// DomainNameSnake Alias of domain.
+	DomainNameSnake *string `json:"domain_name,omitempty"`
+
+	// EnqueueOnly Answer at once with status PENDING instead of waiting for the session to start.
+	EnqueueOnly *bool `json:"enqueueOnly,omitempty"`
+
+	// Group Project name or id ("default" by default).
+	Group *string `json:"group,omitempty"`
+
+	// GroupName Alias of group.
+	GroupName *string `json:"groupName,omitempty"`
+
+	// GroupNameSnake Alias of group.
+	GroupNameSnake *string `json:"group_name,omitempty"`
+
+	// Image Image reference or alias.
+	//
+	// Example: python
+	Image *string `json:"image,omitempty"`
+
+	// Lang Alias of image.
+	Lang *string `json:"lang,omitempty"`
+
+	// MaxWaitSeconds How long to wait for the start (0: as long as the request lasts).
+	MaxWaitSeconds *int64 `json:"maxWaitSeconds,omitempty"`
+
+	// Name Session name: 4-64 characters of letters, digits, '_', '.', '-'.
+	//
+	// Example: my-session
+	Name *string `json:"name,omitempty"`
+
+	// OwnerAccessKey Create on behalf of this access key (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// ReuseIfExists Return a live session of the same name and image instead of failing (true by default).
+	ReuseIfExists *bool `json:"reuseIfExists,omitempty"`
+
+	// SessionType Alias of type.
+	SessionType *string `json:"sessionType,omitempty"`
+
+	// SessionName Alias of name.
+	SessionName *string `json:"session_name,omitempty"`
+
+	// StartsAt Alias of starts_at.
+	StartsAt *string `json:"startsAt,omitempty"`
+
+	// StartsAtSnake Batch sessions only: start time (ISO 8601) or delay ("30m").
+	StartsAtSnake *string `json:"starts_at,omitempty"`
+
+	// StartupCommand Command of a batch session.
+	StartupCommand *string `json:"startupCommand,omitempty"`
+
+	// Tag Free-form tag.
+	Tag *string `json:"tag,omitempty"`
+
+	// Type Session type (interactive by default).
+	Type *CreateParamsType `json:"type,omitempty"`
+}
+
+// CreateParamsClusterMode Cluster mode (single-node by default).
+type CreateParamsClusterMode string
+
+// CreateParamsType Session type (interactive by default).
+type CreateParamsType string
+
+// CreateResult defines model for CreateResult.
+type CreateResult struct {
+	// Created False when an existing session was returned.
+	Created bool `json:"created"`
+
+	// ServicePorts Service ports of the main kernel (created sessions).
+	ServicePorts *[]map[string]interface{} `json:"servicePorts,omitempty"`
+
+	// ServicePortsSnake Service ports of a reused session (Backend.AI's snake_case key on that path).
+	ServicePortsSnake *[]map[string]interface{} `json:"service_ports,omitempty"`
+
+	// SessionId Session id.
+	//
+	// Example: 0d3c2c8e-8a3f-4b6a-9b1b-4f0b8c2d9e11
+	SessionId string `json:"sessionId"`
+
+	// SessionName Session name.
+	SessionName string `json:"sessionName"`
+
+	// Status Session status: PENDING when only enqueued, RUNNING once started, TIMEOUT when the wait ran out, or the status it ended in.
+	//
+	// Example: PENDING
+	Status string `json:"status"`
+}
+
+// CreationConfig defines model for CreationConfig.
+type CreationConfig struct {
+	// AgentList Alias of agent_list.
+	AgentList *[]string `json:"agentList,omitempty"`
+
+	// AgentListSnake Agents to run on (superadmins only).
+	AgentListSnake *[]string `json:"agent_list,omitempty"`
+
+	// Environ Environment variables of the kernels.
+	Environ *map[string]string `json:"environ,omitempty"`
+
+	// MountMap Alias of mount_map.
+	MountMap *map[string]string `json:"mountMap,omitempty"`
+
+	// MountOptions Alias of mount_options.
+	MountOptions *map[string]map[string]interface{} `json:"mountOptions,omitempty"`
+
+	// MountMapSnake Mount path per virtual folder.
+	MountMapSnake *map[string]string `json:"mount_map,omitempty"`
+
+	// MountOptionsSnake Mount options per virtual folder (type, permission).
+	MountOptionsSnake *map[string]map[string]interface{} `json:"mount_options,omitempty"`
+
+	// Mounts Virtual folders to mount, by name (not supported yet: must be empty).
+	Mounts *[]string `json:"mounts,omitempty"`
+
+	// PreopenPorts Alias of preopen_ports.
+	PreopenPorts *[]int64 `json:"preopenPorts,omitempty"`
+
+	// PreopenPortsSnake Container ports to open in advance (1024-65535).
+	PreopenPortsSnake *[]int64 `json:"preopen_ports,omitempty"`
+
+	// ResourceOpts Alias of resource_opts.
+	ResourceOpts *map[string]interface{} `json:"resourceOpts,omitempty"`
+
+	// ResourceOptsSnake Resource options such as shmem.
+	ResourceOptsSnake *map[string]interface{} `json:"resource_opts,omitempty"`
+
+	// Resources Requested resource slots per kernel: numbers or strings such as "1g", "512m".
+	//
+	// Example: {"cpu":1,"mem":"1g"}
+	Resources *map[string]interface{} `json:"resources,omitempty"`
+
+	// ScalingGroup Alias of scaling_group.
+	ScalingGroup *string `json:"scalingGroup,omitempty"`
+
+	// ScalingGroupSnake Scaling group to run in; the first one allowed by default.
+	ScalingGroupSnake *string `json:"scaling_group,omitempty"`
+}
+
+// DestroyInputBody defines model for DestroyInputBody.
+type DestroyInputBody struct {
+	// Forced Destroy even in SCHEDULED, PREPARING, TERMINATING or ERROR status.
+	Forced *bool `json:"forced,omitempty"`
+
+	// OwnerAccessKey Act on this access key's session (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// Recursive Also destroy the sessions that depend on this one.
+	Recursive *bool `json:"recursive,omitempty"`
+}
+
 // Domain defines model for Domain.
 type Domain struct {
 	// AllowedDockerRegistries Container registries the domain's sessions may pull images from.
@@ -1213,6 +1454,83 @@ type DomainUpdate struct {
 
 // DomainUpdateAllowedVfolderHosts A permission on a storage host.
 type DomainUpdateAllowedVfolderHosts string
+
+// InfoOutputBody defines model for InfoOutputBody.
+type InfoOutputBody struct {
+	// Age Milliseconds since creation.
+	Age int64 `json:"age"`
+
+	// Architecture Image architecture.
+	Architecture string `json:"architecture"`
+
+	// ContainerId Main kernel's container id ("None" before it starts).
+	ContainerId string `json:"containerId"`
+
+	// CreationTime Creation time.
+	CreationTime string `json:"creationTime"`
+
+	// DomainName Domain of the session.
+	DomainName string `json:"domainName"`
+
+	// Environ Environment variables, as an opaque string.
+	Environ string `json:"environ"`
+
+	// GroupId Project id.
+	GroupId string `json:"groupId"`
+
+	// IdleChecks Idle checker reports.
+	IdleChecks map[string]interface{} `json:"idleChecks"`
+
+	// Image Image of the main kernel.
+	Image string `json:"image"`
+
+	// Lang Image (legacy name).
+	Lang string `json:"lang"`
+
+	// LastStat Last resource statistics, or null.
+	LastStat interface{} `json:"lastStat"`
+
+	// NumQueriesExecuted Executed queries.
+	NumQueriesExecuted int64 `json:"numQueriesExecuted"`
+
+	// OccupiedShares Legacy; "{}".
+	OccupiedShares string `json:"occupiedShares"`
+
+	// OccupiedSlots Slots the main kernel occupies, as an opaque string.
+	OccupiedSlots string `json:"occupiedSlots"`
+
+	// OccupyingSlots Slots the session occupies, as an opaque string.
+	OccupyingSlots string `json:"occupyingSlots"`
+
+	// Registry Image registry.
+	Registry string `json:"registry"`
+
+	// RequestedSlots Slots the session requested, as an opaque string.
+	RequestedSlots string `json:"requestedSlots"`
+
+	// ResourceOpts Resource options, as an opaque string.
+	ResourceOpts string `json:"resourceOpts"`
+
+	// Status Session status.
+	//
+	// Example: RUNNING
+	Status string `json:"status"`
+
+	// StatusData Details of the last status change.
+	StatusData interface{} `json:"statusData"`
+
+	// StatusInfo Reason of the last status change ("None" when unset).
+	StatusInfo string `json:"statusInfo"`
+
+	// Tag Image tag.
+	Tag string `json:"tag"`
+
+	// TerminationTime Termination time, or null.
+	TerminationTime *string `json:"terminationTime"`
+
+	// UserId Owner's user id.
+	UserId string `json:"userId"`
+}
 
 // Keypair defines model for Keypair.
 type Keypair struct {
@@ -1580,6 +1898,20 @@ type ManagerStatusUpdateInputBody struct {
 // Example: frozen
 type ManagerStatusUpdateInputBodyStatus string
 
+// MatchInputBody defines model for MatchInputBody.
+type MatchInputBody struct {
+	// Id Session id or exact name.
+	//
+	// Example: my-session
+	Id string `json:"id"`
+}
+
+// MatchOutputBody defines model for MatchOutputBody.
+type MatchOutputBody struct {
+	// Matches The caller's live sessions the reference matches.
+	Matches *[]SessionMatch `json:"matches"`
+}
+
 // Problem defines model for Problem.
 type Problem struct {
 	// Data Structured details, e.g. the offending parameters.
@@ -1789,6 +2121,17 @@ type ProjectUpdate struct {
 
 // ProjectUpdateAllowedVfolderHosts A permission on a storage host.
 type ProjectUpdateAllowedVfolderHosts string
+
+// RenameInputBody defines model for RenameInputBody.
+type RenameInputBody struct {
+	// Name Alias of session_name.
+	Name *string `json:"name,omitempty"`
+
+	// SessionName The new name.
+	//
+	// Example: renamed-session
+	SessionName *string `json:"session_name,omitempty"`
+}
 
 // ResourceCheckPresetsInputBody defines model for ResourceCheckPresetsInputBody.
 type ResourceCheckPresetsInputBody struct {
@@ -2167,6 +2510,18 @@ type SchedulerOptsInputAgentSelectionStrategy string
 
 // SchedulerOptsInputAllowedSessionTypes defines model for SchedulerOptsInput.AllowedSessionTypes.
 type SchedulerOptsInputAllowedSessionTypes string
+
+// SessionMatch defines model for SessionMatch.
+type SessionMatch struct {
+	// Id Session id.
+	Id string `json:"id"`
+
+	// Name Session name.
+	Name string `json:"name"`
+
+	// Status Session status.
+	Status string `json:"status"`
+}
 
 // SgroupProjectParams defines model for SgroupProjectParams.
 type SgroupProjectParams struct {
@@ -2842,6 +3197,21 @@ type ListAvailableScalingGroupsJSONRequestBody = SgroupProjectParams
 
 // GetWsproxyVersionJSONRequestBody defines body for GetWsproxyVersion for application/json ContentType.
 type GetWsproxyVersionJSONRequestBody = SgroupProjectParams
+
+// CreateSessionJSONRequestBody defines body for CreateSession for application/json ContentType.
+type CreateSessionJSONRequestBody = CreateParams
+
+// CreateSessionAltJSONRequestBody defines body for CreateSessionAlt for application/json ContentType.
+type CreateSessionAltJSONRequestBody = CreateParams
+
+// MatchSessionsJSONRequestBody defines body for MatchSessions for application/json ContentType.
+type MatchSessionsJSONRequestBody = MatchInputBody
+
+// DestroySessionJSONRequestBody defines body for DestroySession for application/json ContentType.
+type DestroySessionJSONRequestBody = DestroyInputBody
+
+// RenameSessionJSONRequestBody defines body for RenameSession for application/json ContentType.
+type RenameSessionJSONRequestBody = RenameInputBody
 
 // Getter for additional properties for AuthorizeInputBody. Returns the specified
 // element and whether it was found
@@ -4006,6 +4376,103 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /scaling-groups/{scaling_group}/wsproxy-version (the `GetWsproxyVersion` operationId).
 	GetWsproxyVersion(ctx context.Context, scalingGroup string, body GetWsproxyVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionWithBody Create a compute session
+	//
+	// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /session (the `CreateSession` operationId).
+	CreateSessionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSession Create a compute session
+	//
+	// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /session (the `CreateSession` operationId).
+	CreateSession(ctx context.Context, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionAltWithBody Create a compute session
+	//
+	// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
+	CreateSessionAltWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionAlt Create a compute session
+	//
+	// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
+	CreateSessionAlt(ctx context.Context, body CreateSessionAltJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MatchSessionsWithBody Match sessions by id or name
+	//
+	// The caller's live sessions whose id or exact name is the given reference.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /session/_/match (the `MatchSessions` operationId).
+	MatchSessionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MatchSessions Match sessions by id or name
+	//
+	// The caller's live sessions whose id or exact name is the given reference.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /session/_/match (the `MatchSessions` operationId).
+	MatchSessions(ctx context.Context, body MatchSessionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DestroySessionWithBody Destroy a session
+	//
+	// A PENDING session is cancelled at once; a running one is marked TERMINATING and its kernels are destroyed in the background.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /session/{session_name} (the `DestroySession` operationId).
+	DestroySessionWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DestroySession Destroy a session
+	//
+	// A PENDING session is cancelled at once; a running one is marked TERMINATING and its kernels are destroyed in the background.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /session/{session_name} (the `DestroySession` operationId).
+	DestroySession(ctx context.Context, sessionName string, body DestroySessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSessionInfo Session information
+	//
+	// The caller's own session by id or name (owner_access_key is ignored here, as in Backend.AI).
+	//
+	// Corresponds with GET /session/{session_name} (the `GetSessionInfo` operationId).
+	GetSessionInfo(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RenameSessionWithBody Rename a running session
+	//
+	// Gives a RUNNING session of the caller a new name (same rules as at creation).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
+	RenameSessionWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RenameSession Rename a running session
+	//
+	// Gives a RUNNING session of the caller a new name (same rules as at creation).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
+	RenameSession(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetVersion API and manager version
@@ -6173,6 +6640,213 @@ func (c *Client) GetWsproxyVersionWithBody(ctx context.Context, scalingGroup str
 // Corresponds with GET /scaling-groups/{scaling_group}/wsproxy-version (the `GetWsproxyVersion` operationId).
 func (c *Client) GetWsproxyVersion(ctx context.Context, scalingGroup string, body GetWsproxyVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWsproxyVersionRequest(c.Server, scalingGroup, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionWithBody Create a compute session
+//
+// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /session (the `CreateSession` operationId).
+func (c *Client) CreateSessionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSession Create a compute session
+//
+// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /session (the `CreateSession` operationId).
+func (c *Client) CreateSession(ctx context.Context, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionAltWithBody Create a compute session
+//
+// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
+func (c *Client) CreateSessionAltWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionAltRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionAlt Create a compute session
+//
+// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
+func (c *Client) CreateSessionAlt(ctx context.Context, body CreateSessionAltJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionAltRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MatchSessionsWithBody Match sessions by id or name
+//
+// The caller's live sessions whose id or exact name is the given reference.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /session/_/match (the `MatchSessions` operationId).
+func (c *Client) MatchSessionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMatchSessionsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MatchSessions Match sessions by id or name
+//
+// The caller's live sessions whose id or exact name is the given reference.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /session/_/match (the `MatchSessions` operationId).
+func (c *Client) MatchSessions(ctx context.Context, body MatchSessionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMatchSessionsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DestroySessionWithBody Destroy a session
+//
+// A PENDING session is cancelled at once; a running one is marked TERMINATING and its kernels are destroyed in the background.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /session/{session_name} (the `DestroySession` operationId).
+func (c *Client) DestroySessionWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDestroySessionRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DestroySession Destroy a session
+//
+// A PENDING session is cancelled at once; a running one is marked TERMINATING and its kernels are destroyed in the background.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /session/{session_name} (the `DestroySession` operationId).
+func (c *Client) DestroySession(ctx context.Context, sessionName string, body DestroySessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDestroySessionRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionInfo Session information
+//
+// The caller's own session by id or name (owner_access_key is ignored here, as in Backend.AI).
+//
+// Corresponds with GET /session/{session_name} (the `GetSessionInfo` operationId).
+func (c *Client) GetSessionInfo(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionInfoRequest(c.Server, sessionName)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RenameSessionWithBody Rename a running session
+//
+// Gives a RUNNING session of the caller a new name (same rules as at creation).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
+func (c *Client) RenameSessionWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRenameSessionRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RenameSession Rename a running session
+//
+// Gives a RUNNING session of the caller a new name (same rules as at creation).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
+func (c *Client) RenameSession(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRenameSessionRequest(c.Server, sessionName, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9883,6 +10557,254 @@ func NewGetWsproxyVersionRequestWithBody(server string, scalingGroup string, con
 	return req, nil
 }
 
+// NewCreateSessionRequest calls the generic CreateSession builder with application/json body
+func NewCreateSessionRequest(server string, body CreateSessionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSessionRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateSessionRequestWithBody constructs an http.Request for the CreateSession method, with any body, and a specified content type
+func NewCreateSessionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateSessionAltRequest calls the generic CreateSessionAlt builder with application/json body
+func NewCreateSessionAltRequest(server string, body CreateSessionAltJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSessionAltRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateSessionAltRequestWithBody constructs an http.Request for the CreateSessionAlt method, with any body, and a specified content type
+func NewCreateSessionAltRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/_/create")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewMatchSessionsRequest calls the generic MatchSessions builder with application/json body
+func NewMatchSessionsRequest(server string, body MatchSessionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMatchSessionsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewMatchSessionsRequestWithBody constructs an http.Request for the MatchSessions method, with any body, and a specified content type
+func NewMatchSessionsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/_/match")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDestroySessionRequest calls the generic DestroySession builder with application/json body
+func NewDestroySessionRequest(server string, sessionName string, body DestroySessionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDestroySessionRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewDestroySessionRequestWithBody constructs an http.Request for the DestroySession method, with any body, and a specified content type
+func NewDestroySessionRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetSessionInfoRequest constructs an http.Request for the GetSessionInfo method
+func NewGetSessionInfoRequest(server string, sessionName string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRenameSessionRequest calls the generic RenameSession builder with application/json body
+func NewRenameSessionRequest(server string, sessionName string, body RenameSessionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRenameSessionRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewRenameSessionRequestWithBody constructs an http.Request for the RenameSession method, with any body, and a specified content type
+func NewRenameSessionRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/rename", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -10997,6 +11919,105 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /scaling-groups/{scaling_group}/wsproxy-version (the `GetWsproxyVersion` operationId).
 	GetWsproxyVersionWithResponse(ctx context.Context, scalingGroup string, body GetWsproxyVersionJSONRequestBody, reqEditors ...RequestEditorFn) (*GetWsproxyVersionResponse, error)
+
+	// CreateSessionWithBodyWithResponse Create a compute session
+	//
+	// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session (the `CreateSession` operationId).
+	CreateSessionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionResponse, error)
+
+	// CreateSessionWithResponse Create a compute session
+	//
+	// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session (the `CreateSession` operationId).
+	CreateSessionWithResponse(ctx context.Context, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionResponse, error)
+
+	// CreateSessionAltWithBodyWithResponse Create a compute session
+	//
+	// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
+	CreateSessionAltWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionAltResponse, error)
+
+	// CreateSessionAltWithResponse Create a compute session
+	//
+	// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
+	CreateSessionAltWithResponse(ctx context.Context, body CreateSessionAltJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionAltResponse, error)
+
+	// MatchSessionsWithBodyWithResponse Match sessions by id or name
+	//
+	// The caller's live sessions whose id or exact name is the given reference.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/_/match (the `MatchSessions` operationId).
+	MatchSessionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MatchSessionsResponse, error)
+
+	// MatchSessionsWithResponse Match sessions by id or name
+	//
+	// The caller's live sessions whose id or exact name is the given reference.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/_/match (the `MatchSessions` operationId).
+	MatchSessionsWithResponse(ctx context.Context, body MatchSessionsJSONRequestBody, reqEditors ...RequestEditorFn) (*MatchSessionsResponse, error)
+
+	// DestroySessionWithBodyWithResponse Destroy a session
+	//
+	// A PENDING session is cancelled at once; a running one is marked TERMINATING and its kernels are destroyed in the background.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /session/{session_name} (the `DestroySession` operationId).
+	DestroySessionWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DestroySessionResponse, error)
+
+	// DestroySessionWithResponse Destroy a session
+	//
+	// A PENDING session is cancelled at once; a running one is marked TERMINATING and its kernels are destroyed in the background.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /session/{session_name} (the `DestroySession` operationId).
+	DestroySessionWithResponse(ctx context.Context, sessionName string, body DestroySessionJSONRequestBody, reqEditors ...RequestEditorFn) (*DestroySessionResponse, error)
+
+	// GetSessionInfoWithResponse Session information
+	//
+	// The caller's own session by id or name (owner_access_key is ignored here, as in Backend.AI).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name} (the `GetSessionInfo` operationId).
+	GetSessionInfoWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*GetSessionInfoResponse, error)
+
+	// RenameSessionWithBodyWithResponse Rename a running session
+	//
+	// Gives a RUNNING session of the caller a new name (same rules as at creation).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
+	RenameSessionWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenameSessionResponse, error)
+
+	// RenameSessionWithResponse Rename a running session
+	//
+	// Gives a RUNNING session of the caller a new name (same rules as at creation).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
+	RenameSessionWithResponse(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameSessionResponse, error)
 }
 
 type GetVersionResponse struct {
@@ -17050,6 +18071,490 @@ func (r GetWsproxyVersionResponse) ContentType() string {
 	return ""
 }
 
+type CreateSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateSessionResponse) GetJSON201() *CreateResult {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateSessionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateSessionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateSessionResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateSessionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateSessionResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateSessionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateSessionResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateSessionAltResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateSessionAltResponse) GetJSON201() *CreateResult {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateSessionAltResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateSessionAltResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateSessionAltResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateSessionAltResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateSessionAltResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateSessionAltResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateSessionAltResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSessionAltResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSessionAltResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSessionAltResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSessionAltResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type MatchSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MatchOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MatchSessionsResponse) GetJSON200() *MatchOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r MatchSessionsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r MatchSessionsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r MatchSessionsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r MatchSessionsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r MatchSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MatchSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MatchSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MatchSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DestroySessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *interface{}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DestroySessionResponse) GetJSON200() *interface{} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DestroySessionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DestroySessionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DestroySessionResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DestroySessionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DestroySessionResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DestroySessionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DestroySessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DestroySessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DestroySessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DestroySessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSessionInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *InfoOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionInfoResponse) GetJSON200() *InfoOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSessionInfoResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSessionInfoResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSessionInfoResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSessionInfoResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionInfoResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionInfoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RenameSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RenameSessionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RenameSessionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RenameSessionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RenameSessionResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RenameSessionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RenameSessionResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RenameSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RenameSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RenameSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RenameSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetVersionWithResponse API and manager version
 //
 // Clients probe this unsigned to negotiate the API version.
@@ -18833,6 +20338,171 @@ func (c *ClientWithResponses) GetWsproxyVersionWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseGetWsproxyVersionResponse(rsp)
+}
+
+// CreateSessionWithBodyWithResponse Create a compute session
+//
+// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session (the `CreateSession` operationId).
+func (c *ClientWithResponses) CreateSessionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionResponse, error) {
+	rsp, err := c.CreateSessionWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionResponse(rsp)
+}
+
+// CreateSessionWithResponse Create a compute session
+//
+// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session (the `CreateSession` operationId).
+func (c *ClientWithResponses) CreateSessionWithResponse(ctx context.Context, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionResponse, error) {
+	rsp, err := c.CreateSession(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionResponse(rsp)
+}
+
+// CreateSessionAltWithBodyWithResponse Create a compute session
+//
+// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
+func (c *ClientWithResponses) CreateSessionAltWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionAltResponse, error) {
+	rsp, err := c.CreateSessionAltWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionAltResponse(rsp)
+}
+
+// CreateSessionAltWithResponse Create a compute session
+//
+// Queues a session (PENDING) with its kernels and wakes the scheduler. Unless enqueueOnly is set, waits until the session runs, ends, or maxWaitSeconds pass (status TIMEOUT). A live session of the same owner, name and image is returned instead (created: false) when reuseIfExists holds.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
+func (c *ClientWithResponses) CreateSessionAltWithResponse(ctx context.Context, body CreateSessionAltJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionAltResponse, error) {
+	rsp, err := c.CreateSessionAlt(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionAltResponse(rsp)
+}
+
+// MatchSessionsWithBodyWithResponse Match sessions by id or name
+//
+// The caller's live sessions whose id or exact name is the given reference.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/_/match (the `MatchSessions` operationId).
+func (c *ClientWithResponses) MatchSessionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MatchSessionsResponse, error) {
+	rsp, err := c.MatchSessionsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMatchSessionsResponse(rsp)
+}
+
+// MatchSessionsWithResponse Match sessions by id or name
+//
+// The caller's live sessions whose id or exact name is the given reference.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/_/match (the `MatchSessions` operationId).
+func (c *ClientWithResponses) MatchSessionsWithResponse(ctx context.Context, body MatchSessionsJSONRequestBody, reqEditors ...RequestEditorFn) (*MatchSessionsResponse, error) {
+	rsp, err := c.MatchSessions(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMatchSessionsResponse(rsp)
+}
+
+// DestroySessionWithBodyWithResponse Destroy a session
+//
+// A PENDING session is cancelled at once; a running one is marked TERMINATING and its kernels are destroyed in the background.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /session/{session_name} (the `DestroySession` operationId).
+func (c *ClientWithResponses) DestroySessionWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DestroySessionResponse, error) {
+	rsp, err := c.DestroySessionWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDestroySessionResponse(rsp)
+}
+
+// DestroySessionWithResponse Destroy a session
+//
+// A PENDING session is cancelled at once; a running one is marked TERMINATING and its kernels are destroyed in the background.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /session/{session_name} (the `DestroySession` operationId).
+func (c *ClientWithResponses) DestroySessionWithResponse(ctx context.Context, sessionName string, body DestroySessionJSONRequestBody, reqEditors ...RequestEditorFn) (*DestroySessionResponse, error) {
+	rsp, err := c.DestroySession(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDestroySessionResponse(rsp)
+}
+
+// GetSessionInfoWithResponse Session information
+//
+// The caller's own session by id or name (owner_access_key is ignored here, as in Backend.AI).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name} (the `GetSessionInfo` operationId).
+func (c *ClientWithResponses) GetSessionInfoWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*GetSessionInfoResponse, error) {
+	rsp, err := c.GetSessionInfo(ctx, sessionName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionInfoResponse(rsp)
+}
+
+// RenameSessionWithBodyWithResponse Rename a running session
+//
+// Gives a RUNNING session of the caller a new name (same rules as at creation).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
+func (c *ClientWithResponses) RenameSessionWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenameSessionResponse, error) {
+	rsp, err := c.RenameSessionWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRenameSessionResponse(rsp)
+}
+
+// RenameSessionWithResponse Rename a running session
+//
+// Gives a RUNNING session of the caller a new name (same rules as at creation).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
+func (c *ClientWithResponses) RenameSessionWithResponse(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameSessionResponse, error) {
+	rsp, err := c.RenameSession(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRenameSessionResponse(rsp)
 }
 
 // ParseGetVersionResponse parses an HTTP response from a GetVersionWithResponse call
@@ -23713,6 +25383,403 @@ func ParseGetWsproxyVersionResponse(rsp *http.Response) (*GetWsproxyVersionRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateSessionResponse parses an HTTP response from a CreateSessionWithResponse call
+func ParseCreateSessionResponse(rsp *http.Response) (*CreateSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateSessionAltResponse parses an HTTP response from a CreateSessionAltWithResponse call
+func ParseCreateSessionAltResponse(rsp *http.Response) (*CreateSessionAltResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSessionAltResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseMatchSessionsResponse parses an HTTP response from a MatchSessionsWithResponse call
+func ParseMatchSessionsResponse(rsp *http.Response) (*MatchSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MatchSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MatchOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDestroySessionResponse parses an HTTP response from a DestroySessionWithResponse call
+func ParseDestroySessionResponse(rsp *http.Response) (*DestroySessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DestroySessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSessionInfoResponse parses an HTTP response from a GetSessionInfoWithResponse call
+func ParseGetSessionInfoResponse(rsp *http.Response) (*GetSessionInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest InfoOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRenameSessionResponse parses an HTTP response from a RenameSessionWithResponse call
+func ParseRenameSessionResponse(rsp *http.Response) (*RenameSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RenameSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 

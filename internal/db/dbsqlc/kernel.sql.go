@@ -7,6 +7,10 @@ package dbsqlc
 
 import (
 	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
 )
 
 const kernelCountActiveMain = `-- name: KernelCountActiveMain :one
@@ -23,4 +27,261 @@ func (q *Queries) KernelCountActiveMain(ctx context.Context, db DBTX) (int64, er
 	var column_1 int64
 	err := row.Scan(&column_1)
 	return column_1, err
+}
+
+const kernelCountUnfinished = `-- name: KernelCountUnfinished :one
+SELECT count(*)::bigint FROM kernels
+WHERE session_id = $1 AND status NOT IN ('TERMINATED', 'CANCELLED', 'ERROR')
+`
+
+// KernelCountUnfinished counts a session's kernels that have not ended.
+func (q *Queries) KernelCountUnfinished(ctx context.Context, db DBTX, sessionID uuid.UUID) (int64, error) {
+	row := db.QueryRow(ctx, kernelCountUnfinished, sessionID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const kernelListBySession = `-- name: KernelListBySession :many
+SELECT id, session_id, status::text AS status, cluster_role, cluster_idx, local_rank, cluster_hostname,
+       agent, agent_addr, image, architecture, registry, requested_slots, occupied_slots,
+       resource_opts, environ, bootstrap_script, startup_command, preopen_ports, scaling_group
+FROM kernels
+WHERE session_id = $1
+ORDER BY (cluster_role = 'main') DESC, cluster_idx, local_rank
+`
+
+type KernelListBySessionRow struct {
+	ID              uuid.UUID
+	SessionID       uuid.UUID
+	Status          string
+	ClusterRole     string
+	ClusterIdx      int32
+	LocalRank       int32
+	ClusterHostname string
+	Agent           *string
+	AgentAddr       *string
+	Image           *string
+	Architecture    string
+	Registry        *string
+	RequestedSlots  json.RawMessage
+	OccupiedSlots   json.RawMessage
+	ResourceOpts    json.RawMessage
+	Environ         []string
+	BootstrapScript *string
+	StartupCommand  *string
+	PreopenPorts    []int32
+	ScalingGroup    *string
+}
+
+// KernelListBySession lists a session's kernels, main kernel first.
+func (q *Queries) KernelListBySession(ctx context.Context, db DBTX, sessionID uuid.UUID) ([]*KernelListBySessionRow, error) {
+	rows, err := db.Query(ctx, kernelListBySession, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*KernelListBySessionRow{}
+	for rows.Next() {
+		var i KernelListBySessionRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.SessionID,
+			&i.Status,
+			&i.ClusterRole,
+			&i.ClusterIdx,
+			&i.LocalRank,
+			&i.ClusterHostname,
+			&i.Agent,
+			&i.AgentAddr,
+			&i.Image,
+			&i.Architecture,
+			&i.Registry,
+			&i.RequestedSlots,
+			&i.OccupiedSlots,
+			&i.ResourceOpts,
+			&i.Environ,
+			&i.BootstrapScript,
+			&i.StartupCommand,
+			&i.PreopenPorts,
+			&i.ScalingGroup,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const kernelMarkScheduled = `-- name: KernelMarkScheduled :execrows
+UPDATE kernels
+SET agent = $1::text,
+    agent_addr = (SELECT ag.addr FROM agents ag WHERE ag.id = $1::text),
+    scaling_group = COALESCE(scaling_group, (SELECT ag.scaling_group FROM agents ag WHERE ag.id = $1::text)),
+    status = 'SCHEDULED',
+    slots_reserved = true,
+    occupied_slots = $2::jsonb,
+    status_changed = $3::timestamptz,
+    status_history = status_history || jsonb_build_object('SCHEDULED', $4::text)
+WHERE kernels.id = $5 AND kernels.status = 'PENDING'
+`
+
+type KernelMarkScheduledParams struct {
+	Agent         string
+	OccupiedSlots json.RawMessage
+	Now           time.Time
+	Iso           string
+	ID            uuid.UUID
+}
+
+// KernelMarkScheduled places a PENDING kernel on an agent and marks its slots reserved.
+func (q *Queries) KernelMarkScheduled(ctx context.Context, db DBTX, arg *KernelMarkScheduledParams) (int64, error) {
+	result, err := db.Exec(ctx, kernelMarkScheduled,
+		arg.Agent,
+		arg.OccupiedSlots,
+		arg.Now,
+		arg.Iso,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const kernelReleaseSlots = `-- name: KernelReleaseSlots :one
+UPDATE kernels
+SET slots_reserved = false
+WHERE id = $1 AND slots_reserved
+RETURNING agent, occupied_slots
+`
+
+type KernelReleaseSlotsRow struct {
+	Agent         *string
+	OccupiedSlots json.RawMessage
+}
+
+// KernelReleaseSlots clears a kernel's reservation flag and returns what it held, exactly
+// once: a kernel already released returns no row.
+func (q *Queries) KernelReleaseSlots(ctx context.Context, db DBTX, id uuid.UUID) (*KernelReleaseSlotsRow, error) {
+	row := db.QueryRow(ctx, kernelReleaseSlots, id)
+	var i KernelReleaseSlotsRow
+	err := row.Scan(&i.Agent, &i.OccupiedSlots)
+	return &i, err
+}
+
+const kernelResultSummary = `-- name: KernelResultSummary :one
+SELECT COALESCE(bool_or(result = 'FAILURE'), false)::boolean AS failed FROM kernels WHERE session_id = $1
+`
+
+// KernelResultSummary returns whether any kernel of a session failed.
+func (q *Queries) KernelResultSummary(ctx context.Context, db DBTX, sessionID uuid.UUID) (bool, error) {
+	row := db.QueryRow(ctx, kernelResultSummary, sessionID)
+	var failed bool
+	err := row.Scan(&failed)
+	return failed, err
+}
+
+const kernelSetStarted = `-- name: KernelSetStarted :exec
+UPDATE kernels
+SET container_id = $1, kernel_host = $2,
+    repl_in_port = $3, repl_out_port = $4,
+    stdin_port = $5, stdout_port = $6,
+    service_ports = $7::jsonb
+WHERE id = $8
+`
+
+type KernelSetStartedParams struct {
+	ContainerID  *string
+	KernelHost   *string
+	ReplInPort   int32
+	ReplOutPort  int32
+	StdinPort    int32
+	StdoutPort   int32
+	ServicePorts json.RawMessage
+	ID           uuid.UUID
+}
+
+// KernelSetStarted records what the agent reported about a kernel it created.
+func (q *Queries) KernelSetStarted(ctx context.Context, db DBTX, arg *KernelSetStartedParams) error {
+	_, err := db.Exec(ctx, kernelSetStarted,
+		arg.ContainerID,
+		arg.KernelHost,
+		arg.ReplInPort,
+		arg.ReplOutPort,
+		arg.StdinPort,
+		arg.StdoutPort,
+		arg.ServicePorts,
+		arg.ID,
+	)
+	return err
+}
+
+const kernelTransition = `-- name: KernelTransition :many
+UPDATE kernels
+SET status = $1::text::kernel_status,
+    status_changed = $2::timestamptz,
+    status_info = COALESCE($3::text, status_info),
+    status_data = COALESCE($4::jsonb, status_data),
+    status_history = status_history || jsonb_build_object($1::text, $5::text),
+    terminated_at = CASE WHEN $1::text IN ('TERMINATED', 'CANCELLED', 'ERROR')
+                         THEN $2::timestamptz ELSE terminated_at END,
+    result = COALESCE($6::text::session_result, result)
+WHERE session_id = $7
+  AND ($8::uuid IS NULL OR id = $8::uuid)
+  AND status::text = ANY($9::text[])
+RETURNING id, cluster_role, cluster_idx
+`
+
+type KernelTransitionParams struct {
+	ToStatus     string
+	Now          time.Time
+	StatusInfo   *string
+	StatusData   json.RawMessage
+	Iso          string
+	Result       *string
+	SessionID    uuid.UUID
+	KernelID     *uuid.UUID
+	FromStatuses []string
+}
+
+type KernelTransitionRow struct {
+	ID          uuid.UUID
+	ClusterRole string
+	ClusterIdx  int32
+}
+
+// KernelTransition moves the kernels of a session (or one kernel, when kernel_id is set) whose
+// status is one of from_statuses to to_status, recording the status history.
+func (q *Queries) KernelTransition(ctx context.Context, db DBTX, arg *KernelTransitionParams) ([]*KernelTransitionRow, error) {
+	rows, err := db.Query(ctx, kernelTransition,
+		arg.ToStatus,
+		arg.Now,
+		arg.StatusInfo,
+		arg.StatusData,
+		arg.Iso,
+		arg.Result,
+		arg.SessionID,
+		arg.KernelID,
+		arg.FromStatuses,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*KernelTransitionRow{}
+	for rows.Next() {
+		var i KernelTransitionRow
+		if err := rows.Scan(&i.ID, &i.ClusterRole, &i.ClusterIdx); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -1,0 +1,5 @@
+package session_test
+
+import "runtime"
+
+const goarch = runtime.GOARCH

@@ -1,0 +1,136 @@
+package session
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/jobs"
+)
+
+// HandleKernelEvent applies a kernel event an agent reported:
+//   - preparing moves a SCHEDULED kernel to PREPARING;
+//   - started moves a SCHEDULED or PREPARING kernel to RUNNING (kernel_started);
+//   - terminated ends a live kernel as TERMINATED with result SUCCESS for exit code 0 and
+//     FAILURE otherwise (no result when it was destroyed), releases its slots, and when it was
+//     the session's last live kernel ends the session too (session_success or
+//     session_failure when exit codes are known, then session_terminated).
+//
+// An event for a kernel that is already past it (a duplicate, a late delivery) changes
+// nothing.
+func (h *Handlers) HandleKernelEvent(ctx context.Context, t *asynq.Task) error {
+	var p jobs.KernelEventPayload
+	if err := jobs.Decode(t, &p); err != nil {
+		return err
+	}
+	kid, err := uuid.Parse(p.KernelID)
+	if err != nil {
+		return jobs.Invalid(t, fmt.Sprintf("kernel id %q: %v", p.KernelID, err))
+	}
+	sid, err := uuid.Parse(p.SessionID)
+	if err != nil {
+		return jobs.Invalid(t, fmt.Sprintf("session id %q: %v", p.SessionID, err))
+	}
+	now := h.now()
+	var evs []events.Event
+	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+		status, err := lockSession(ctx, tx, sid)
+		if err != nil || status == "" {
+			return err
+		}
+		sess, err := db.Q.SessionGetForLifecycle(ctx, tx, sid)
+		if err != nil {
+			return fmt.Errorf("load session: %w", err)
+		}
+		ref := refOfSession(sess)
+		switch p.Event {
+		case jobs.KernelEventPreparing:
+			_, err := transitionKernels(ctx, tx, sid, &kid, change{from: []string{statusScheduled}, to: statusPreparing}, now)
+			return err
+		case jobs.KernelEventStarted:
+			ks, err := transitionKernels(ctx, tx, sid, &kid, change{from: []string{statusScheduled, statusPreparing}, to: statusRunning}, now)
+			if err != nil {
+				return err
+			}
+			for _, k := range ks {
+				evs = append(evs, ref.kernelEvent(events.KernelStarted, k, p.Reason, nil, now))
+			}
+			return nil
+		case jobs.KernelEventTerminated:
+			evs, err = h.kernelTerminated(ctx, tx, ref, sid, kid, &p)
+			return err
+		default:
+			h.logger.Warn("unknown kernel event ignored", "event", p.Event, "kernel", kid)
+			return nil
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("kernel %s event %s: %w", kid, p.Event, err)
+	}
+	h.publish(ctx, evs...)
+	return nil
+}
+
+// kernelTerminated applies a terminated event in tx, with the session row locked.
+func (h *Handlers) kernelTerminated(ctx context.Context, tx pgx.Tx, ref sessionRef, sid, kid uuid.UUID, p *jobs.KernelEventPayload) ([]events.Event, error) {
+	now := h.now()
+	reason := p.Reason
+	if reason == "" {
+		reason = "self-terminated"
+	}
+	c := change{from: liveKernelStatuses, to: statusTerminated, info: strp(reason)}
+	if p.ExitCode != nil {
+		if *p.ExitCode == 0 {
+			c.result = strp(resultSuccess)
+		} else {
+			c.result = strp(resultFailure)
+		}
+	}
+	ks, err := transitionKernels(ctx, tx, sid, &kid, c, now)
+	if err != nil || len(ks) == 0 {
+		return nil, err
+	}
+	if _, err := releaseKernel(ctx, tx, kid); err != nil {
+		return nil, err
+	}
+	evs := []events.Event{ref.kernelEvent(events.KernelTerminated, ks[0], reason, p.ExitCode, now)}
+	left, err := db.Q.KernelCountUnfinished(ctx, tx, sid)
+	if err != nil {
+		return nil, fmt.Errorf("count live kernels: %w", err)
+	}
+	if left > 0 {
+		return evs, nil
+	}
+	sc := change{from: append([]string{statusScheduled, statusPreparing, "PULLING", statusRunning, "RESTARTING", "RUNNING_DEGRADED"}, statusTerminating), to: statusTerminated, info: strp(reason)}
+	var resultEvent string
+	if p.ExitCode != nil {
+		failed, err := db.Q.KernelResultSummary(ctx, tx, sid)
+		if err != nil {
+			return nil, fmt.Errorf("session result: %w", err)
+		}
+		if failed {
+			sc.result, resultEvent = strp(resultFailure), events.SessionFailure
+		} else {
+			sc.result, resultEvent = strp(resultSuccess), events.SessionSuccess
+		}
+	}
+	row, err := transitionSession(ctx, tx, sid, sc, now)
+	if err != nil || row == nil {
+		return evs, err
+	}
+	sref := refOf(row)
+	sref.mainKernel = ref.mainKernel
+	if sref.mainKernel == "" {
+		sref.mainKernel = kid.String()
+	}
+	if resultEvent != "" {
+		evs = append(evs, sref.sessionEvent(resultEvent, reason, statusTerminated, p.ExitCode, now))
+	}
+	evs = append(evs, sref.sessionEvent(events.SessionTerminated, reason, statusTerminated, p.ExitCode, now))
+	return evs, nil
+}

@@ -1,0 +1,551 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/scheduler"
+	"github.com/hangar-run/hangar/jobs"
+)
+
+// errStale aborts the placement of one session whose snapshot no longer holds (an agent slot
+// filled up, the session left PENDING).
+var errStale = errors.New("stale snapshot")
+
+// passResult is what a committed schedule pass leaves to do.
+type passResult struct {
+	placed []string
+	events []events.Event
+}
+
+// HandleScheduleScalingGroup runs one schedule pass over the payload's scaling group: in one
+// transaction, serialized per scaling group by an advisory lock, it loads the snapshot, asks
+// internal/scheduler for a plan and applies it. A placement reserves the agents' slots with
+// guarded updates; when one no longer fits, that session stays PENDING for the next pass.
+// After commit it enqueues jobs.TypeSessionStart for the placed sessions and publishes
+// session_scheduled and session_cancelled.
+func (h *Handlers) HandleScheduleScalingGroup(ctx context.Context, t *asynq.Task) error {
+	var p jobs.ScheduleScalingGroupPayload
+	if err := jobs.Decode(t, &p); err != nil {
+		return err
+	}
+	if p.ScalingGroup == "" {
+		return jobs.Invalid(t, "no scaling group")
+	}
+	now := h.now()
+	var res passResult
+	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = h.schedulePass(ctx, tx, p.ScalingGroup, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("schedule %s: %w", p.ScalingGroup, err)
+	}
+	h.publish(ctx, res.events...)
+	var errs []error
+	for _, id := range res.placed {
+		task, err := jobs.NewSessionStartTask(id)
+		if err := h.enqueue(ctx, task, err); err != nil {
+			errs = append(errs, fmt.Errorf("enqueue start of session %s: %w", id, err))
+		}
+	}
+	if len(errs) > 0 {
+		// The sessions are SCHEDULED; the schedule tick re-enqueues their start.
+		h.logger.Warn("schedule pass: enqueue session start", "error", errors.Join(errs...))
+	}
+	return nil
+}
+
+// schedulePass loads the snapshot, plans and applies the plan in tx.
+func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (passResult, error) {
+	var res passResult
+	if err := db.Q.ScheduleLock(ctx, tx, sg); err != nil {
+		return res, fmt.Errorf("lock: %w", err)
+	}
+	snap, info, err := loadSnapshot(ctx, tx, sg, now)
+	if err != nil {
+		return res, err
+	}
+	if snap == nil || len(snap.Pending) == 0 {
+		return res, nil
+	}
+	plan, err := scheduler.Schedule(snap)
+	if err != nil {
+		return res, fmt.Errorf("plan: %w", err)
+	}
+	for i := range plan.Placements {
+		pl := &plan.Placements[i]
+		ok, err := applyPlacement(ctx, tx, snap, pl, now)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			h.logger.Info("placement no longer fits; session stays pending", "session", pl.SessionID, "scaling_group", sg)
+			continue
+		}
+		res.placed = append(res.placed, pl.SessionID)
+		s := info[pl.SessionID]
+		res.events = append(res.events, s.sessionEvent(events.SessionScheduled, "", statusScheduled, nil, now))
+	}
+	for i := range plan.Skipped {
+		sk := &plan.Skipped[i]
+		data, err := json.Marshal(sk.StatusData(now))
+		if err != nil {
+			return res, fmt.Errorf("encode status data: %w", err)
+		}
+		id, err := uuid.Parse(sk.SessionID)
+		if err != nil {
+			return res, fmt.Errorf("session id %q: %w", sk.SessionID, err)
+		}
+		if err := db.Q.SessionSetPendingInfo(ctx, tx, &dbsqlc.SessionSetPendingInfoParams{
+			StatusInfo: sk.Reason, StatusData: data, ID: id,
+		}); err != nil {
+			return res, fmt.Errorf("record skip of session %s: %w", id, err)
+		}
+	}
+	for i := range plan.Cancelled {
+		c := &plan.Cancelled[i]
+		id, err := uuid.Parse(c.SessionID)
+		if err != nil {
+			return res, fmt.Errorf("session id %q: %w", c.SessionID, err)
+		}
+		var data any
+		if c.Attempt != nil {
+			data = c.Attempt.StatusData(now)
+		}
+		row, err := transitionSession(ctx, tx, id, change{from: []string{statusPending}, to: statusCancelled, info: strp(c.Reason), data: data}, now)
+		if err != nil || row == nil {
+			if err != nil {
+				return res, err
+			}
+			continue
+		}
+		if _, err := transitionKernels(ctx, tx, id, nil, change{from: []string{statusPending}, to: statusCancelled, info: strp(c.Reason)}, now); err != nil {
+			return res, err
+		}
+		s := info[c.SessionID]
+		res.events = append(res.events, s.sessionEvent(events.SessionCancelled, c.Reason, statusCancelled, nil, now))
+	}
+	return res, nil
+}
+
+// applyPlacement reserves the slots of one placement and marks its session and kernels
+// SCHEDULED, in a savepoint: it reports false, having changed nothing, when the snapshot
+// no longer holds.
+func applyPlacement(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, pl *scheduler.Placement, now time.Time) (bool, error) {
+	err := db.InTx(ctx, tx, func(sp pgx.Tx) error {
+		sid, err := uuid.Parse(pl.SessionID)
+		if err != nil {
+			return fmt.Errorf("session id %q: %w", pl.SessionID, err)
+		}
+		deltas := map[string]map[string]decimal.Decimal{}
+		sessionSlots := map[string]decimal.Decimal{}
+		var agentIDs []string
+		for _, k := range pl.Kernels {
+			kid, err := uuid.Parse(k.KernelID)
+			if err != nil {
+				return fmt.Errorf("kernel id %q: %w", k.KernelID, err)
+			}
+			occ := scheduler.FormatSlots(snap.SlotNames, snap.SlotTypes, k.Slots)
+			d := deltas[k.AgentID]
+			if d == nil {
+				d = map[string]decimal.Decimal{}
+				deltas[k.AgentID] = d
+				agentIDs = append(agentIDs, k.AgentID)
+			}
+			for slot, v := range occ {
+				amount, err := decimal.NewFromString(v)
+				if err != nil {
+					return fmt.Errorf("kernel %s slot %s: %w", kid, slot, err)
+				}
+				d[slot] = d[slot].Add(amount)
+				sessionSlots[slot] = sessionSlots[slot].Add(amount)
+			}
+			b, err := json.Marshal(occ)
+			if err != nil {
+				return fmt.Errorf("encode occupied slots: %w", err)
+			}
+			n, err := db.Q.KernelMarkScheduled(ctx, sp, &dbsqlc.KernelMarkScheduledParams{
+				Agent: k.AgentID, OccupiedSlots: b, Now: now, Iso: isoTime(now), ID: kid,
+			})
+			if err != nil {
+				return fmt.Errorf("schedule kernel %s: %w", kid, err)
+			}
+			if n != 1 {
+				return errStale
+			}
+		}
+		for _, agent := range agentIDs {
+			d := deltas[agent]
+			for _, slot := range slices.Sorted(maps.Keys(d)) {
+				if !d[slot].IsPositive() {
+					continue
+				}
+				n, err := db.Q.AgentSlotReserve(ctx, sp, &dbsqlc.AgentSlotReserveParams{Delta: d[slot], AgentID: agent, Slot: slot})
+				if err != nil {
+					return fmt.Errorf("reserve %s on agent %s: %w", slot, agent, err)
+				}
+				if n != 1 {
+					return errStale
+				}
+			}
+		}
+		occupying := make(map[string]string, len(sessionSlots))
+		for slot, v := range sessionSlots {
+			occupying[slot] = v.String()
+		}
+		b, err := json.Marshal(occupying)
+		if err != nil {
+			return fmt.Errorf("encode occupying slots: %w", err)
+		}
+		n, err := db.Q.SessionMarkScheduled(ctx, sp, &dbsqlc.SessionMarkScheduledParams{
+			AgentIds: agentIDs, OccupyingSlots: b, Now: now, Iso: isoTime(now), ID: sid,
+		})
+		if err != nil {
+			return fmt.Errorf("schedule session %s: %w", sid, err)
+		}
+		if n != 1 {
+			return errStale
+		}
+		return nil
+	})
+	if errors.Is(err, errStale) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// schedulerOpts is the part of scaling_groups.scheduler_opts a pass reads.
+type schedulerOpts struct {
+	AllowedSessionTypes    []string       `json:"allowed_session_types"`
+	PendingTimeout         float64        `json:"pending_timeout"`
+	Config                 map[string]any `json:"config"`
+	AgentSelectionStrategy string         `json:"agent_selection_strategy"`
+	Roundrobin             bool           `json:"roundrobin"`
+}
+
+// decodeSlots decodes a JSONB resource slot map; null or empty gives an empty map.
+func decodeSlots(b []byte) (map[string]string, error) {
+	out := map[string]string{}
+	if len(b) == 0 || string(b) == "null" {
+		return out, nil
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("decode slots: %w", err)
+	}
+	for k, v := range raw {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case float64:
+			out[k] = decimal.NewFromFloat(x).String()
+		default:
+			return nil, fmt.Errorf("decode slots: slot %q has value %v", k, v)
+		}
+	}
+	return out, nil
+}
+
+// parseKnown is scheduler.ParseSlots over the slots of m that are in names.
+func parseKnown(names []string, types map[string]string, m map[string]string) ([]int64, error) {
+	known := make(map[string]string, len(m))
+	for _, n := range names {
+		if v, ok := m[n]; ok {
+			known[n] = v
+		}
+	}
+	return scheduler.ParseSlots(names, types, known)
+}
+
+// loadSnapshot reads one scaling group's snapshot. It returns a nil snapshot for an unknown
+// scaling group or one without pending sessions, and the event fields of each pending
+// session by id.
+func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*scheduler.Snapshot, map[string]sessionRef, error) {
+	sgRow, err := db.Q.ScheduleScalingGroup(ctx, tx, sg)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load scaling group: %w", err)
+	}
+	sessions, err := db.Q.SchedulePendingSessions(ctx, tx, &sg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load pending sessions: %w", err)
+	}
+	if len(sessions) == 0 {
+		return nil, nil, nil
+	}
+	kernels, err := db.Q.SchedulePendingKernels(ctx, tx, &sg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load pending kernels: %w", err)
+	}
+	deps, err := db.Q.ScheduleDependencies(ctx, tx, &sg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load dependencies: %w", err)
+	}
+	agents, err := db.Q.ScheduleAgents(ctx, tx, sg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load agents: %w", err)
+	}
+	agentSlots, err := db.Q.ScheduleAgentSlots(ctx, tx, sg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load agent slots: %w", err)
+	}
+
+	// Slot names: the union of the agents' slots and the requested ones.
+	types := map[string]string{}
+	nameSet := map[string]bool{}
+	for _, s := range agentSlots {
+		nameSet[s.Slot] = true
+		types[s.Slot] = s.SlotType
+	}
+	kernelSlots := make(map[uuid.UUID]map[string]string, len(kernels))
+	for _, k := range kernels {
+		m, err := decodeSlots(k.RequestedSlots)
+		if err != nil {
+			return nil, nil, fmt.Errorf("kernel %s: %w", k.ID, err)
+		}
+		kernelSlots[k.ID] = m
+		for n := range m {
+			nameSet[n] = true
+		}
+	}
+	names := slices.Sorted(maps.Keys(nameSet))
+
+	snap := &scheduler.Snapshot{
+		ScalingGroup: scheduler.ScalingGroup{Name: sg},
+		Now:          now,
+		SlotNames:    names,
+		SlotTypes:    types,
+		Usage: scheduler.Usage{
+			Keypairs: map[string]scheduler.KeypairUsage{},
+		},
+		Limits: scheduler.Limits{
+			Keypairs: map[string]scheduler.KeypairPolicy{},
+			Users:    map[string][]int64{},
+		},
+	}
+	var opts schedulerOpts
+	if len(sgRow.SchedulerOpts) > 0 {
+		if err := json.Unmarshal(sgRow.SchedulerOpts, &opts); err != nil {
+			return nil, nil, fmt.Errorf("scaling group %s: scheduler_opts: %w", sg, err)
+		}
+	}
+	switch algo := scheduler.Algorithm(sgRow.Scheduler); algo {
+	case scheduler.FIFO, scheduler.LIFO, scheduler.DRF:
+		snap.ScalingGroup.Scheduler = algo
+	default:
+		snap.ScalingGroup.Scheduler = scheduler.FIFO
+	}
+	snap.ScalingGroup.AllowedSessionTypes = opts.AllowedSessionTypes
+	snap.ScalingGroup.PendingTimeout = time.Duration(opts.PendingTimeout * float64(time.Second))
+	snap.ScalingGroup.AgentSelectionStrategy = scheduler.Strategy(opts.AgentSelectionStrategy)
+	switch snap.ScalingGroup.AgentSelectionStrategy {
+	case scheduler.Dispersed, scheduler.Concentrated, scheduler.Legacy:
+	default:
+		snap.ScalingGroup.AgentSelectionStrategy = scheduler.Dispersed
+	}
+	snap.ScalingGroup.RoundRobin = opts.Roundrobin
+	if n, ok := opts.Config["num_retries_to_skip"].(float64); ok && n > 0 {
+		snap.ScalingGroup.NumRetriesToSkip = int(n)
+	}
+
+	// Agents.
+	byAgent := map[string][2]map[string]string{}
+	for _, s := range agentSlots {
+		v := byAgent[s.AgentID]
+		if v[0] == nil {
+			v = [2]map[string]string{{}, {}}
+			byAgent[s.AgentID] = v
+		}
+		v[0][s.Slot] = s.Capacity
+		v[1][s.Slot] = s.Occupied
+	}
+	for _, a := range agents {
+		capacity, err := scheduler.ParseSlots(names, types, byAgent[a.ID][0])
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s capacity: %w", a.ID, err)
+		}
+		occupied, err := scheduler.ParseSlots(names, types, byAgent[a.ID][1])
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent %s occupied: %w", a.ID, err)
+		}
+		snap.Agents = append(snap.Agents, scheduler.Agent{
+			ID: a.ID, Architecture: a.Architecture, Capacity: capacity, Occupied: occupied,
+			Schedulable: a.Schedulable, ContainerCount: int(a.ContainerCount),
+		})
+	}
+
+	// Pending sessions with their kernels and dependencies.
+	kernelsOf := map[uuid.UUID][]scheduler.Kernel{}
+	private := map[uuid.UUID]bool{}
+	for _, k := range kernels {
+		req, err := scheduler.ParseSlots(names, types, kernelSlots[k.ID])
+		if err != nil {
+			return nil, nil, fmt.Errorf("kernel %s request: %w", k.ID, err)
+		}
+		kk := scheduler.Kernel{ID: k.ID.String(), Requested: req, Architecture: k.Architecture}
+		if k.Agent != nil {
+			kk.AgentID = *k.Agent
+		}
+		kernelsOf[k.SessionID] = append(kernelsOf[k.SessionID], kk)
+		if k.Role == "SYSTEM" {
+			private[k.SessionID] = true
+		}
+	}
+	depsOf := map[uuid.UUID][]scheduler.DependencyState{}
+	for _, d := range deps {
+		depsOf[d.SessionID] = append(depsOf[d.SessionID], scheduler.DependencyState{
+			ID: d.DependsOn.String(), Name: d.Name, Status: d.Status, Result: d.Result,
+		})
+	}
+	info := make(map[string]sessionRef, len(sessions))
+	keySet := map[string]bool{}
+	for _, s := range sessions {
+		ks := kernelsOf[s.ID]
+		if len(ks) == 0 {
+			continue // a session without kernels cannot be placed; it is still being created
+		}
+		ss := scheduler.Session{
+			ID: s.ID.String(), Name: s.Name, AccessKey: s.AccessKey, UserUUID: s.UserUuid.String(),
+			ProjectID: s.GroupID.String(), Domain: s.DomainName, Type: strings.ToLower(string(s.SessionType)),
+			ClusterMode: s.ClusterMode, Private: private[s.ID], Kernels: ks, StartsAt: s.StartsAt,
+			CreatedAt: s.CreatedAt, Dependencies: depsOf[s.ID], Retries: retriesOf(s.StatusData),
+		}
+		snap.Pending = append(snap.Pending, ss)
+		info[ss.ID] = sessionRef{id: ss.ID, name: s.Name, accessKey: s.AccessKey, domain: s.DomainName, projectID: ss.ProjectID, mainKernel: ks[0].ID}
+		keySet[s.AccessKey] = true
+		// No per-user policy is loaded yet: every user counts as having a main access key
+		// with no user-level limit.
+		snap.Limits.Users[ss.UserUUID] = nil
+	}
+	if err := loadKeypairs(ctx, tx, snap, slices.Sorted(maps.Keys(keySet))); err != nil {
+		return nil, nil, err
+	}
+	return snap, info, nil
+}
+
+// retriesOf returns status_data.scheduler.retries.
+func retriesOf(statusData []byte) int {
+	var d struct {
+		Scheduler struct {
+			Retries int `json:"retries"`
+		} `json:"scheduler"`
+	}
+	if len(statusData) == 0 || json.Unmarshal(statusData, &d) != nil {
+		return 0
+	}
+	return d.Scheduler.Retries
+}
+
+// loadKeypairs fills the keypair policies and usage of the snapshot's access keys.
+func loadKeypairs(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, keys []string) error {
+	names, types := snap.SlotNames, snap.SlotTypes
+	policies, err := db.Q.ScheduleKeypairPolicies(ctx, tx, keys)
+	if err != nil {
+		return fmt.Errorf("load keypair policies: %w", err)
+	}
+	for _, p := range policies {
+		total, err := decodeSlots(p.TotalResourceSlots)
+		if err != nil {
+			return fmt.Errorf("policy of %s: %w", p.AccessKey, err)
+		}
+		totalV, err := scheduler.PolicySlots(names, types, total, p.DefaultForUnspecified == "UNLIMITED")
+		if err != nil {
+			return fmt.Errorf("policy of %s: %w", p.AccessKey, err)
+		}
+		kp := scheduler.KeypairPolicy{
+			TotalSlots:                totalV,
+			MaxConcurrentSessions:     int(p.MaxConcurrentSessions),
+			MaxConcurrentSFTPSessions: int(p.MaxConcurrentSftpSessions),
+		}
+		if p.MaxPendingSessionCount != nil {
+			n := int(*p.MaxPendingSessionCount)
+			kp.MaxPendingSessionCount = &n
+		}
+		pending, err := decodeSlots(p.MaxPendingSessionResourceSlots)
+		if err != nil {
+			return fmt.Errorf("policy of %s: %w", p.AccessKey, err)
+		}
+		if len(pending) > 0 {
+			if kp.MaxPendingSessionResourceSlots, err = scheduler.PolicySlots(names, types, pending, false); err != nil {
+				return fmt.Errorf("policy of %s: %w", p.AccessKey, err)
+			}
+		}
+		snap.Limits.Keypairs[p.AccessKey] = kp
+	}
+	usage := make(map[string]*scheduler.KeypairUsage, len(keys))
+	for _, k := range keys {
+		usage[k] = &scheduler.KeypairUsage{
+			Occupied: make([]int64, len(names)), GroupOccupied: make([]int64, len(names)),
+			PendingSlots: make([]int64, len(names)),
+		}
+	}
+	occ, err := db.Q.ScheduleKeypairOccupancy(ctx, tx, keys)
+	if err != nil {
+		return fmt.Errorf("load keypair occupancy: %w", err)
+	}
+	for _, o := range occ {
+		m, err := decodeSlots(o.OccupiedSlots)
+		if err != nil {
+			return fmt.Errorf("occupancy of %s: %w", o.AccessKey, err)
+		}
+		v, err := parseKnown(names, types, m)
+		if err != nil {
+			return fmt.Errorf("occupancy of %s: %w", o.AccessKey, err)
+		}
+		u := usage[o.AccessKey]
+		addVec(u.Occupied, v)
+		if o.ScalingGroup != nil && *o.ScalingGroup == snap.ScalingGroup.Name {
+			addVec(u.GroupOccupied, v)
+		}
+	}
+	live, err := db.Q.ScheduleKeypairSessions(ctx, tx, keys)
+	if err != nil {
+		return fmt.Errorf("load keypair sessions: %w", err)
+	}
+	for _, s := range live {
+		u := usage[s.AccessKey]
+		if s.Status != statusPending {
+			u.ConcurrencyUsed++
+			continue
+		}
+		u.PendingCount++
+		m, err := decodeSlots(s.RequestedSlots)
+		if err != nil {
+			return fmt.Errorf("pending session of %s: %w", s.AccessKey, err)
+		}
+		v, err := parseKnown(names, types, m)
+		if err != nil {
+			return fmt.Errorf("pending session of %s: %w", s.AccessKey, err)
+		}
+		addVec(u.PendingSlots, v)
+	}
+	for k, u := range usage {
+		snap.Usage.Keypairs[k] = *u
+	}
+	return nil
+}
+
+// addVec adds v to dst element-wise.
+func addVec(dst, v []int64) {
+	for i := range v {
+		dst[i] += v[i]
+	}
+}

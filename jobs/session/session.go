@@ -1,0 +1,112 @@
+// Package session handles the tasks of the session lifecycle (design.md "Data flow: one
+// session"): the schedule pass over a scaling group (jobs.TypeScheduleScalingGroup), the
+// leader's schedule tick (jobs.TypeScheduleTick), starting a scheduled session on its agents
+// (jobs.TypeSessionStart), terminating a session (jobs.TypeSessionTerminate) and applying the
+// kernel events agents report (jobs.TypeKernelEvent).
+//
+// PostgreSQL holds the state; every status change goes through the helpers of
+// transition.go, which guard it with the expected current status, record the status history
+// and release a kernel's agent slots exactly once. Events are published after commit.
+package session
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/worker"
+	"github.com/hangar-run/hangar/jobs"
+)
+
+// DefaultRPCTimeout bounds one call to an agent.
+const DefaultRPCTimeout = 30 * time.Second
+
+// DefaultStaleAfter is how long a session may stay SCHEDULED or TERMINATING before the
+// schedule tick assumes its wake-up was lost and enqueues it again.
+const DefaultStaleAfter = 5 * time.Second
+
+// Options tunes Handlers beyond what worker.Deps gives. The zero value is usable.
+type Options struct {
+	// RPC is the pool of agent clients; New creates one when nil.
+	RPC *agentrpc.Pool
+	// RPCTimeout bounds one agent call; DefaultRPCTimeout when zero.
+	RPCTimeout time.Duration
+	// StaleAfter is the schedule tick's lost-wake-up threshold; DefaultStaleAfter when zero.
+	StaleAfter time.Duration
+}
+
+// Handlers processes the session lifecycle tasks. It is safe for concurrent use.
+type Handlers struct {
+	pool       *pgxpool.Pool
+	enq        *jobs.Enqueuer
+	pub        *events.Publisher
+	rpc        *agentrpc.Pool
+	logger     *slog.Logger
+	now        func() time.Time
+	rpcTimeout time.Duration
+	staleAfter time.Duration
+}
+
+// New returns Handlers working on deps.Pool, enqueuing follow-up tasks with deps.Enqueuer
+// and publishing events on deps.Redis under the enqueuer's prefix.
+func New(deps *worker.Deps, opts Options) (*Handlers, error) {
+	if deps.Pool == nil {
+		return nil, errors.New("session handlers: no PostgreSQL pool")
+	}
+	if deps.Enqueuer == nil {
+		return nil, errors.New("session handlers: no enqueuer")
+	}
+	h := &Handlers{
+		pool:       deps.Pool,
+		enq:        deps.Enqueuer,
+		rpc:        opts.RPC,
+		logger:     deps.Logger,
+		now:        deps.Now,
+		rpcTimeout: opts.RPCTimeout,
+		staleAfter: opts.StaleAfter,
+	}
+	if deps.Redis != nil {
+		h.pub = events.NewPublisher(deps.Redis, deps.Enqueuer.Prefix())
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.rpcTimeout <= 0 {
+		h.rpcTimeout = DefaultRPCTimeout
+	}
+	if h.staleAfter <= 0 {
+		h.staleAfter = DefaultStaleAfter
+	}
+	if h.rpc == nil {
+		h.rpc = agentrpc.NewPool(agentrpc.ClientOptions{Timeout: h.rpcTimeout, Logger: h.logger})
+	}
+	return h, nil
+}
+
+// Register registers the session lifecycle handlers on mux, with a new agent client pool
+// that lives as long as the process.
+func Register(mux *asynq.ServeMux, deps *worker.Deps) error {
+	h, err := New(deps, Options{})
+	if err != nil {
+		return err
+	}
+	h.Register(mux)
+	return nil
+}
+
+// Register registers h's handlers on mux under their exact task types.
+func (h *Handlers) Register(mux *asynq.ServeMux) {
+	mux.HandleFunc(jobs.TypeScheduleScalingGroup, h.HandleScheduleScalingGroup)
+	mux.HandleFunc(jobs.TypeScheduleTick, h.HandleScheduleTick)
+	mux.HandleFunc(jobs.TypeSessionStart, h.HandleSessionStart)
+	mux.HandleFunc(jobs.TypeSessionTerminate, h.HandleSessionTerminate)
+	mux.HandleFunc(jobs.TypeKernelEvent, h.HandleKernelEvent)
+}

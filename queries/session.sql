@@ -96,31 +96,6 @@ SELECT s.status::text AS status, COALESCE(s.status_info, '')::text AS status_inf
         ORDER BY k.cluster_idx LIMIT 1) AS service_ports
 FROM sessions s WHERE s.id = @id;
 
--- name: SessionSetStatus :one
--- SessionSetStatus moves a session from one of from_statuses to to_status with its status
--- history and reason; no row when the session is in another status.
-UPDATE sessions
-SET status = sqlc.arg(to_status)::text::session_status,
-    status_changed = sqlc.arg(now)::timestamptz,
-    status_info = sqlc.arg(status_info)::text,
-    status_history = status_history || jsonb_build_object(sqlc.arg(to_status)::text, sqlc.arg(iso)::text),
-    terminated_at = CASE WHEN sqlc.arg(to_status)::text IN ('TERMINATED', 'CANCELLED') THEN sqlc.arg(now)::timestamptz
-                         ELSE terminated_at END
-WHERE id = @id AND status::text = ANY(sqlc.arg(from_statuses)::text[])
-RETURNING id, name, access_key, domain_name, group_id, status::text AS status;
-
--- name: SessionKernelsSetStatus :many
--- SessionKernelsSetStatus moves a session's kernels in one of from_statuses to to_status.
-UPDATE kernels
-SET status = sqlc.arg(to_status)::text::kernel_status,
-    status_changed = sqlc.arg(now)::timestamptz,
-    status_info = sqlc.arg(status_info)::text,
-    status_history = status_history || jsonb_build_object(sqlc.arg(to_status)::text, sqlc.arg(iso)::text),
-    terminated_at = CASE WHEN sqlc.arg(to_status)::text IN ('TERMINATED', 'CANCELLED') THEN sqlc.arg(now)::timestamptz
-                         ELSE terminated_at END
-WHERE session_id = @session_id AND status::text = ANY(sqlc.arg(from_statuses)::text[])
-RETURNING id, cluster_role, cluster_idx;
-
 -- name: SessionRename :execrows
 -- SessionRename renames a RUNNING session and its kernels.
 WITH s AS (

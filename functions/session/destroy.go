@@ -153,19 +153,20 @@ func destroyOne(ctx context.Context, s *functions.Server, sid uuid.UUID, forced 
 func cancelPending(ctx context.Context, s *functions.Server, sid uuid.UUID) (bool, error) {
 	d := s.Deps()
 	now := d.Clock()
-	var row *dbsqlc.SessionSetStatusRow
+	reason := "user-requested"
+	var row *dbsqlc.SessionTransitionRow
 	var mainKernel string
 	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
 		var err error
-		row, err = db.Q.SessionSetStatus(ctx, tx, &dbsqlc.SessionSetStatusParams{
-			ToStatus: "CANCELLED", Now: now, StatusInfo: "user-requested", Iso: isoTime(now), ID: sid,
+		row, err = db.Q.SessionTransition(ctx, tx, &dbsqlc.SessionTransitionParams{
+			ToStatus: "CANCELLED", Now: now, StatusInfo: &reason, Iso: isoTime(now), ID: sid,
 			FromStatuses: []string{"PENDING"},
 		})
 		if err != nil {
 			return err
 		}
-		ks, err := db.Q.SessionKernelsSetStatus(ctx, tx, &dbsqlc.SessionKernelsSetStatusParams{
-			ToStatus: "CANCELLED", Now: now, StatusInfo: "user-requested", Iso: isoTime(now), SessionID: sid,
+		ks, err := db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
+			ToStatus: "CANCELLED", Now: now, StatusInfo: &reason, Iso: isoTime(now), SessionID: sid,
 			FromStatuses: liveStatuses,
 		})
 		for _, k := range ks {
@@ -183,7 +184,7 @@ func cancelPending(ctx context.Context, s *functions.Server, sid uuid.UUID) (boo
 	}
 	publish(ctx, s, events.Event{
 		Name: events.SessionCancelled, SessionID: sid.String(), SessionName: row.Name, KernelID: mainKernel,
-		AccessKey: row.AccessKey, Domain: row.DomainName, ProjectID: row.GroupID.String(), Reason: "user-requested",
+		AccessKey: row.AccessKey, Domain: row.DomainName, ProjectID: row.GroupID.String(), Reason: reason,
 		Status: "CANCELLED", Time: now,
 	})
 	return true, nil
@@ -195,13 +196,13 @@ func markTerminating(ctx context.Context, s *functions.Server, sid uuid.UUID, fr
 	d := s.Deps()
 	now := d.Clock()
 	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		if _, err := db.Q.SessionSetStatus(ctx, tx, &dbsqlc.SessionSetStatusParams{
-			ToStatus: "TERMINATING", Now: now, StatusInfo: reason, Iso: isoTime(now), ID: sid, FromStatuses: from,
+		if _, err := db.Q.SessionTransition(ctx, tx, &dbsqlc.SessionTransitionParams{
+			ToStatus: "TERMINATING", Now: now, StatusInfo: &reason, Iso: isoTime(now), ID: sid, FromStatuses: from,
 		}); err != nil {
 			return err
 		}
-		_, err := db.Q.SessionKernelsSetStatus(ctx, tx, &dbsqlc.SessionKernelsSetStatusParams{
-			ToStatus: "TERMINATING", Now: now, StatusInfo: reason, Iso: isoTime(now), SessionID: sid,
+		_, err := db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
+			ToStatus: "TERMINATING", Now: now, StatusInfo: &reason, Iso: isoTime(now), SessionID: sid,
 			FromStatuses: liveStatuses,
 		})
 		return err

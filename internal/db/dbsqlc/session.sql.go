@@ -337,61 +337,6 @@ func (q *Queries) SessionKernelInsert(ctx context.Context, db DBTX, arg *Session
 	return err
 }
 
-const sessionKernelsSetStatus = `-- name: SessionKernelsSetStatus :many
-UPDATE kernels
-SET status = $1::text::kernel_status,
-    status_changed = $2::timestamptz,
-    status_info = $3::text,
-    status_history = status_history || jsonb_build_object($1::text, $4::text),
-    terminated_at = CASE WHEN $1::text IN ('TERMINATED', 'CANCELLED') THEN $2::timestamptz
-                         ELSE terminated_at END
-WHERE session_id = $5 AND status::text = ANY($6::text[])
-RETURNING id, cluster_role, cluster_idx
-`
-
-type SessionKernelsSetStatusParams struct {
-	ToStatus     string
-	Now          time.Time
-	StatusInfo   string
-	Iso          string
-	SessionID    uuid.UUID
-	FromStatuses []string
-}
-
-type SessionKernelsSetStatusRow struct {
-	ID          uuid.UUID
-	ClusterRole string
-	ClusterIdx  int32
-}
-
-// SessionKernelsSetStatus moves a session's kernels in one of from_statuses to to_status.
-func (q *Queries) SessionKernelsSetStatus(ctx context.Context, db DBTX, arg *SessionKernelsSetStatusParams) ([]*SessionKernelsSetStatusRow, error) {
-	rows, err := db.Query(ctx, sessionKernelsSetStatus,
-		arg.ToStatus,
-		arg.Now,
-		arg.StatusInfo,
-		arg.Iso,
-		arg.SessionID,
-		arg.FromStatuses,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []*SessionKernelsSetStatusRow{}
-	for rows.Next() {
-		var i SessionKernelsSetStatusRow
-		if err := rows.Scan(&i.ID, &i.ClusterRole, &i.ClusterIdx); err != nil {
-			return nil, err
-		}
-		items = append(items, &i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const sessionMatch = `-- name: SessionMatch :many
 SELECT s.id, s.name, s.status::text AS status, s.created_at, s.images, s.access_key,
        s.domain_name, s.scaling_group_name
@@ -571,59 +516,6 @@ func (q *Queries) SessionScalingGroupExists(ctx context.Context, db DBTX, name s
 	var column_1 bool
 	err := row.Scan(&column_1)
 	return column_1, err
-}
-
-const sessionSetStatus = `-- name: SessionSetStatus :one
-UPDATE sessions
-SET status = $1::text::session_status,
-    status_changed = $2::timestamptz,
-    status_info = $3::text,
-    status_history = status_history || jsonb_build_object($1::text, $4::text),
-    terminated_at = CASE WHEN $1::text IN ('TERMINATED', 'CANCELLED') THEN $2::timestamptz
-                         ELSE terminated_at END
-WHERE id = $5 AND status::text = ANY($6::text[])
-RETURNING id, name, access_key, domain_name, group_id, status::text AS status
-`
-
-type SessionSetStatusParams struct {
-	ToStatus     string
-	Now          time.Time
-	StatusInfo   string
-	Iso          string
-	ID           uuid.UUID
-	FromStatuses []string
-}
-
-type SessionSetStatusRow struct {
-	ID         uuid.UUID
-	Name       string
-	AccessKey  string
-	DomainName string
-	GroupID    uuid.UUID
-	Status     string
-}
-
-// SessionSetStatus moves a session from one of from_statuses to to_status with its status
-// history and reason; no row when the session is in another status.
-func (q *Queries) SessionSetStatus(ctx context.Context, db DBTX, arg *SessionSetStatusParams) (*SessionSetStatusRow, error) {
-	row := db.QueryRow(ctx, sessionSetStatus,
-		arg.ToStatus,
-		arg.Now,
-		arg.StatusInfo,
-		arg.Iso,
-		arg.ID,
-		arg.FromStatuses,
-	)
-	var i SessionSetStatusRow
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.AccessKey,
-		&i.DomainName,
-		&i.GroupID,
-		&i.Status,
-	)
-	return &i, err
 }
 
 const sessionStatusGet = `-- name: SessionStatusGet :one

@@ -250,3 +250,24 @@ func ErrTooManySessionsMatched(data any) *Problem {
 func ErrSessionAlreadyExists(data any) *Problem {
 	return problem(http.StatusBadRequest, "session-already-exists", "The session already exists but you requested not to reuse existing one.", "", data)
 }
+
+// ErrKernelCreationFailed is the 500 for an agent that failed to create a session's kernels.
+func ErrKernelCreationFailed(msg string) *Problem {
+	return problem(http.StatusInternalServerError, "kernel-creation-failed", "Kernel creation has failed.", msg, nil)
+}
+
+// ErrKernelDestructionFailed is the 500 for an agent that failed to destroy a kernel.
+func ErrKernelDestructionFailed(msg string) *Problem {
+	return problem(http.StatusInternalServerError, "kernel-destruction-failed", "Kernel destruction has failed.", msg, nil)
+}
+
+// ErrKernelRestartFailed is the 500 for an agent that failed to restart a kernel.
+func ErrKernelRestartFailed(msg string) *Problem {
+	return problem(http.StatusInternalServerError, "kernel-restart-failed", "Kernel restart has failed.", msg, nil)
+}
+
+// ErrKernelExecutionFailed is the 500 for an agent that failed to run code, answer a file
+// operation or return logs (its TIMEOUT or FAILURE).
+func ErrKernelExecutionFailed(msg string) *Problem {
+	return problem(http.StatusInternalServerError, "kernel-execution-failed", "Executing user code in the kernel has failed.", msg, nil)
+}

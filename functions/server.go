@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -16,6 +17,10 @@ type Server struct {
 	mux     *http.ServeMux
 	api     huma.API
 	handler http.Handler
+
+	// done is closed by Shutdown; long-lived handlers (WebSocket streams) watch it.
+	done     chan struct{}
+	shutdown sync.Once
 }
 
 // Title and Version of the OpenAPI document.
@@ -50,7 +55,7 @@ func NewServer(deps *Deps) *Server {
 		},
 	}
 	api := humago.New(mux, cfg)
-	s := &Server{deps: deps, mux: mux, api: api}
+	s := &Server{deps: deps, mux: mux, api: api, done: make(chan struct{})}
 	api.UseMiddleware(s.authMiddleware, s.paramsMiddleware)
 
 	c := cors.New(cors.Options{
@@ -103,6 +108,14 @@ func (s *Server) Mux() *http.ServeMux { return s.mux }
 
 // Handler serves every request through the pipeline described in the package doc.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Shutdown tells long-lived handlers that the server is going down: WebSocket streams, which
+// http.Server.Shutdown does not track, tell their clients and close. Register it with
+// http.Server.RegisterOnShutdown. It is safe to call more than once.
+func (s *Server) Shutdown() { s.shutdown.Do(func() { close(s.done) }) }
+
+// Done is closed once Shutdown was called.
+func (s *Server) Done() <-chan struct{} { return s.done }
 
 // VersionOutput is the answer of GET /.
 type VersionOutput struct {

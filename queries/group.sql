@@ -53,3 +53,11 @@ SELECT id FROM groups WHERE domain_name = @domain_name AND id = ANY(@ids::uuid[]
 -- GroupLock loads a project and locks it against changes and new references until the
 -- transaction ends.
 SELECT * FROM groups WHERE id = @id FOR UPDATE;
+
+-- name: GroupIDsByName :many
+-- GroupIDsByName returns the ids of the projects with a name, in one domain or in all when
+-- domain_name is null.
+SELECT id FROM groups
+WHERE name = @name
+  AND (sqlc.narg('domain_name')::text IS NULL OR domain_name = sqlc.narg('domain_name')::text)
+ORDER BY domain_name, id;

@@ -70,3 +70,24 @@ WHERE session_id = $1 AND status NOT IN ('TERMINATED', 'CANCELLED', 'ERROR');
 -- name: KernelResultSummary :one
 -- KernelResultSummary returns whether any kernel of a session failed.
 SELECT COALESCE(bool_or(result = 'FAILURE'), false)::boolean AS failed FROM kernels WHERE session_id = $1;
+
+-- name: KernelMainGet :one
+-- KernelMainGet returns a session's main kernel with where it runs, for the operations an
+-- agent answers directly (execute, logs, files, interrupt, restart).
+SELECT id, session_id, status::text AS status, agent, agent_addr, container_log
+FROM kernels
+WHERE session_id = $1 AND cluster_role = 'main'
+ORDER BY cluster_idx
+LIMIT 1;
+
+-- name: KernelContainerLogSet :exec
+-- KernelContainerLogSet stores a kernel's container log, read back once the kernel is gone.
+UPDATE kernels SET container_log = @container_log WHERE id = @id;
+
+-- name: KernelAgentAddrGet :one
+-- KernelAgentAddrGet returns the RPC address of the agent a kernel was placed on (NULL when none).
+SELECT agent_addr FROM kernels WHERE id = $1;
+
+-- name: KernelContainerIDSet :exec
+-- KernelContainerIDSet records the container a restarted kernel runs in now.
+UPDATE kernels SET container_id = @container_id WHERE id = @id;

@@ -4,7 +4,11 @@ SELECT pg_advisory_xact_lock(hashtext('schedule:' || sqlc.arg(scaling_group)::te
 
 -- name: ScheduleScalingGroup :one
 -- ScheduleScalingGroup returns a scaling group's queueing algorithm and scheduler options.
-SELECT name, scheduler, scheduler_opts FROM scaling_groups WHERE name = $1;
+SELECT name, scheduler, scheduler_opts, roundrobin_index FROM scaling_groups WHERE name = $1;
+
+-- name: ScheduleSetRoundRobinIndex :exec
+-- ScheduleSetRoundRobinIndex records where the next pass's round-robin search starts.
+UPDATE scaling_groups SET roundrobin_index = $2 WHERE name = $1 AND roundrobin_index <> $2;
 
 -- name: ScheduleAgents :many
 -- ScheduleAgents lists the ALIVE agents of a scaling group with the number of kernels they host.
@@ -58,6 +62,33 @@ WHERE k.access_key = ANY(sqlc.arg(access_keys)::text[]);
 SELECT access_key, scaling_group, occupied_slots
 FROM kernels
 WHERE slots_reserved AND role <> 'SYSTEM' AND access_key = ANY(sqlc.arg(access_keys)::text[]);
+
+-- name: ScheduleUserPolicies :many
+-- ScheduleUserPolicies returns, for each given user that has a main access key, the resource
+-- policy of that key (the user_resource_limit predicate checks against it).
+SELECT u.uuid AS user_uuid, p.default_for_unspecified::text AS default_for_unspecified, p.total_resource_slots
+FROM users u
+JOIN keypairs k ON k.access_key = u.main_access_key
+JOIN keypair_resource_policies p ON p.name = k.resource_policy
+WHERE u.uuid = ANY(sqlc.arg(user_uuids)::uuid[]);
+
+-- name: ScheduleProjectLimits :many
+-- ScheduleProjectLimits returns total_resource_slots of the given projects.
+SELECT id, total_resource_slots FROM groups WHERE id = ANY(sqlc.arg(ids)::uuid[]);
+
+-- name: ScheduleDomainLimits :many
+-- ScheduleDomainLimits returns total_resource_slots of the given domains.
+SELECT name, total_resource_slots FROM domains WHERE name = ANY(sqlc.arg(names)::text[]);
+
+-- name: ScheduleOwnerOccupancy :many
+-- ScheduleOwnerOccupancy lists the reserved non-SYSTEM kernels of the given users, projects or
+-- domains, in every scaling group, for the user, project and domain resource limits.
+SELECT user_uuid, group_id, domain_name, occupied_slots
+FROM kernels
+WHERE slots_reserved AND role <> 'SYSTEM'
+  AND (user_uuid = ANY(sqlc.arg(user_uuids)::uuid[])
+       OR group_id = ANY(sqlc.arg(project_ids)::uuid[])
+       OR domain_name = ANY(sqlc.arg(domains)::text[]));
 
 -- name: ScheduleKeypairSessions :many
 -- ScheduleKeypairSessions lists the live sessions of the given access keys (PENDING ones with

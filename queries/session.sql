@@ -52,14 +52,14 @@ INSERT INTO kernels (id, session_id, session_creation_id, session_name, session_
     cluster_size, cluster_role, cluster_idx, local_rank, cluster_hostname, scaling_group, domain_name,
     group_id, user_uuid, access_key, image, architecture, registry, tag, requested_slots, environ,
     resource_opts, bootstrap_script, preopen_ports, created_at, starts_at, status, status_history,
-    status_changed, callback_url, startup_command)
+    status_changed, callback_url, startup_command, agent)
 VALUES (@id, @session_id, @session_creation_id, @session_name, sqlc.arg(session_type)::text::session_type,
     @cluster_mode, @cluster_size, @cluster_role, @cluster_idx, @local_rank, @cluster_hostname,
     @scaling_group, @domain_name, @group_id, @user_uuid, @access_key, @image, @architecture, @registry,
     sqlc.narg('tag'), sqlc.arg(requested_slots)::jsonb, sqlc.arg(environ)::text[], sqlc.arg(resource_opts)::jsonb,
     sqlc.narg('bootstrap_script'), sqlc.arg(preopen_ports)::int[], sqlc.arg(now)::timestamptz, sqlc.narg('starts_at'),
     'PENDING', sqlc.arg(status_history)::jsonb, sqlc.arg(now)::timestamptz, sqlc.narg('callback_url'),
-    sqlc.narg('startup_command'));
+    sqlc.narg('startup_command'), sqlc.narg('agent'));
 
 -- name: SessionDependencyInsert :exec
 -- SessionDependencyInsert records that a session waits for another one.
@@ -107,3 +107,10 @@ UPDATE kernels SET session_name = @new_name FROM s WHERE kernels.session_id = s.
 -- name: SessionDependents :many
 -- SessionDependents lists the sessions that depend on a session.
 SELECT session_id FROM session_dependencies WHERE depends_on = @id;
+
+-- name: SessionQueryCountIncrement :exec
+-- SessionQueryCountIncrement counts one executed query in a session and its main kernel.
+WITH k AS (
+    UPDATE kernels SET num_queries = kernels.num_queries + 1 WHERE kernels.id = @kernel_id
+)
+UPDATE sessions SET num_queries = sessions.num_queries + 1 WHERE sessions.id = @session_id;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `go tool task dev`: applies the schema and example fixtures, then runs the API (:8081) and a
-# worker in the foreground with their logs. Ctrl-C stops them; the halfstack stays up until
+# `go tool task dev`: applies the schema and example fixtures, then runs the API (:8081), a
+# worker and one agent with the process runtime (RPC :6001, kernels in .halfstack/scratches) in
+# the foreground with their logs. Ctrl-C stops them; the halfstack stays up until
 # `go tool task halfstack:down`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ pids=()
 stop() {
   trap - INT TERM
   echo
-  echo "dev: stopping api and worker (the halfstack stays up; \`go tool task halfstack:down\` stops it)"
+  echo "dev: stopping api, worker and agent (the halfstack stays up; \`go tool task halfstack:down\` stops it)"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   exit 0
@@ -28,6 +29,11 @@ run() { # name cmd...
 
 run api $HANGAR api
 run worker $HANGAR worker
+# The agent reads ./agent.toml when there is one; otherwise these defaults: process runtime, the
+# host's CPUs and memory, scaling group "default".
+mkdir -p .halfstack/scratches
+HANGAR_AGENT_RUNTIME=${HANGAR_AGENT_RUNTIME:-process} HANGAR_SCRATCH_ROOT=${HANGAR_SCRATCH_ROOT:-.halfstack/scratches} \
+  run agent ./bin/hangar-agent
 
 # Wait for the API to answer before printing how to call it.
 for _ in $(seq 1 250); do
@@ -44,12 +50,16 @@ cat <<'MSG'
 
   Try a signed call:
     ./bin/hangar request GET /manager/status
+  Run Python in a session (signed with the superadmin keys, the default of `hangar request`):
+    ./bin/hangar request POST /session '{"image":"python","sessionName":"hello","maxWaitSeconds":30}'
+    ./bin/hangar request POST /session/hello '{"mode":"query","runId":"r1","code":"print(6*7)"}'
+    ./bin/hangar request DELETE /session/hello
     ./bin/hangar request GET /admin/users --access-key AKIAIOSFODNN7EXAMPLE --secret-key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
   Backend.AI's Python client works too:
     export BACKEND_ENDPOINT=http://127.0.0.1:8081 BACKEND_ENDPOINT_TYPE=api \
            BACKEND_ACCESS_KEY=AKIAIOSFODNN7EXAMPLE BACKEND_SECRET_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 
-  Ctrl-C stops the API and worker.
+  Ctrl-C stops the API, the worker and the agent.
 
 MSG
 wait

@@ -53,7 +53,7 @@ func runAPI(ctx context.Context, listen string) error {
 	ropts := svc.redis.Options()
 	aq := asynq.NewClient(asynq.RedisClientOpt{Addr: ropts.Addr, Password: ropts.Password})
 	defer func() { _ = aq.Close() }()
-	hub, err := events.NewHub(ctx, svc.redis, "", e.logger)
+	hub, err := events.NewHub(ctx, svc.redis, e.cfg.Redis.QueuePrefix, e.logger)
 	if err != nil {
 		return fmt.Errorf("subscribe to lifecycle events: %w", err)
 	}
@@ -69,7 +69,8 @@ func runAPI(ctx context.Context, listen string) error {
 		ManagerID:        e.cfg.Manager.ID,
 		ServiceAddr:      listen,
 		HeartbeatTimeout: e.cfg.Manager.HeartbeatTimeout,
-		Enqueuer:         jobs.NewEnqueuer(aq, ""),
+		Enqueuer:         jobs.NewEnqueuer(aq, e.cfg.Redis.QueuePrefix),
+		RedisPrefix:      e.cfg.Redis.QueuePrefix,
 		Events:           hub,
 		Agents:           agents,
 	}
@@ -79,6 +80,9 @@ func runAPI(ctx context.Context, listen string) error {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
 	srv := &http.Server{Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Open execute WebSockets and event streams end (server-restarting, stream closed) when the
+	// server shuts down, instead of holding Shutdown until its timeout.
+	srv.RegisterOnShutdown(server.Shutdown)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	e.logger.Info("API listening", "addr", ln.Addr().String(), "etcd_namespace", e.cfg.Etcd.Namespace)

@@ -96,6 +96,7 @@ func runWorker(ctx context.Context, o workerOpts) error {
 		Handlers:       registerHandlers,
 		HeartbeatEvery: o.HeartbeatEvery,
 		Intervals:      svc.shared.Duration,
+		QueuePrefix:    e.cfg.Redis.QueuePrefix,
 	})
 }
 

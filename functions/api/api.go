@@ -8,6 +8,7 @@ import (
 	"github.com/hangar-run/hangar/functions/adminpolicy"
 	"github.com/hangar-run/hangar/functions/authapi"
 	"github.com/hangar-run/hangar/functions/configapi"
+	"github.com/hangar-run/hangar/functions/eventstream"
 	"github.com/hangar-run/hangar/functions/manager"
 	"github.com/hangar-run/hangar/functions/resource"
 	"github.com/hangar-run/hangar/functions/scalinggroup"
@@ -34,4 +35,5 @@ var areas = []func(*functions.Server){ //nolint:gochecknoglobals
 	resource.Register,
 	scalinggroup.Register,
 	session.Register,
+	eventstream.Register,
 }

@@ -242,3 +242,24 @@ func (e *Env) Do(t testing.TB, method, path string, body any, creds *auth.Creden
 	require.NoError(t, err)
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: out}
 }
+
+// Open sends a request signed with creds (unsigned when nil) and returns the response as
+// soon as its headers arrive, for streamed answers such as Server-Sent Events: the caller reads
+// the body and may close it to disconnect. The request has no body and no Content-Type, as
+// Backend.AI clients send streaming requests. The body is closed when t ends.
+func (e *Env) Open(t testing.TB, method, path string, creds *auth.Credentials, headers ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, e.HTTP.URL+path, nil)
+	require.NoError(t, err)
+	for _, h := range headers {
+		name, value, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	if creds != nil {
+		require.NoError(t, creds.SignRequest(req, functions.APIVersion, e.Clock.Now().Add(e.SignSkew)))
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = res.Body.Close() })
+	return res
+}

@@ -129,6 +129,9 @@ type request struct {
 	preopen                                  []int32
 	startsAt                                 *time.Time
 	deps                                     []uuid.UUID
+	// agents are the agents a superadmin designated (agent_list): one for every kernel of a
+	// multi-node cluster, or one for all kernels of a single-node one.
+	agents []string
 }
 
 func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateOutput, error) {
@@ -206,6 +209,7 @@ func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateO
 		if (r.clusterMode == "multi-node" && len(agentList) != r.clusterSize) || (r.clusterMode != "multi-node" && len(agentList) != 1) {
 			return nil, functions.ErrInvalidAPIParams("The number of agents in agent_list must match the cluster size.", nil)
 		}
+		r.agents = agentList
 	}
 	for _, port := range append(cfg.PreopenPorts, cfg.PreopenPorts2...) {
 		if port < 1024 || port > 65535 {
@@ -526,6 +530,10 @@ func insert(ctx context.Context, s *functions.Server, r *request, p *CreateParam
 			if i > 0 {
 				role, idx = "sub", i
 			}
+			var agent *string
+			if len(r.agents) > 0 {
+				agent = &r.agents[min(i, len(r.agents)-1)]
+			}
 			if err := db.Q.SessionKernelInsert(ctx, tx, &dbsqlc.SessionKernelInsertParams{
 				ID: uuid.New(), SessionID: sid, SessionCreationID: &creationID, SessionName: r.name,
 				SessionType: sessType, ClusterMode: r.clusterMode, ClusterSize: int32(r.clusterSize),
@@ -535,6 +543,7 @@ func insert(ctx context.Context, s *functions.Server, r *request, p *CreateParam
 				Registry: &registry, Tag: &tagPart, RequestedSlots: perKernel, Environ: envList,
 				ResourceOpts: optsJSON, BootstrapScript: bootstrap, PreopenPorts: preopen, Now: now,
 				StartsAt: r.startsAt, StatusHistory: history, CallbackUrl: callback, StartupCommand: p.StartupCommand,
+				Agent: agent,
 			}); err != nil {
 				return err
 			}

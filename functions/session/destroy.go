@@ -190,18 +190,24 @@ func cancelPending(ctx context.Context, s *functions.Server, sid uuid.UUID) (boo
 	return true, nil
 }
 
-// markTerminating moves a session in one of from and its live kernels to TERMINATING; false when
-// the session had left those statuses.
+// markTerminating moves a session in one of from and its live kernels to TERMINATING and
+// publishes session_terminating and kernel_terminating (unless the session was TERMINATING
+// already); false when the session had left those statuses.
 func markTerminating(ctx context.Context, s *functions.Server, sid uuid.UUID, from []string, reason string) (bool, error) {
 	d := s.Deps()
 	now := d.Clock()
+	var (
+		row     *dbsqlc.SessionTransitionRow
+		kernels []*dbsqlc.KernelTransitionRow
+	)
 	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		if _, err := db.Q.SessionTransition(ctx, tx, &dbsqlc.SessionTransitionParams{
+		var err error
+		if row, err = db.Q.SessionTransition(ctx, tx, &dbsqlc.SessionTransitionParams{
 			ToStatus: "TERMINATING", Now: now, StatusInfo: &reason, Iso: isoTime(now), ID: sid, FromStatuses: from,
 		}); err != nil {
 			return err
 		}
-		_, err := db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
+		kernels, err = db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
 			ToStatus: "TERMINATING", Now: now, StatusInfo: &reason, Iso: isoTime(now), SessionID: sid,
 			FromStatuses: liveStatuses,
 		})
@@ -213,5 +219,27 @@ func markTerminating(ctx context.Context, s *functions.Server, sid uuid.UUID, fr
 		}
 		return false, functions.FromDB(err, "session")
 	}
+	if len(from) == 1 && from[0] == "TERMINATING" {
+		return true, nil
+	}
+	mainKernel := ""
+	for _, k := range kernels {
+		if k.ClusterRole == "main" || mainKernel == "" {
+			mainKernel = k.ID.String()
+		}
+	}
+	evs := []events.Event{{
+		Name: events.SessionTerminating, SessionID: sid.String(), SessionName: row.Name, KernelID: mainKernel,
+		AccessKey: row.AccessKey, Domain: row.DomainName, ProjectID: row.GroupID.String(), Reason: reason,
+		Status: "TERMINATING", Time: now,
+	}}
+	for _, k := range kernels {
+		evs = append(evs, events.Event{
+			Name: events.KernelTerminating, SessionID: sid.String(), SessionName: row.Name, KernelID: k.ID.String(),
+			AccessKey: row.AccessKey, Domain: row.DomainName, ProjectID: row.GroupID.String(),
+			ClusterRole: k.ClusterRole, ClusterIdx: int(k.ClusterIdx), Reason: reason, Time: now,
+		})
+	}
+	publish(ctx, s, evs...)
 	return true, nil
 }

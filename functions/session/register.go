@@ -1,6 +1,7 @@
 // Package session is the Backend.AI-compatible /session API: creating compute sessions (they
 // are queued PENDING and started by the workers), reading them, destroying them, matching and
-// renaming them.
+// renaming them, and the operations the agent of a session's main kernel answers (kernel.go):
+// running code, completions, logs, interrupts, restarts and files.
 //
 // Every handler that takes a session reference resolves it with one lookup (lookup.go): an id or
 // an exact name, scoped to the owner's access key, dead sessions excluded unless the operation
@@ -25,6 +26,16 @@ func Register(s *functions.Server) {
 	registerGetInfo(s)
 	registerDestroy(s)
 	registerRename(s)
+	registerExecute(s)
+	registerComplete(s)
+	registerLogs(s)
+	registerInterrupt(s)
+	registerRestart(s)
+	registerUpload(s)
+	registerListFiles(s)
+	registerDownload(s)
+	registerDownloadSingle(s)
+	registerStreamExecute(s)
 }
 
 // isoTime writes t the way status_history records it.

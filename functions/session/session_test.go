@@ -31,7 +31,8 @@ func newEnv(t *testing.T) *functionstest.Env {
 	require.NoError(t, env.DB.Pool.QueryRow(ctx, `INSERT INTO images (name, image, tag, registry, architecture, resources)
 		VALUES ($1, 'stable/python', '3.9-ubuntu20.04', 'cr.backend.ai', $2, '{"cpu":{"min":"1"},"mem":{"min":"256m"}}')
 		RETURNING id`, image, hostArch()).Scan(&id))
-	_, err := env.DB.Pool.Exec(ctx, `INSERT INTO image_aliases (alias, image) VALUES ('python', $1)`, id)
+	_, err := env.DB.Pool.Exec(ctx, `INSERT INTO image_aliases (alias, image) VALUES ('python', $1)
+		ON CONFLICT (alias) DO UPDATE SET image = EXCLUDED.image`, id)
 	require.NoError(t, err)
 	return env
 }
@@ -412,4 +413,26 @@ func TestRename(t *testing.T) {
 		JOIN kernels k ON k.session_id = s.id WHERE s.id = $1`, out.SessionID).Scan(&name, &kname))
 	require.Equal(t, "new-name", name)
 	require.Equal(t, "new-name", kname)
+}
+
+func TestCreateWithAgentListDesignatesAgent(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	env.Do(t, http.MethodPost, "/session", map[string]any{
+		"name": "pinned", "image": "python", "enqueueOnly": true,
+		"config": map[string]any{"agent_list": []string{"i-unknown"}},
+	}, &functionstest.Superadmin).RequireProblem(t, http.StatusBadRequest, "invalid-api-params")
+	_, err := env.DB.Pool.Exec(context.Background(), `INSERT INTO agents (id, status, scaling_group, addr) VALUES ('i-pinned', 'ALIVE', 'default', 'tcp://127.0.0.1:1')`)
+	require.NoError(t, err)
+	res := env.Do(t, http.MethodPost, "/session", map[string]any{
+		"name": "pinned", "image": "python", "enqueueOnly": true,
+		"config": map[string]any{"agent_list": []string{"i-pinned"}},
+	}, &functionstest.Superadmin)
+	res.RequireStatus(t, http.StatusCreated)
+	var out created
+	res.JSON(t, &out)
+	var agent string
+	require.NoError(t, env.DB.Pool.QueryRow(context.Background(),
+		`SELECT COALESCE(agent, '') FROM kernels WHERE session_id = $1`, out.SessionID).Scan(&agent))
+	require.Equal(t, "i-pinned", agent)
 }

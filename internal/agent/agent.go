@@ -359,11 +359,6 @@ func (a *Agent) SyncKernels(ctx context.Context, req *agentrpc.SyncKernelsReques
 	return rep, nil
 }
 
-// RestartKernel implements agentrpc.Handler; no runtime supports it yet.
-func (a *Agent) RestartKernel(context.Context, *agentrpc.RestartKernelRequest) (*agentrpc.KernelCreated, error) {
-	return nil, a.unsupported(agentrpc.MethodRestartKernel)
-}
-
 // InterruptKernel implements agentrpc.Handler.
 func (a *Agent) InterruptKernel(ctx context.Context, req *agentrpc.InterruptKernelRequest) error {
 	return rpcError(a.rt.Interrupt(ctx, req.KernelID))

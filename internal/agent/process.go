@@ -66,7 +66,8 @@ type ExitNotifier interface {
 // Python images get a persistent interpreter for query mode; others run each query with
 // /bin/sh -c. A batch kernel's startup command is its main process. When /sys/fs/cgroup is
 // a writable cgroup v2 hierarchy, each kernel gets a cgroup (hangar/<kernel id>) with its
-// cpu and mem slots as cpu.max and memory.max; elsewhere kernels run unlimited.
+// cpu and mem slots as cpu.max and memory.max; elsewhere kernels run unlimited. A restart
+// (restart.go) starts a kernel's processes again in the same scratch directory.
 type ProcessRuntime struct {
 	root  string
 	now   func() time.Time
@@ -114,6 +115,7 @@ func (*ProcessRuntime) Name() string { return RuntimeProcess }
 // procKernel is one kernel of a ProcessRuntime.
 type procKernel struct {
 	info    Kernel
+	cfg     agentrpc.KernelConfig // the creation config, for restarts
 	dir     string
 	work    string
 	python  bool
@@ -213,7 +215,7 @@ func (r *ProcessRuntime) CreateKernel(_ context.Context, cfg *agentrpc.KernelCon
 	if k, ok := r.kernels[cfg.KernelID]; ok {
 		return r.created(k, cfg), nil
 	}
-	k, err := r.start(cfg)
+	k, err := r.start(cfg, false)
 	if err != nil {
 		return nil, err
 	}
@@ -257,8 +259,9 @@ func imageRuntime(img agentrpc.ImageRef) (python bool, path string, err error) {
 	return false, "/bin/sh", nil
 }
 
-// start sets up a kernel's scratch directory and starts its processes.
-func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig) (_ *procKernel, err error) {
+// start sets up a kernel's scratch directory and starts its processes. A restart reuses the
+// directory as it is and keeps it when the start fails.
+func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *procKernel, err error) {
 	python, interp, err := imageRuntime(cfg.Image)
 	if err != nil {
 		return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "%v", err)
@@ -269,6 +272,7 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig) (_ *procKernel, err e
 	}
 	k := &procKernel{
 		info: Kernel{KernelID: cfg.KernelID, SessionID: cfg.SessionID, Slots: cloneMap(cfg.ResourceSlots), Created: r.now()},
+		cfg:  *cfg,
 		dir:  dir, work: filepath.Join(dir, "work"), python: python, shell: "/bin/sh",
 	}
 	if !python {
@@ -286,7 +290,9 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig) (_ *procKernel, err e
 			k.close()
 			k.waiters.Wait()
 			_ = k.cgroup.remove()
-			_ = os.RemoveAll(dir)
+			if !restart {
+				_ = os.RemoveAll(dir)
+			}
 		}
 	}()
 	if k.log, err = os.OpenFile(filepath.Join(dir, "kernel.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {

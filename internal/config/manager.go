@@ -135,6 +135,10 @@ type ManagerSection struct {
 type RedisSection struct {
 	Addr     HostPort `toml:"addr"`
 	Password string   `toml:"password"`
+	// QueuePrefix (Hangar's own key) is put in front of every job queue name and of the
+	// lifecycle events channel, so that several deployments (or test runs) can share one Redis.
+	// API, workers and agents of one deployment must agree on it. Empty by default.
+	QueuePrefix string `toml:"queue-prefix"`
 }
 
 // LoggingSection is manager.toml's [logging] section (the keys Hangar uses).
@@ -346,6 +350,7 @@ func (m *Manager) applyEnv(getenv func(string) string) error {
 	}
 	m.redisSet = m.redisSet || set
 	str("REDIS_PASSWORD", &m.Redis.Password)
+	str("QUEUE_PREFIX", &m.Redis.QueuePrefix)
 	if _, err := addr("SERVICE_ADDR", &m.Manager.ServiceAddr); err != nil {
 		return err
 	}

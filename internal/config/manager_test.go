@@ -13,6 +13,7 @@ import (
 var envNames = []string{
 	"NAMESPACE", "ETCD_ADDR", "ETCD_USER", "ETCD_PASSWORD", "DB_ADDR", "DB_NAME", "DB_USER",
 	"DB_PASSWORD", "REDIS_ADDR", "REDIS_PASSWORD", "SERVICE_ADDR", "MANAGER_NPROC", "PID_FILE",
+	"QUEUE_PREFIX",
 }
 
 // isolate points the working directory and HOME at empty temporary directories and clears
@@ -190,6 +191,7 @@ enabled = true
 		t.Setenv("BACKEND_REDIS_ADDR", "10.3.3.3:6379")
 		t.Setenv("HANGAR_SERVICE_ADDR", "127.0.0.1:18081")
 		t.Setenv("BACKEND_MANAGER_NPROC", "2")
+		t.Setenv("BACKEND_QUEUE_PREFIX", "deploy-a:")
 		m, _, err := Load("")
 		require.NoError(t, err)
 		require.Equal(t, "hangar-ns", m.Etcd.Namespace)
@@ -199,6 +201,7 @@ enabled = true
 		require.True(t, m.RedisConfigured())
 		require.Equal(t, "127.0.0.1:18081", m.Manager.ServiceAddr.String())
 		require.Equal(t, 2, m.Manager.NumProc)
+		require.Equal(t, "deploy-a:", m.Redis.QueuePrefix)
 
 		t.Setenv("BACKEND_ETCD_ADDR", "nonsense")
 		_, _, err = Load("")

@@ -19,7 +19,8 @@ import (
 //   - terminated ends a live kernel as TERMINATED with result SUCCESS for exit code 0 and
 //     FAILURE otherwise (no result when it was destroyed), releases its slots, and when it was
 //     the session's last live kernel ends the session too (session_success or
-//     session_failure when exit codes are known, then session_terminated).
+//     session_failure when exit codes are known, then session_terminated). The log of a
+//     kernel that ended by itself (an exit code is known) is kept in kernels.container_log.
 //
 // An event for a kernel that is already past it (a duplicate, a late delivery) changes
 // nothing.
@@ -71,6 +72,10 @@ func (h *Handlers) HandleKernelEvent(ctx context.Context, t *asynq.Task) error {
 	})
 	if err != nil {
 		return fmt.Errorf("kernel %s event %s: %w", kid, p.Event, err)
+	}
+	if p.Event == jobs.KernelEventTerminated && p.ExitCode != nil && len(evs) > 0 {
+		// The kernel ended by itself: its agent still has its log until it is destroyed.
+		h.storeExitedKernelLog(ctx, kid)
 	}
 	h.publish(ctx, evs...)
 	return nil

@@ -88,6 +88,13 @@ func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now t
 	if err != nil {
 		return res, fmt.Errorf("plan: %w", err)
 	}
+	if snap.ScalingGroup.RoundRobin {
+		if err := db.Q.ScheduleSetRoundRobinIndex(ctx, tx, &dbsqlc.ScheduleSetRoundRobinIndexParams{
+			Name: sg, RoundrobinIndex: int32(plan.NextRoundRobinIndex),
+		}); err != nil {
+			return res, fmt.Errorf("record round-robin position: %w", err)
+		}
+	}
 	for i := range plan.Placements {
 		pl := &plan.Placements[i]
 		ok, err := applyPlacement(ctx, tx, snap, pl, now)
@@ -362,6 +369,7 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 		snap.ScalingGroup.AgentSelectionStrategy = scheduler.Dispersed
 	}
 	snap.ScalingGroup.RoundRobin = opts.Roundrobin
+	snap.RoundRobinIndex = int(sgRow.RoundrobinIndex)
 	if n, ok := opts.Config["num_retries_to_skip"].(float64); ok && n > 0 {
 		snap.ScalingGroup.NumRetriesToSkip = int(n)
 	}
@@ -417,6 +425,7 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 	}
 	info := make(map[string]sessionRef, len(sessions))
 	keySet := map[string]bool{}
+	users, projects, domains := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[string]bool{}
 	for _, s := range sessions {
 		ks := kernelsOf[s.ID]
 		if len(ks) == 0 {
@@ -431,14 +440,97 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 		snap.Pending = append(snap.Pending, ss)
 		info[ss.ID] = sessionRef{id: ss.ID, name: s.Name, accessKey: s.AccessKey, domain: s.DomainName, projectID: ss.ProjectID, mainKernel: ks[0].ID}
 		keySet[s.AccessKey] = true
-		// No per-user policy is loaded yet: every user counts as having a main access key
-		// with no user-level limit.
-		snap.Limits.Users[ss.UserUUID] = nil
+		users[s.UserUuid] = true
+		projects[s.GroupID] = true
+		domains[s.DomainName] = true
 	}
 	if err := loadKeypairs(ctx, tx, snap, slices.Sorted(maps.Keys(keySet))); err != nil {
 		return nil, nil, err
 	}
+	if err := loadOwnerLimits(ctx, tx, snap, slices.Collect(maps.Keys(users)), slices.Collect(maps.Keys(projects)),
+		slices.Sorted(maps.Keys(domains))); err != nil {
+		return nil, nil, err
+	}
 	return snap, info, nil
+}
+
+// loadOwnerLimits fills the user, project and domain limits of the snapshot and what those
+// owners occupy in every scaling group. A user without a main access key gets no entry, which
+// fails the user_resource_limit predicate as in Backend.AI; a project or domain without
+// total_resource_slots has no limit.
+func loadOwnerLimits(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, users, projects []uuid.UUID, domains []string) error {
+	names, types := snap.SlotNames, snap.SlotTypes
+	snap.Limits.Projects = map[string][]int64{}
+	snap.Limits.Domains = map[string][]int64{}
+	snap.Usage.Users = map[string][]int64{}
+	snap.Usage.Projects = map[string][]int64{}
+	snap.Usage.Domains = map[string][]int64{}
+	policies, err := db.Q.ScheduleUserPolicies(ctx, tx, users)
+	if err != nil {
+		return fmt.Errorf("load user policies: %w", err)
+	}
+	for _, p := range policies {
+		total, err := decodeSlots(p.TotalResourceSlots)
+		if err != nil {
+			return fmt.Errorf("main key policy of user %s: %w", p.UserUuid, err)
+		}
+		v, err := scheduler.PolicySlots(names, types, total, p.DefaultForUnspecified == "UNLIMITED")
+		if err != nil {
+			return fmt.Errorf("main key policy of user %s: %w", p.UserUuid, err)
+		}
+		snap.Limits.Users[p.UserUuid.String()] = v
+	}
+	limit := func(raw []byte) ([]int64, error) {
+		total, err := decodeSlots(raw)
+		if err != nil || len(total) == 0 {
+			return nil, err
+		}
+		return scheduler.PolicySlots(names, types, total, true)
+	}
+	prows, err := db.Q.ScheduleProjectLimits(ctx, tx, projects)
+	if err != nil {
+		return fmt.Errorf("load project limits: %w", err)
+	}
+	for _, p := range prows {
+		if snap.Limits.Projects[p.ID.String()], err = limit(p.TotalResourceSlots); err != nil {
+			return fmt.Errorf("project %s total_resource_slots: %w", p.ID, err)
+		}
+	}
+	drows, err := db.Q.ScheduleDomainLimits(ctx, tx, domains)
+	if err != nil {
+		return fmt.Errorf("load domain limits: %w", err)
+	}
+	for _, d := range drows {
+		if snap.Limits.Domains[d.Name], err = limit(d.TotalResourceSlots); err != nil {
+			return fmt.Errorf("domain %s total_resource_slots: %w", d.Name, err)
+		}
+	}
+	occ, err := db.Q.ScheduleOwnerOccupancy(ctx, tx, &dbsqlc.ScheduleOwnerOccupancyParams{
+		UserUuids: users, ProjectIds: projects, Domains: domains,
+	})
+	if err != nil {
+		return fmt.Errorf("load owner occupancy: %w", err)
+	}
+	add := func(m map[string][]int64, key string, v []int64) {
+		if m[key] == nil {
+			m[key] = make([]int64, len(names))
+		}
+		addVec(m[key], v)
+	}
+	for _, o := range occ {
+		m, err := decodeSlots(o.OccupiedSlots)
+		if err != nil {
+			return fmt.Errorf("occupancy of user %s: %w", o.UserUuid, err)
+		}
+		v, err := parseKnown(names, types, m)
+		if err != nil {
+			return fmt.Errorf("occupancy of user %s: %w", o.UserUuid, err)
+		}
+		add(snap.Usage.Users, o.UserUuid.String(), v)
+		add(snap.Usage.Projects, o.GroupID.String(), v)
+		add(snap.Usage.Domains, o.DomainName, v)
+	}
+	return nil
 }
 
 // retriesOf returns status_data.scheduler.retries.

@@ -69,6 +69,75 @@ func TestScheduleOverCapacityStaysPending(t *testing.T) {
 	require.Equal(t, map[string]string{"cpu": "0", "mem": "0"}, e.occupied(t, "i-a1"))
 }
 
+func TestScheduleOwnerLimits(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	e.insertAgent(t, "i-a1", "tcp://127.0.0.1:1", 8, 32*gib)
+	ctx := t.Context()
+
+	// The project allows 2 CPUs in all: the first session fits, the second waits for it.
+	_, err := e.pool.Exec(ctx, `UPDATE groups SET total_resource_slots = '{"cpu": "2"}' WHERE id = $1`, projectID)
+	require.NoError(t, err)
+	first, _ := e.insertPendingSession(t, "p1", "2", "1073741824")
+	second, _ := e.insertPendingSession(t, "p2", "1", "1073741824")
+	e.schedule(t)
+	require.Equal(t, "SCHEDULED", e.session(t, first).status)
+	s := e.session(t, second)
+	require.Equal(t, "PENDING", s.status)
+	require.Equal(t, scheduler.StatusPredicateChecksFailed, s.info)
+	require.Contains(t, e.statusData(t, second), "user_group_resource_limit")
+
+	// A domain limit holds the same way once the project allows more.
+	_, err = e.pool.Exec(ctx, `UPDATE groups SET total_resource_slots = '{}' WHERE id = $1`, projectID)
+	require.NoError(t, err)
+	_, err = e.pool.Exec(ctx, `UPDATE domains SET total_resource_slots = '{"cpu": "2.5"}' WHERE name = 'default'`)
+	require.NoError(t, err)
+	e.schedule(t)
+	require.Equal(t, "PENDING", e.session(t, second).status)
+	require.Contains(t, e.statusData(t, second), "domain_resource_limit")
+
+	// A user without a main access key cannot start sessions (Backend.AI's rule).
+	_, err = e.pool.Exec(ctx, `UPDATE domains SET total_resource_slots = '{}' WHERE name = 'default'`)
+	require.NoError(t, err)
+	_, err = e.pool.Exec(ctx, `UPDATE users SET main_access_key = NULL WHERE uuid = $1`, userUUID)
+	require.NoError(t, err)
+	e.schedule(t)
+	require.Equal(t, "PENDING", e.session(t, second).status)
+	require.Contains(t, e.statusData(t, second), "user_resource_limit")
+
+	_, err = e.pool.Exec(ctx, `UPDATE users SET main_access_key = $2 WHERE uuid = $1`, userUUID, userAccessKey)
+	require.NoError(t, err)
+	e.schedule(t)
+	require.Equal(t, "SCHEDULED", e.session(t, second).status)
+	e.requireConsistent(t)
+}
+
+func TestRoundRobinResumesAcrossPasses(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	_, err := e.pool.Exec(t.Context(), `UPDATE scaling_groups SET scheduler_opts = '{"roundrobin": true}' WHERE name = 'default'`)
+	require.NoError(t, err)
+	for _, id := range []string{"i-a1", "i-a2", "i-a3"} {
+		e.insertAgent(t, id, "tcp://127.0.0.1:1", 8, 32*gib)
+	}
+	// One session per pass: each pass resumes where the previous one stopped, so the
+	// sessions go to every agent in turn (one pass alone would always start at the first).
+	var got []string
+	for i := range 4 {
+		_, kid := e.insertPendingSession(t, fmt.Sprintf("rr%d", i), "1", "1073741824")
+		e.schedule(t)
+		got = append(got, e.kernel(t, kid).agent)
+	}
+	require.Equal(t, []string{"i-a1", "i-a2", "i-a3", "i-a1"}, got)
+	e.requireConsistent(t)
+}
+
+// statusData returns a session's status_data as text.
+func (e *testEnv) statusData(t *testing.T, sid string) string {
+	t.Helper()
+	var data string
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT COALESCE(status_data::text, '') FROM sessions WHERE id = $1`, sid).Scan(&data))
+	return data
+}
+
 func TestConcurrentPassesNeverOvercommit(t *testing.T) {
 	e := newEnv(t, session.Options{})
 	e.insertAgent(t, "i-a1", "tcp://127.0.0.1:1", 4, 8*gib)

@@ -44,9 +44,10 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 	}
 	now := h.now()
 	var (
-		sess    *dbsqlc.SessionGetForLifecycleRow
-		kernels []*dbsqlc.KernelListBySessionRow
-		images  map[string]*dbsqlc.ImageGetForKernelRow
+		sess      *dbsqlc.SessionGetForLifecycleRow
+		kernels   []*dbsqlc.KernelListBySessionRow
+		images    map[string]*dbsqlc.ImageGetForKernelRow
+		preparing []*dbsqlc.KernelTransitionRow
 	)
 	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
 		status, err := lockSession(ctx, tx, sid)
@@ -56,7 +57,7 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 		if _, err := transitionSession(ctx, tx, sid, change{from: []string{statusScheduled, statusPreparing}, to: statusPreparing}, now); err != nil {
 			return err
 		}
-		if _, err := transitionKernels(ctx, tx, sid, nil, change{from: []string{statusScheduled}, to: statusPreparing}, now); err != nil {
+		if preparing, err = transitionKernels(ctx, tx, sid, nil, change{from: []string{statusScheduled}, to: statusPreparing}, now); err != nil {
 			return err
 		}
 		if sess, err = db.Q.SessionGetForLifecycle(ctx, tx, sid); err != nil {
@@ -92,6 +93,12 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 		return nil
 	}
 	ref := refOfSession(sess)
+	// kernel_preparing for the kernels this task moved to PREPARING (not again on a redelivery).
+	prepEvents := make([]events.Event, 0, len(preparing))
+	for _, k := range preparing {
+		prepEvents = append(prepEvents, ref.kernelEvent(events.KernelPreparing, k, "", nil, now))
+	}
+	h.publish(ctx, prepEvents...)
 	batches, err := buildRequests(sess, kernels, images)
 	if err != nil {
 		return h.failStart(ctx, sid, ref, err, nil)

@@ -109,8 +109,10 @@ func (h *Handlers) HandleSessionTerminate(ctx context.Context, t *asynq.Task) er
 	return h.finishTerminate(ctx, sid, reason)
 }
 
-// destroyKernel destroys one kernel on its agent; a kernel the agent does not know is fine.
+// destroyKernel keeps a kernel's log (best effort) and destroys the kernel on its agent; a
+// kernel the agent does not know is fine.
 func (h *Handlers) destroyKernel(ctx context.Context, addr string, kernelID, sessionID uuid.UUID, reason string) error {
+	h.storeKernelLog(ctx, addr, kernelID)
 	c, err := h.rpc.Get(addr)
 	if err != nil {
 		return fmt.Errorf("agent %s: %w", addr, err)

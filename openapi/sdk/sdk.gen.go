@@ -663,6 +663,27 @@ func (e SchedulerOptsInputAllowedSessionTypes) Valid() bool {
 	}
 }
 
+// Defines values for SessionEventsInputBodyScope.
+const (
+	Asterisk SessionEventsInputBodyScope = "*"
+	Kernel   SessionEventsInputBodyScope = "kernel"
+	Session  SessionEventsInputBodyScope = "session"
+)
+
+// Valid indicates whether the value is a known member of the SessionEventsInputBodyScope enum.
+func (e SessionEventsInputBodyScope) Valid() bool {
+	switch e {
+	case Asterisk:
+		return true
+	case Kernel:
+		return true
+	case Session:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserRole.
 const (
 	UserRoleAdmin      UserRole = "admin"
@@ -1084,6 +1105,22 @@ type CheckedPreset struct {
 	SharedMemory *string `json:"shared_memory"`
 }
 
+// CompleteInputBody defines model for CompleteInputBody.
+type CompleteInputBody struct {
+	// Code The code to complete.
+	Code *string `json:"code,omitempty"`
+
+	// Options Cursor position: {row, col, line, post}.
+	Options              *map[string]interface{} `json:"options,omitempty"`
+	AdditionalProperties map[string]interface{}  `json:"-"`
+}
+
+// CompleteOutputBody defines model for CompleteOutputBody.
+type CompleteOutputBody struct {
+	// Result {"status": "finished", "completions": [...]}; no completions when the kernel's runtime offers none.
+	Result map[string]interface{} `json:"result"`
+}
+
 // ConfigDeleteInputBody defines model for ConfigDeleteInputBody.
 type ConfigDeleteInputBody struct {
 	// Key Key relative to the namespace.
@@ -1455,6 +1492,28 @@ type DomainUpdate struct {
 // DomainUpdateAllowedVfolderHosts A permission on a storage host.
 type DomainUpdateAllowedVfolderHosts string
 
+// DownloadInputBody defines model for DownloadInputBody.
+type DownloadInputBody struct {
+	// Files Paths to download, relative to the working directory (files or directories, at most 5).
+	//
+	// Example: ["output.txt"]
+	Files *[]string `json:"files"`
+}
+
+// DownloadSingleInputBody defines model for DownloadSingleInputBody.
+type DownloadSingleInputBody struct {
+	// File Path of the file, relative to the working directory.
+	//
+	// Example: output.txt
+	File string `json:"file"`
+}
+
+// ExecuteOutputBody defines model for ExecuteOutputBody.
+type ExecuteOutputBody struct {
+	// Result The run's output (ExecuteResult), or the completion result for mode complete.
+	Result interface{} `json:"result"`
+}
+
 // InfoOutputBody defines model for InfoOutputBody.
 type InfoOutputBody struct {
 	// Age Milliseconds since creation.
@@ -1774,6 +1833,26 @@ type KeypairUpdate struct {
 	ResourcePolicy *string `json:"resource_policy,omitempty"`
 }
 
+// ListFilesInputBody defines model for ListFilesInputBody.
+type ListFilesInputBody struct {
+	// Path Directory to list, relative to the working directory (default ".").
+	//
+	// Example: .
+	Path *string `json:"path,omitempty"`
+}
+
+// ListFilesOutputBody defines model for ListFilesOutputBody.
+type ListFilesOutputBody struct {
+	// Abspath The directory's absolute path inside the kernel.
+	Abspath string `json:"abspath"`
+
+	// Errors Entries that could not be read.
+	Errors *[]string `json:"errors"`
+
+	// Files The entries as a JSON-encoded string of a list of {filename, size, mode, mtime, atime, ctime} (Backend.AI's format).
+	Files string `json:"files"`
+}
+
 // ListPresetsOutputBody defines model for ListPresetsOutputBody.
 type ListPresetsOutputBody struct {
 	// Presets Every resource preset, by name.
@@ -1796,6 +1875,17 @@ type ListedPreset struct {
 	//
 	// Example: 1073741824
 	SharedMemory *string `json:"shared_memory"`
+}
+
+// LogsInputBody defines model for LogsInputBody.
+type LogsInputBody struct {
+	// OwnerAccessKey Read this access key's session (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+}
+
+// LogsOutputBody defines model for LogsOutputBody.
+type LogsOutputBody struct {
+	Result ResultStruct `json:"result"`
 }
 
 // ManagerAnnouncement defines model for ManagerAnnouncement.
@@ -2229,6 +2319,18 @@ type ResourceSlotMetadata struct {
 	SlotName string `json:"slot_name"`
 }
 
+// RestartInputBody defines model for RestartInputBody.
+type RestartInputBody struct {
+	// OwnerAccessKey Restart this access key's session (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+}
+
+// ResultStruct defines model for ResultStruct.
+type ResultStruct struct {
+	// Logs The main kernel's container log.
+	Logs string `json:"logs"`
+}
+
 // ScalingGroup defines model for ScalingGroup.
 type ScalingGroup struct {
 	// CreatedAt When the group was created.
@@ -2510,6 +2612,37 @@ type SchedulerOptsInputAgentSelectionStrategy string
 
 // SchedulerOptsInputAllowedSessionTypes defines model for SchedulerOptsInput.AllowedSessionTypes.
 type SchedulerOptsInputAllowedSessionTypes string
+
+// SessionEventsInputBody defines model for SessionEventsInputBody.
+type SessionEventsInputBody struct {
+	// Group Only events of sessions in the project with this name; "*" for all. Alias: groupName.
+	//
+	// Example: default
+	Group *string `json:"group,omitempty"`
+
+	// GroupName Alias of group.
+	GroupName *string `json:"groupName,omitempty"`
+
+	// Name Only events of sessions with this name (and owner); "*" for all. Alias: sessionName.
+	//
+	// Example: my-session
+	Name *string `json:"name,omitempty"`
+
+	// OwnerAccessKey Owner of the named session (default: the caller's access key). Users may give only their own.
+	OwnerAccessKey *string `json:"ownerAccessKey,omitempty"`
+
+	// Scope Which events to send: "session" (session_*), "kernel" (kernel_*) or "*" (both, the default).
+	Scope *SessionEventsInputBodyScope `json:"scope,omitempty"`
+
+	// SessionId Only events of this session; overrides name and ownerAccessKey.
+	SessionId *openapi_types.UUID `json:"sessionId,omitempty"`
+
+	// SessionName Alias of name.
+	SessionName *string `json:"sessionName,omitempty"`
+}
+
+// SessionEventsInputBodyScope Which events to send: "session" (session_*), "kernel" (kernel_*) or "*" (both, the default).
+type SessionEventsInputBodyScope string
 
 // SessionMatch defines model for SessionMatch.
 type SessionMatch struct {
@@ -3084,6 +3217,21 @@ type GetManagerStatusParams struct {
 	XBackendAIVersion *string `json:"X-BackendAI-Version,omitempty"`
 }
 
+// ExecuteSessionJSONBody defines parameters for ExecuteSession.
+type ExecuteSessionJSONBody map[string]interface{}
+
+// UploadSessionFilesMultipartBody defines parameters for UploadSessionFiles.
+type UploadSessionFilesMultipartBody struct {
+	// Src The files; each part's filename is its destination path.
+	Src []openapi_types.File `json:"src"`
+}
+
+// UploadSessionFilesParams defines parameters for UploadSessionFiles.
+type UploadSessionFilesParams struct {
+	// ContentType multipart/form-data with its boundary.
+	ContentType *string `json:"Content-Type,omitempty"`
+}
+
 // CreateDomainJSONRequestBody defines body for CreateDomain for application/json ContentType.
 type CreateDomainJSONRequestBody = DomainCreate
 
@@ -3183,6 +3331,9 @@ type GetResourceSlotDetailsJSONRequestBody = ConfigSlotDetailsInputBody
 // SetConfigJSONRequestBody defines body for SetConfig for application/json ContentType.
 type SetConfigJSONRequestBody = ConfigSetInputBody
 
+// StreamSessionEventsJSONRequestBody defines body for StreamSessionEvents for application/json ContentType.
+type StreamSessionEventsJSONRequestBody = SessionEventsInputBody
+
 // UpdateManagerAnnouncementJSONRequestBody defines body for UpdateManagerAnnouncement for application/json ContentType.
 type UpdateManagerAnnouncementJSONRequestBody = ManagerAnnouncementUpdateInputBody
 
@@ -3210,8 +3361,32 @@ type MatchSessionsJSONRequestBody = MatchInputBody
 // DestroySessionJSONRequestBody defines body for DestroySession for application/json ContentType.
 type DestroySessionJSONRequestBody = DestroyInputBody
 
+// RestartSessionJSONRequestBody defines body for RestartSession for application/json ContentType.
+type RestartSessionJSONRequestBody = RestartInputBody
+
+// ExecuteSessionJSONRequestBody defines body for ExecuteSession for application/json ContentType.
+type ExecuteSessionJSONRequestBody ExecuteSessionJSONBody
+
+// CompleteSessionCodeJSONRequestBody defines body for CompleteSessionCode for application/json ContentType.
+type CompleteSessionCodeJSONRequestBody = CompleteInputBody
+
+// DownloadSessionFilesJSONRequestBody defines body for DownloadSessionFiles for application/json ContentType.
+type DownloadSessionFilesJSONRequestBody = DownloadInputBody
+
+// DownloadSessionFileJSONRequestBody defines body for DownloadSessionFile for application/json ContentType.
+type DownloadSessionFileJSONRequestBody = DownloadSingleInputBody
+
+// ListSessionFilesJSONRequestBody defines body for ListSessionFiles for application/json ContentType.
+type ListSessionFilesJSONRequestBody = ListFilesInputBody
+
+// GetSessionLogsJSONRequestBody defines body for GetSessionLogs for application/json ContentType.
+type GetSessionLogsJSONRequestBody = LogsInputBody
+
 // RenameSessionJSONRequestBody defines body for RenameSession for application/json ContentType.
 type RenameSessionJSONRequestBody = RenameInputBody
+
+// UploadSessionFilesMultipartRequestBody defines body for UploadSessionFiles for multipart/form-data ContentType.
+type UploadSessionFilesMultipartRequestBody UploadSessionFilesMultipartBody
 
 // Getter for additional properties for AuthorizeInputBody. Returns the specified
 // element and whether it was found
@@ -3307,6 +3482,89 @@ func (a AuthorizeInputBody) MarshalJSON() ([]byte, error) {
 	object["username"], err = json.Marshal(a.Username)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'username': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for CompleteInputBody. Returns the specified
+// element and whether it was found
+func (a CompleteInputBody) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for CompleteInputBody
+func (a *CompleteInputBody) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for CompleteInputBody to handle AdditionalProperties
+func (a *CompleteInputBody) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["code"]; found {
+		err = json.Unmarshal(raw, &a.Code)
+		if err != nil {
+			return fmt.Errorf("error reading 'code': %w", err)
+		}
+		delete(object, "code")
+	}
+
+	if raw, found := object["options"]; found {
+		err = json.Unmarshal(raw, &a.Options)
+		if err != nil {
+			return fmt.Errorf("error reading 'options': %w", err)
+		}
+		delete(object, "options")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for CompleteInputBody to handle AdditionalProperties
+func (a CompleteInputBody) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Code != nil {
+		object["code"], err = json.Marshal(a.Code)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'code': %w", err)
+		}
+	}
+
+	if a.Options != nil {
+		object["options"], err = json.Marshal(a.Options)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'options': %w", err)
+		}
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -4259,6 +4517,28 @@ type ClientInterface interface {
 	// Corresponds with GET /config/vfolder-types (the `GetVfolderTypes` operationId).
 	GetVfolderTypes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// StreamSessionEventsWithBody Stream session and kernel lifecycle events (SSE)
+	//
+	// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
+	//
+	// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
+	StreamSessionEventsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StreamSessionEvents Stream session and kernel lifecycle events (SSE)
+	//
+	// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
+	//
+	// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
+	StreamSessionEvents(ctx context.Context, body StreamSessionEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetMyKeypair Get the caller's keypair
 	//
 	// Returns the keypair the request was signed with, secret key included: the caller owns it (as Backend.AI's keypair query does).
@@ -4456,6 +4736,139 @@ type ClientInterface interface {
 	// Corresponds with GET /session/{session_name} (the `GetSessionInfo` operationId).
 	GetSessionInfo(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RestartSessionWithBody Restart a session's kernels
+	//
+	// Restarts the kernels of a RUNNING session in place: their processes start again, the files of the working directory stay, the interpreter state is lost. The session is RESTARTING meanwhile.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /session/{session_name} (the `RestartSession` operationId).
+	RestartSessionWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestartSession Restart a session's kernels
+	//
+	// Restarts the kernels of a RUNNING session in place: their processes start again, the files of the working directory stay, the interpreter state is lost. The session is RESTARTING meanwhile.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /session/{session_name} (the `RestartSession` operationId).
+	RestartSession(ctx context.Context, sessionName string, body RestartSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExecuteSessionWithBody Run code in a session
+	//
+	// Runs code in the session's main kernel (mode query or batch), continues a run (continue), feeds it input (input) or asks for completions (complete). The call answers after at most about 2 seconds with the output so far; while the status is "continued", call again with mode continue and the same runId.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
+	ExecuteSessionWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExecuteSession Run code in a session
+	//
+	// Runs code in the session's main kernel (mode query or batch), continues a run (continue), feeds it input (input) or asks for completions (complete). The call answers after at most about 2 seconds with the output so far; while the status is "continued", call again with mode continue and the same runId.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
+	ExecuteSession(ctx context.Context, sessionName string, body ExecuteSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteSessionCodeWithBody Complete code in a session
+	//
+	// Asks the session's main kernel for completions of code at a cursor position.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
+	CompleteSessionCodeWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteSessionCode Complete code in a session
+	//
+	// Asks the session's main kernel for completions of code at a cursor position.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
+	CompleteSessionCode(ctx context.Context, sessionName string, body CompleteSessionCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DownloadSessionFilesWithBody Download files from a session
+	//
+	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /session/{session_name}/download (the `DownloadSessionFiles` operationId).
+	DownloadSessionFilesWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DownloadSessionFiles Download files from a session
+	//
+	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /session/{session_name}/download (the `DownloadSessionFiles` operationId).
+	DownloadSessionFiles(ctx context.Context, sessionName string, body DownloadSessionFilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DownloadSessionFileWithBody Download one file from a session
+	//
+	// Reads one file out of the session's main kernel and answers its raw bytes.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /session/{session_name}/download_single (the `DownloadSessionFile` operationId).
+	DownloadSessionFileWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DownloadSessionFile Download one file from a session
+	//
+	// Reads one file out of the session's main kernel and answers its raw bytes.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /session/{session_name}/download_single (the `DownloadSessionFile` operationId).
+	DownloadSessionFile(ctx context.Context, sessionName string, body DownloadSessionFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSessionFilesWithBody List files in a session
+	//
+	// Lists a directory of the session's main kernel, relative to its working directory.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /session/{session_name}/files (the `ListSessionFiles` operationId).
+	ListSessionFilesWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSessionFiles List files in a session
+	//
+	// Lists a directory of the session's main kernel, relative to its working directory.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /session/{session_name}/files (the `ListSessionFiles` operationId).
+	ListSessionFiles(ctx context.Context, sessionName string, body ListSessionFilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InterruptSession Interrupt the code running in a session
+	//
+	// Interrupts (SIGINT) the code running in the session's main kernel; the kernel keeps running.
+	//
+	// Corresponds with POST /session/{session_name}/interrupt (the `InterruptSession` operationId).
+	InterruptSession(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSessionLogsWithBody Read a session's container log
+	//
+	// Returns the log of the session's main kernel: read from its agent while the kernel lives, or the copy kept when it ended. Ended sessions are found too.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /session/{session_name}/logs (the `GetSessionLogs` operationId).
+	GetSessionLogsWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSessionLogs Read a session's container log
+	//
+	// Returns the log of the session's main kernel: read from its agent while the kernel lives, or the copy kept when it ended. Ended sessions are found too.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /session/{session_name}/logs (the `GetSessionLogs` operationId).
+	GetSessionLogs(ctx context.Context, sessionName string, body GetSessionLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RenameSessionWithBody Rename a running session
 	//
 	// Gives a RUNNING session of the caller a new name (same rules as at creation).
@@ -4473,6 +4886,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
 	RenameSession(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UploadSessionFilesWithBody Upload files into a session
+	//
+	// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /session/{session_name}/upload (the `UploadSessionFiles` operationId).
+	UploadSessionFilesWithBody(ctx context.Context, sessionName string, params *UploadSessionFilesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StreamExecuteSession Run code in a session over a WebSocket
+	//
+	// Upgrades to a WebSocket (the upgrade request is signed like any other). The client sends a text frame `{"code", "mode": "query"|"batch", "options"}`; the server answers with frames `{"status", "console", "exitCode", "options", "files"}` until the status is "finished". On "waiting-input" the client sends the input as one text frame. After a run finished the client may send the next one. Failures end the stream with `{"status": "error", "msg"}`; a server going down sends `{"status": "server-restarting", "msg"}`.
+	//
+	// Corresponds with GET /stream/session/{session_name}/execute (the `StreamExecuteSession` operationId).
+	StreamExecuteSession(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetVersion API and manager version
@@ -6392,6 +6821,48 @@ func (c *Client) GetVfolderTypes(ctx context.Context, reqEditors ...RequestEdito
 	return c.Client.Do(req)
 }
 
+// StreamSessionEventsWithBody Stream session and kernel lifecycle events (SSE)
+//
+// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
+//
+// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
+func (c *Client) StreamSessionEventsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamSessionEventsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamSessionEvents Stream session and kernel lifecycle events (SSE)
+//
+// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
+//
+// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
+func (c *Client) StreamSessionEvents(ctx context.Context, body StreamSessionEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamSessionEventsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetMyKeypair Get the caller's keypair
 //
 // Returns the keypair the request was signed with, secret key included: the caller owns it (as Backend.AI's keypair query does).
@@ -6819,6 +7290,289 @@ func (c *Client) GetSessionInfo(ctx context.Context, sessionName string, reqEdit
 	return c.Client.Do(req)
 }
 
+// RestartSessionWithBody Restart a session's kernels
+//
+// Restarts the kernels of a RUNNING session in place: their processes start again, the files of the working directory stay, the interpreter state is lost. The session is RESTARTING meanwhile.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /session/{session_name} (the `RestartSession` operationId).
+func (c *Client) RestartSessionWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestartSessionRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestartSession Restart a session's kernels
+//
+// Restarts the kernels of a RUNNING session in place: their processes start again, the files of the working directory stay, the interpreter state is lost. The session is RESTARTING meanwhile.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /session/{session_name} (the `RestartSession` operationId).
+func (c *Client) RestartSession(ctx context.Context, sessionName string, body RestartSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestartSessionRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExecuteSessionWithBody Run code in a session
+//
+// Runs code in the session's main kernel (mode query or batch), continues a run (continue), feeds it input (input) or asks for completions (complete). The call answers after at most about 2 seconds with the output so far; while the status is "continued", call again with mode continue and the same runId.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
+func (c *Client) ExecuteSessionWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecuteSessionRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExecuteSession Run code in a session
+//
+// Runs code in the session's main kernel (mode query or batch), continues a run (continue), feeds it input (input) or asks for completions (complete). The call answers after at most about 2 seconds with the output so far; while the status is "continued", call again with mode continue and the same runId.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
+func (c *Client) ExecuteSession(ctx context.Context, sessionName string, body ExecuteSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecuteSessionRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteSessionCodeWithBody Complete code in a session
+//
+// Asks the session's main kernel for completions of code at a cursor position.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
+func (c *Client) CompleteSessionCodeWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteSessionCodeRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteSessionCode Complete code in a session
+//
+// Asks the session's main kernel for completions of code at a cursor position.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
+func (c *Client) CompleteSessionCode(ctx context.Context, sessionName string, body CompleteSessionCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteSessionCodeRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DownloadSessionFilesWithBody Download files from a session
+//
+// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /session/{session_name}/download (the `DownloadSessionFiles` operationId).
+func (c *Client) DownloadSessionFilesWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadSessionFilesRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DownloadSessionFiles Download files from a session
+//
+// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /session/{session_name}/download (the `DownloadSessionFiles` operationId).
+func (c *Client) DownloadSessionFiles(ctx context.Context, sessionName string, body DownloadSessionFilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadSessionFilesRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DownloadSessionFileWithBody Download one file from a session
+//
+// Reads one file out of the session's main kernel and answers its raw bytes.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /session/{session_name}/download_single (the `DownloadSessionFile` operationId).
+func (c *Client) DownloadSessionFileWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadSessionFileRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DownloadSessionFile Download one file from a session
+//
+// Reads one file out of the session's main kernel and answers its raw bytes.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /session/{session_name}/download_single (the `DownloadSessionFile` operationId).
+func (c *Client) DownloadSessionFile(ctx context.Context, sessionName string, body DownloadSessionFileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDownloadSessionFileRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSessionFilesWithBody List files in a session
+//
+// Lists a directory of the session's main kernel, relative to its working directory.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /session/{session_name}/files (the `ListSessionFiles` operationId).
+func (c *Client) ListSessionFilesWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSessionFilesRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSessionFiles List files in a session
+//
+// Lists a directory of the session's main kernel, relative to its working directory.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /session/{session_name}/files (the `ListSessionFiles` operationId).
+func (c *Client) ListSessionFiles(ctx context.Context, sessionName string, body ListSessionFilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSessionFilesRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InterruptSession Interrupt the code running in a session
+//
+// Interrupts (SIGINT) the code running in the session's main kernel; the kernel keeps running.
+//
+// Corresponds with POST /session/{session_name}/interrupt (the `InterruptSession` operationId).
+func (c *Client) InterruptSession(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInterruptSessionRequest(c.Server, sessionName)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionLogsWithBody Read a session's container log
+//
+// Returns the log of the session's main kernel: read from its agent while the kernel lives, or the copy kept when it ended. Ended sessions are found too.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /session/{session_name}/logs (the `GetSessionLogs` operationId).
+func (c *Client) GetSessionLogsWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionLogsRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionLogs Read a session's container log
+//
+// Returns the log of the session's main kernel: read from its agent while the kernel lives, or the copy kept when it ended. Ended sessions are found too.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /session/{session_name}/logs (the `GetSessionLogs` operationId).
+func (c *Client) GetSessionLogs(ctx context.Context, sessionName string, body GetSessionLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionLogsRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RenameSessionWithBody Rename a running session
 //
 // Gives a RUNNING session of the caller a new name (same rules as at creation).
@@ -6847,6 +7601,42 @@ func (c *Client) RenameSessionWithBody(ctx context.Context, sessionName string, 
 // Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
 func (c *Client) RenameSession(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRenameSessionRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UploadSessionFilesWithBody Upload files into a session
+//
+// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /session/{session_name}/upload (the `UploadSessionFiles` operationId).
+func (c *Client) UploadSessionFilesWithBody(ctx context.Context, sessionName string, params *UploadSessionFilesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadSessionFilesRequestWithBody(c.Server, sessionName, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamExecuteSession Run code in a session over a WebSocket
+//
+// Upgrades to a WebSocket (the upgrade request is signed like any other). The client sends a text frame `{"code", "mode": "query"|"batch", "options"}`; the server answers with frames `{"status", "console", "exitCode", "options", "files"}` until the status is "finished". On "waiting-input" the client sends the input as one text frame. After a run finished the client may send the next one. Failures end the stream with `{"status": "error", "msg"}`; a server going down sends `{"status": "server-restarting", "msg"}`.
+//
+// Corresponds with GET /stream/session/{session_name}/execute (the `StreamExecuteSession` operationId).
+func (c *Client) StreamExecuteSession(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamExecuteSessionRequest(c.Server, sessionName)
 	if err != nil {
 		return nil, err
 	}
@@ -10227,6 +11017,46 @@ func NewGetVfolderTypesRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewStreamSessionEventsRequest calls the generic StreamSessionEvents builder with application/json body
+func NewStreamSessionEventsRequest(server string, body StreamSessionEventsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStreamSessionEventsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewStreamSessionEventsRequestWithBody constructs an http.Request for the StreamSessionEvents method, with any body, and a specified content type
+func NewStreamSessionEventsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/events/session")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetMyKeypairRequest constructs an http.Request for the GetMyKeypair method
 func NewGetMyKeypairRequest(server string) (*http.Request, error) {
 	var err error
@@ -10758,6 +11588,369 @@ func NewGetSessionInfoRequest(server string, sessionName string) (*http.Request,
 	return req, nil
 }
 
+// NewRestartSessionRequest calls the generic RestartSession builder with application/json body
+func NewRestartSessionRequest(server string, sessionName string, body RestartSessionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRestartSessionRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewRestartSessionRequestWithBody constructs an http.Request for the RestartSession method, with any body, and a specified content type
+func NewRestartSessionRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewExecuteSessionRequest calls the generic ExecuteSession builder with application/json body
+func NewExecuteSessionRequest(server string, sessionName string, body ExecuteSessionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExecuteSessionRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewExecuteSessionRequestWithBody constructs an http.Request for the ExecuteSession method, with any body, and a specified content type
+func NewExecuteSessionRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCompleteSessionCodeRequest calls the generic CompleteSessionCode builder with application/json body
+func NewCompleteSessionCodeRequest(server string, sessionName string, body CompleteSessionCodeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCompleteSessionCodeRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewCompleteSessionCodeRequestWithBody constructs an http.Request for the CompleteSessionCode method, with any body, and a specified content type
+func NewCompleteSessionCodeRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/complete", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDownloadSessionFilesRequest calls the generic DownloadSessionFiles builder with application/json body
+func NewDownloadSessionFilesRequest(server string, sessionName string, body DownloadSessionFilesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDownloadSessionFilesRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewDownloadSessionFilesRequestWithBody constructs an http.Request for the DownloadSessionFiles method, with any body, and a specified content type
+func NewDownloadSessionFilesRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/download", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDownloadSessionFileRequest calls the generic DownloadSessionFile builder with application/json body
+func NewDownloadSessionFileRequest(server string, sessionName string, body DownloadSessionFileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDownloadSessionFileRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewDownloadSessionFileRequestWithBody constructs an http.Request for the DownloadSessionFile method, with any body, and a specified content type
+func NewDownloadSessionFileRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/download_single", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListSessionFilesRequest calls the generic ListSessionFiles builder with application/json body
+func NewListSessionFilesRequest(server string, sessionName string, body ListSessionFilesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewListSessionFilesRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewListSessionFilesRequestWithBody constructs an http.Request for the ListSessionFiles method, with any body, and a specified content type
+func NewListSessionFilesRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/files", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewInterruptSessionRequest constructs an http.Request for the InterruptSession method
+func NewInterruptSessionRequest(server string, sessionName string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/interrupt", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSessionLogsRequest calls the generic GetSessionLogs builder with application/json body
+func NewGetSessionLogsRequest(server string, sessionName string, body GetSessionLogsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSessionLogsRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewGetSessionLogsRequestWithBody constructs an http.Request for the GetSessionLogs method, with any body, and a specified content type
+func NewGetSessionLogsRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/logs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewRenameSessionRequest calls the generic RenameSession builder with application/json body
 func NewRenameSessionRequest(server string, sessionName string, body RenameSessionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10801,6 +11994,91 @@ func NewRenameSessionRequestWithBody(server string, sessionName string, contentT
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUploadSessionFilesRequestWithBody constructs an http.Request for the UploadSessionFiles method, with any body, and a specified content type
+func NewUploadSessionFilesRequestWithBody(server string, sessionName string, params *UploadSessionFilesParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/upload", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.ContentType != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Content-Type", *params.ContentType, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Content-Type", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewStreamExecuteSessionRequest constructs an http.Request for the StreamExecuteSession method
+func NewStreamExecuteSessionRequest(server string, sessionName string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/stream/session/%s/execute", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -11794,6 +13072,28 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /config/vfolder-types (the `GetVfolderTypes` operationId).
 	GetVfolderTypesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVfolderTypesResponse, error)
 
+	// StreamSessionEventsWithBodyWithResponse Stream session and kernel lifecycle events (SSE)
+	//
+	// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
+	//
+	// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
+	StreamSessionEventsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StreamSessionEventsResponse, error)
+
+	// StreamSessionEventsWithResponse Stream session and kernel lifecycle events (SSE)
+	//
+	// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
+	//
+	// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
+	StreamSessionEventsWithResponse(ctx context.Context, body StreamSessionEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*StreamSessionEventsResponse, error)
+
 	// GetMyKeypairWithResponse Get the caller's keypair
 	//
 	// Returns the keypair the request was signed with, secret key included: the caller owns it (as Backend.AI's keypair query does).
@@ -12001,6 +13301,141 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /session/{session_name} (the `GetSessionInfo` operationId).
 	GetSessionInfoWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*GetSessionInfoResponse, error)
 
+	// RestartSessionWithBodyWithResponse Restart a session's kernels
+	//
+	// Restarts the kernels of a RUNNING session in place: their processes start again, the files of the working directory stay, the interpreter state is lost. The session is RESTARTING meanwhile.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /session/{session_name} (the `RestartSession` operationId).
+	RestartSessionWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RestartSessionResponse, error)
+
+	// RestartSessionWithResponse Restart a session's kernels
+	//
+	// Restarts the kernels of a RUNNING session in place: their processes start again, the files of the working directory stay, the interpreter state is lost. The session is RESTARTING meanwhile.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /session/{session_name} (the `RestartSession` operationId).
+	RestartSessionWithResponse(ctx context.Context, sessionName string, body RestartSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*RestartSessionResponse, error)
+
+	// ExecuteSessionWithBodyWithResponse Run code in a session
+	//
+	// Runs code in the session's main kernel (mode query or batch), continues a run (continue), feeds it input (input) or asks for completions (complete). The call answers after at most about 2 seconds with the output so far; while the status is "continued", call again with mode continue and the same runId.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
+	ExecuteSessionWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecuteSessionResponse, error)
+
+	// ExecuteSessionWithResponse Run code in a session
+	//
+	// Runs code in the session's main kernel (mode query or batch), continues a run (continue), feeds it input (input) or asks for completions (complete). The call answers after at most about 2 seconds with the output so far; while the status is "continued", call again with mode continue and the same runId.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
+	ExecuteSessionWithResponse(ctx context.Context, sessionName string, body ExecuteSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecuteSessionResponse, error)
+
+	// CompleteSessionCodeWithBodyWithResponse Complete code in a session
+	//
+	// Asks the session's main kernel for completions of code at a cursor position.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
+	CompleteSessionCodeWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteSessionCodeResponse, error)
+
+	// CompleteSessionCodeWithResponse Complete code in a session
+	//
+	// Asks the session's main kernel for completions of code at a cursor position.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
+	CompleteSessionCodeWithResponse(ctx context.Context, sessionName string, body CompleteSessionCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteSessionCodeResponse, error)
+
+	// DownloadSessionFilesWithBodyWithResponse Download files from a session
+	//
+	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/download (the `DownloadSessionFiles` operationId).
+	DownloadSessionFilesWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DownloadSessionFilesResponse, error)
+
+	// DownloadSessionFilesWithResponse Download files from a session
+	//
+	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/download (the `DownloadSessionFiles` operationId).
+	DownloadSessionFilesWithResponse(ctx context.Context, sessionName string, body DownloadSessionFilesJSONRequestBody, reqEditors ...RequestEditorFn) (*DownloadSessionFilesResponse, error)
+
+	// DownloadSessionFileWithBodyWithResponse Download one file from a session
+	//
+	// Reads one file out of the session's main kernel and answers its raw bytes.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/download_single (the `DownloadSessionFile` operationId).
+	DownloadSessionFileWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DownloadSessionFileResponse, error)
+
+	// DownloadSessionFileWithResponse Download one file from a session
+	//
+	// Reads one file out of the session's main kernel and answers its raw bytes.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/download_single (the `DownloadSessionFile` operationId).
+	DownloadSessionFileWithResponse(ctx context.Context, sessionName string, body DownloadSessionFileJSONRequestBody, reqEditors ...RequestEditorFn) (*DownloadSessionFileResponse, error)
+
+	// ListSessionFilesWithBodyWithResponse List files in a session
+	//
+	// Lists a directory of the session's main kernel, relative to its working directory.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/files (the `ListSessionFiles` operationId).
+	ListSessionFilesWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListSessionFilesResponse, error)
+
+	// ListSessionFilesWithResponse List files in a session
+	//
+	// Lists a directory of the session's main kernel, relative to its working directory.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/files (the `ListSessionFiles` operationId).
+	ListSessionFilesWithResponse(ctx context.Context, sessionName string, body ListSessionFilesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListSessionFilesResponse, error)
+
+	// InterruptSessionWithResponse Interrupt the code running in a session
+	//
+	// Interrupts (SIGINT) the code running in the session's main kernel; the kernel keeps running.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/{session_name}/interrupt (the `InterruptSession` operationId).
+	InterruptSessionWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*InterruptSessionResponse, error)
+
+	// GetSessionLogsWithBodyWithResponse Read a session's container log
+	//
+	// Returns the log of the session's main kernel: read from its agent while the kernel lives, or the copy kept when it ended. Ended sessions are found too.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/logs (the `GetSessionLogs` operationId).
+	GetSessionLogsWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSessionLogsResponse, error)
+
+	// GetSessionLogsWithResponse Read a session's container log
+	//
+	// Returns the log of the session's main kernel: read from its agent while the kernel lives, or the copy kept when it ended. Ended sessions are found too.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/logs (the `GetSessionLogs` operationId).
+	GetSessionLogsWithResponse(ctx context.Context, sessionName string, body GetSessionLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSessionLogsResponse, error)
+
 	// RenameSessionWithBodyWithResponse Rename a running session
 	//
 	// Gives a RUNNING session of the caller a new name (same rules as at creation).
@@ -12018,6 +13453,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
 	RenameSessionWithResponse(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameSessionResponse, error)
+
+	// UploadSessionFilesWithBodyWithResponse Upload files into a session
+	//
+	// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/{session_name}/upload (the `UploadSessionFiles` operationId).
+	UploadSessionFilesWithBodyWithResponse(ctx context.Context, sessionName string, params *UploadSessionFilesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadSessionFilesResponse, error)
+
+	// StreamExecuteSessionWithResponse Run code in a session over a WebSocket
+	//
+	// Upgrades to a WebSocket (the upgrade request is signed like any other). The client sends a text frame `{"code", "mode": "query"|"batch", "options"}`; the server answers with frames `{"status", "console", "exitCode", "options", "files"}` until the status is "finished". On "waiting-input" the client sends the input as one text frame. After a run finished the client may send the next one. Failures end the stream with `{"status": "error", "msg"}`; a server going down sends `{"status": "server-restarting", "msg"}`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /stream/session/{session_name}/execute (the `StreamExecuteSession` operationId).
+	StreamExecuteSessionWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*StreamExecuteSessionResponse, error)
 }
 
 type GetVersionResponse struct {
@@ -17485,6 +18938,89 @@ func (r GetVfolderTypesResponse) ContentType() string {
 	return ""
 }
 
+type StreamSessionEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StreamSessionEventsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StreamSessionEventsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r StreamSessionEventsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r StreamSessionEventsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StreamSessionEventsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r StreamSessionEventsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StreamSessionEventsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamSessionEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamSessionEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamSessionEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamSessionEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetMyKeypairResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18479,6 +20015,614 @@ func (r GetSessionInfoResponse) ContentType() string {
 	return ""
 }
 
+type RestartSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RestartSessionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RestartSessionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RestartSessionResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RestartSessionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RestartSessionResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RestartSessionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RestartSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RestartSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RestartSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RestartSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ExecuteSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ExecuteOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ExecuteSessionResponse) GetJSON200() *ExecuteOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExecuteSessionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ExecuteSessionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ExecuteSessionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ExecuteSessionResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ExecuteSessionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ExecuteSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExecuteSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExecuteSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExecuteSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CompleteSessionCodeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CompleteOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CompleteSessionCodeResponse) GetJSON200() *CompleteOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CompleteSessionCodeResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CompleteSessionCodeResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CompleteSessionCodeResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CompleteSessionCodeResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CompleteSessionCodeResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CompleteSessionCodeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CompleteSessionCodeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CompleteSessionCodeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CompleteSessionCodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DownloadSessionFilesResponse200Headers the declared response headers of an HTTP 200 response for DownloadSessionFiles
+type DownloadSessionFilesResponse200Headers struct {
+	ContentType *string
+}
+
+type DownloadSessionFilesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DownloadSessionFilesResponse200Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DownloadSessionFilesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DownloadSessionFilesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DownloadSessionFilesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DownloadSessionFilesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DownloadSessionFilesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DownloadSessionFilesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DownloadSessionFilesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DownloadSessionFilesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DownloadSessionFilesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DownloadSessionFileResponse200Headers the declared response headers of an HTTP 200 response for DownloadSessionFile
+type DownloadSessionFileResponse200Headers struct {
+	ContentType *string
+}
+
+type DownloadSessionFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DownloadSessionFileResponse200Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DownloadSessionFileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DownloadSessionFileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DownloadSessionFileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DownloadSessionFileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DownloadSessionFileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DownloadSessionFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DownloadSessionFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DownloadSessionFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DownloadSessionFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSessionFilesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListFilesOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSessionFilesResponse) GetJSON200() *ListFilesOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSessionFilesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSessionFilesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListSessionFilesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListSessionFilesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListSessionFilesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSessionFilesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSessionFilesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSessionFilesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSessionFilesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type InterruptSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r InterruptSessionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r InterruptSessionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r InterruptSessionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r InterruptSessionResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r InterruptSessionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r InterruptSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InterruptSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InterruptSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InterruptSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSessionLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LogsOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionLogsResponse) GetJSON200() *LogsOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSessionLogsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSessionLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSessionLogsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSessionLogsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSessionLogsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type RenameSessionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -18549,6 +20693,144 @@ func (r RenameSessionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RenameSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UploadSessionFilesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UploadSessionFilesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UploadSessionFilesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UploadSessionFilesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UploadSessionFilesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UploadSessionFilesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadSessionFilesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadSessionFilesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadSessionFilesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadSessionFilesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type StreamExecuteSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StreamExecuteSessionResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StreamExecuteSessionResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r StreamExecuteSessionResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StreamExecuteSessionResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r StreamExecuteSessionResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamExecuteSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamExecuteSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamExecuteSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamExecuteSessionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20130,6 +22412,40 @@ func (c *ClientWithResponses) GetVfolderTypesWithResponse(ctx context.Context, r
 	return ParseGetVfolderTypesResponse(rsp)
 }
 
+// StreamSessionEventsWithBodyWithResponse Stream session and kernel lifecycle events (SSE)
+//
+// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
+//
+// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
+func (c *ClientWithResponses) StreamSessionEventsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StreamSessionEventsResponse, error) {
+	rsp, err := c.StreamSessionEventsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamSessionEventsResponse(rsp)
+}
+
+// StreamSessionEventsWithResponse Stream session and kernel lifecycle events (SSE)
+//
+// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
+//
+// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
+func (c *ClientWithResponses) StreamSessionEventsWithResponse(ctx context.Context, body StreamSessionEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*StreamSessionEventsResponse, error) {
+	rsp, err := c.StreamSessionEvents(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamSessionEventsResponse(rsp)
+}
+
 // GetMyKeypairWithResponse Get the caller's keypair
 //
 // Returns the keypair the request was signed with, secret key included: the caller owns it (as Backend.AI's keypair query does).
@@ -20475,6 +22791,231 @@ func (c *ClientWithResponses) GetSessionInfoWithResponse(ctx context.Context, se
 	return ParseGetSessionInfoResponse(rsp)
 }
 
+// RestartSessionWithBodyWithResponse Restart a session's kernels
+//
+// Restarts the kernels of a RUNNING session in place: their processes start again, the files of the working directory stay, the interpreter state is lost. The session is RESTARTING meanwhile.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /session/{session_name} (the `RestartSession` operationId).
+func (c *ClientWithResponses) RestartSessionWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RestartSessionResponse, error) {
+	rsp, err := c.RestartSessionWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestartSessionResponse(rsp)
+}
+
+// RestartSessionWithResponse Restart a session's kernels
+//
+// Restarts the kernels of a RUNNING session in place: their processes start again, the files of the working directory stay, the interpreter state is lost. The session is RESTARTING meanwhile.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /session/{session_name} (the `RestartSession` operationId).
+func (c *ClientWithResponses) RestartSessionWithResponse(ctx context.Context, sessionName string, body RestartSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*RestartSessionResponse, error) {
+	rsp, err := c.RestartSession(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestartSessionResponse(rsp)
+}
+
+// ExecuteSessionWithBodyWithResponse Run code in a session
+//
+// Runs code in the session's main kernel (mode query or batch), continues a run (continue), feeds it input (input) or asks for completions (complete). The call answers after at most about 2 seconds with the output so far; while the status is "continued", call again with mode continue and the same runId.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
+func (c *ClientWithResponses) ExecuteSessionWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecuteSessionResponse, error) {
+	rsp, err := c.ExecuteSessionWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecuteSessionResponse(rsp)
+}
+
+// ExecuteSessionWithResponse Run code in a session
+//
+// Runs code in the session's main kernel (mode query or batch), continues a run (continue), feeds it input (input) or asks for completions (complete). The call answers after at most about 2 seconds with the output so far; while the status is "continued", call again with mode continue and the same runId.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
+func (c *ClientWithResponses) ExecuteSessionWithResponse(ctx context.Context, sessionName string, body ExecuteSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecuteSessionResponse, error) {
+	rsp, err := c.ExecuteSession(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecuteSessionResponse(rsp)
+}
+
+// CompleteSessionCodeWithBodyWithResponse Complete code in a session
+//
+// Asks the session's main kernel for completions of code at a cursor position.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
+func (c *ClientWithResponses) CompleteSessionCodeWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteSessionCodeResponse, error) {
+	rsp, err := c.CompleteSessionCodeWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteSessionCodeResponse(rsp)
+}
+
+// CompleteSessionCodeWithResponse Complete code in a session
+//
+// Asks the session's main kernel for completions of code at a cursor position.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
+func (c *ClientWithResponses) CompleteSessionCodeWithResponse(ctx context.Context, sessionName string, body CompleteSessionCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteSessionCodeResponse, error) {
+	rsp, err := c.CompleteSessionCode(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteSessionCodeResponse(rsp)
+}
+
+// DownloadSessionFilesWithBodyWithResponse Download files from a session
+//
+// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/download (the `DownloadSessionFiles` operationId).
+func (c *ClientWithResponses) DownloadSessionFilesWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DownloadSessionFilesResponse, error) {
+	rsp, err := c.DownloadSessionFilesWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDownloadSessionFilesResponse(rsp)
+}
+
+// DownloadSessionFilesWithResponse Download files from a session
+//
+// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/download (the `DownloadSessionFiles` operationId).
+func (c *ClientWithResponses) DownloadSessionFilesWithResponse(ctx context.Context, sessionName string, body DownloadSessionFilesJSONRequestBody, reqEditors ...RequestEditorFn) (*DownloadSessionFilesResponse, error) {
+	rsp, err := c.DownloadSessionFiles(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDownloadSessionFilesResponse(rsp)
+}
+
+// DownloadSessionFileWithBodyWithResponse Download one file from a session
+//
+// Reads one file out of the session's main kernel and answers its raw bytes.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/download_single (the `DownloadSessionFile` operationId).
+func (c *ClientWithResponses) DownloadSessionFileWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DownloadSessionFileResponse, error) {
+	rsp, err := c.DownloadSessionFileWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDownloadSessionFileResponse(rsp)
+}
+
+// DownloadSessionFileWithResponse Download one file from a session
+//
+// Reads one file out of the session's main kernel and answers its raw bytes.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/download_single (the `DownloadSessionFile` operationId).
+func (c *ClientWithResponses) DownloadSessionFileWithResponse(ctx context.Context, sessionName string, body DownloadSessionFileJSONRequestBody, reqEditors ...RequestEditorFn) (*DownloadSessionFileResponse, error) {
+	rsp, err := c.DownloadSessionFile(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDownloadSessionFileResponse(rsp)
+}
+
+// ListSessionFilesWithBodyWithResponse List files in a session
+//
+// Lists a directory of the session's main kernel, relative to its working directory.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/files (the `ListSessionFiles` operationId).
+func (c *ClientWithResponses) ListSessionFilesWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListSessionFilesResponse, error) {
+	rsp, err := c.ListSessionFilesWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSessionFilesResponse(rsp)
+}
+
+// ListSessionFilesWithResponse List files in a session
+//
+// Lists a directory of the session's main kernel, relative to its working directory.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/files (the `ListSessionFiles` operationId).
+func (c *ClientWithResponses) ListSessionFilesWithResponse(ctx context.Context, sessionName string, body ListSessionFilesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListSessionFilesResponse, error) {
+	rsp, err := c.ListSessionFiles(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSessionFilesResponse(rsp)
+}
+
+// InterruptSessionWithResponse Interrupt the code running in a session
+//
+// Interrupts (SIGINT) the code running in the session's main kernel; the kernel keeps running.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/{session_name}/interrupt (the `InterruptSession` operationId).
+func (c *ClientWithResponses) InterruptSessionWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*InterruptSessionResponse, error) {
+	rsp, err := c.InterruptSession(ctx, sessionName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInterruptSessionResponse(rsp)
+}
+
+// GetSessionLogsWithBodyWithResponse Read a session's container log
+//
+// Returns the log of the session's main kernel: read from its agent while the kernel lives, or the copy kept when it ended. Ended sessions are found too.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/logs (the `GetSessionLogs` operationId).
+func (c *ClientWithResponses) GetSessionLogsWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSessionLogsResponse, error) {
+	rsp, err := c.GetSessionLogsWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionLogsResponse(rsp)
+}
+
+// GetSessionLogsWithResponse Read a session's container log
+//
+// Returns the log of the session's main kernel: read from its agent while the kernel lives, or the copy kept when it ended. Ended sessions are found too.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/logs (the `GetSessionLogs` operationId).
+func (c *ClientWithResponses) GetSessionLogsWithResponse(ctx context.Context, sessionName string, body GetSessionLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSessionLogsResponse, error) {
+	rsp, err := c.GetSessionLogs(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionLogsResponse(rsp)
+}
+
 // RenameSessionWithBodyWithResponse Rename a running session
 //
 // Gives a RUNNING session of the caller a new name (same rules as at creation).
@@ -20503,6 +23044,36 @@ func (c *ClientWithResponses) RenameSessionWithResponse(ctx context.Context, ses
 		return nil, err
 	}
 	return ParseRenameSessionResponse(rsp)
+}
+
+// UploadSessionFilesWithBodyWithResponse Upload files into a session
+//
+// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/{session_name}/upload (the `UploadSessionFiles` operationId).
+func (c *ClientWithResponses) UploadSessionFilesWithBodyWithResponse(ctx context.Context, sessionName string, params *UploadSessionFilesParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadSessionFilesResponse, error) {
+	rsp, err := c.UploadSessionFilesWithBody(ctx, sessionName, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadSessionFilesResponse(rsp)
+}
+
+// StreamExecuteSessionWithResponse Run code in a session over a WebSocket
+//
+// Upgrades to a WebSocket (the upgrade request is signed like any other). The client sends a text frame `{"code", "mode": "query"|"batch", "options"}`; the server answers with frames `{"status", "console", "exitCode", "options", "files"}` until the status is "finished". On "waiting-input" the client sends the input as one text frame. After a run finished the client may send the next one. Failures end the stream with `{"status": "error", "msg"}`; a server going down sends `{"status": "server-restarting", "msg"}`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /stream/session/{session_name}/execute (the `StreamExecuteSession` operationId).
+func (c *ClientWithResponses) StreamExecuteSessionWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*StreamExecuteSessionResponse, error) {
+	rsp, err := c.StreamExecuteSession(ctx, sessionName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamExecuteSessionResponse(rsp)
 }
 
 // ParseGetVersionResponse parses an HTTP response from a GetVersionWithResponse call
@@ -24932,6 +27503,74 @@ func ParseGetVfolderTypesResponse(rsp *http.Response) (*GetVfolderTypesResponse,
 	return response, nil
 }
 
+// ParseStreamSessionEventsResponse parses an HTTP response from a StreamSessionEventsWithResponse call
+func ParseStreamSessionEventsResponse(rsp *http.Response) (*StreamSessionEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamSessionEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetMyKeypairResponse parses an HTTP response from a GetMyKeypairWithResponse call
 func ParseGetMyKeypairResponse(rsp *http.Response) (*GetMyKeypairResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -25722,6 +28361,512 @@ func ParseGetSessionInfoResponse(rsp *http.Response) (*GetSessionInfoResponse, e
 	return response, nil
 }
 
+// ParseRestartSessionResponse parses an HTTP response from a RestartSessionWithResponse call
+func ParseRestartSessionResponse(rsp *http.Response) (*RestartSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RestartSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExecuteSessionResponse parses an HTTP response from a ExecuteSessionWithResponse call
+func ParseExecuteSessionResponse(rsp *http.Response) (*ExecuteSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExecuteSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExecuteOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCompleteSessionCodeResponse parses an HTTP response from a CompleteSessionCodeWithResponse call
+func ParseCompleteSessionCodeResponse(rsp *http.Response) (*CompleteSessionCodeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CompleteSessionCodeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CompleteOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDownloadSessionFilesResponse parses an HTTP response from a DownloadSessionFilesWithResponse call
+func ParseDownloadSessionFilesResponse(rsp *http.Response) (*DownloadSessionFilesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DownloadSessionFilesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DownloadSessionFilesResponse200Headers
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDownloadSessionFileResponse parses an HTTP response from a DownloadSessionFileWithResponse call
+func ParseDownloadSessionFileResponse(rsp *http.Response) (*DownloadSessionFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DownloadSessionFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DownloadSessionFileResponse200Headers
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSessionFilesResponse parses an HTTP response from a ListSessionFilesWithResponse call
+func ParseListSessionFilesResponse(rsp *http.Response) (*ListSessionFilesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSessionFilesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListFilesOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseInterruptSessionResponse parses an HTTP response from a InterruptSessionWithResponse call
+func ParseInterruptSessionResponse(rsp *http.Response) (*InterruptSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InterruptSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSessionLogsResponse parses an HTTP response from a GetSessionLogsWithResponse call
+func ParseGetSessionLogsResponse(rsp *http.Response) (*GetSessionLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LogsOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseRenameSessionResponse parses an HTTP response from a RenameSessionWithResponse call
 func ParseRenameSessionResponse(rsp *http.Response) (*RenameSessionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -25780,6 +28925,120 @@ func ParseRenameSessionResponse(rsp *http.Response) (*RenameSessionResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUploadSessionFilesResponse parses an HTTP response from a UploadSessionFilesWithResponse call
+func ParseUploadSessionFilesResponse(rsp *http.Response) (*UploadSessionFilesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadSessionFilesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseStreamExecuteSessionResponse parses an HTTP response from a StreamExecuteSessionWithResponse call
+func ParseStreamExecuteSessionResponse(rsp *http.Response) (*StreamExecuteSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamExecuteSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 101:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 

@@ -71,6 +71,40 @@ func (q *Queries) GroupGetByID(ctx context.Context, db DBTX, id uuid.UUID) (*Gro
 	return &i, err
 }
 
+const groupIDsByName = `-- name: GroupIDsByName :many
+SELECT id FROM groups
+WHERE name = $1
+  AND ($2::text IS NULL OR domain_name = $2::text)
+ORDER BY domain_name, id
+`
+
+type GroupIDsByNameParams struct {
+	Name       string
+	DomainName *string
+}
+
+// GroupIDsByName returns the ids of the projects with a name, in one domain or in all when
+// domain_name is null.
+func (q *Queries) GroupIDsByName(ctx context.Context, db DBTX, arg *GroupIDsByNameParams) ([]uuid.UUID, error) {
+	rows, err := db.Query(ctx, groupIDsByName, arg.Name, arg.DomainName)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const groupIDsInDomain = `-- name: GroupIDsInDomain :many
 SELECT id FROM groups WHERE domain_name = $1 AND id = ANY($2::uuid[])
 `

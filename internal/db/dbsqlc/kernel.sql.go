@@ -13,6 +13,48 @@ import (
 	"github.com/google/uuid"
 )
 
+const kernelAgentAddrGet = `-- name: KernelAgentAddrGet :one
+SELECT agent_addr FROM kernels WHERE id = $1
+`
+
+// KernelAgentAddrGet returns the RPC address of the agent a kernel was placed on (NULL when none).
+func (q *Queries) KernelAgentAddrGet(ctx context.Context, db DBTX, id uuid.UUID) (*string, error) {
+	row := db.QueryRow(ctx, kernelAgentAddrGet, id)
+	var agent_addr *string
+	err := row.Scan(&agent_addr)
+	return agent_addr, err
+}
+
+const kernelContainerIDSet = `-- name: KernelContainerIDSet :exec
+UPDATE kernels SET container_id = $1 WHERE id = $2
+`
+
+type KernelContainerIDSetParams struct {
+	ContainerID *string
+	ID          uuid.UUID
+}
+
+// KernelContainerIDSet records the container a restarted kernel runs in now.
+func (q *Queries) KernelContainerIDSet(ctx context.Context, db DBTX, arg *KernelContainerIDSetParams) error {
+	_, err := db.Exec(ctx, kernelContainerIDSet, arg.ContainerID, arg.ID)
+	return err
+}
+
+const kernelContainerLogSet = `-- name: KernelContainerLogSet :exec
+UPDATE kernels SET container_log = $1 WHERE id = $2
+`
+
+type KernelContainerLogSetParams struct {
+	ContainerLog []byte
+	ID           uuid.UUID
+}
+
+// KernelContainerLogSet stores a kernel's container log, read back once the kernel is gone.
+func (q *Queries) KernelContainerLogSet(ctx context.Context, db DBTX, arg *KernelContainerLogSetParams) error {
+	_, err := db.Exec(ctx, kernelContainerLogSet, arg.ContainerLog, arg.ID)
+	return err
+}
+
 const kernelCountActiveMain = `-- name: KernelCountActiveMain :one
 SELECT count(*)::bigint
 FROM kernels
@@ -114,6 +156,39 @@ func (q *Queries) KernelListBySession(ctx context.Context, db DBTX, sessionID uu
 		return nil, err
 	}
 	return items, nil
+}
+
+const kernelMainGet = `-- name: KernelMainGet :one
+SELECT id, session_id, status::text AS status, agent, agent_addr, container_log
+FROM kernels
+WHERE session_id = $1 AND cluster_role = 'main'
+ORDER BY cluster_idx
+LIMIT 1
+`
+
+type KernelMainGetRow struct {
+	ID           uuid.UUID
+	SessionID    uuid.UUID
+	Status       string
+	Agent        *string
+	AgentAddr    *string
+	ContainerLog []byte
+}
+
+// KernelMainGet returns a session's main kernel with where it runs, for the operations an
+// agent answers directly (execute, logs, files, interrupt, restart).
+func (q *Queries) KernelMainGet(ctx context.Context, db DBTX, sessionID uuid.UUID) (*KernelMainGetRow, error) {
+	row := db.QueryRow(ctx, kernelMainGet, sessionID)
+	var i KernelMainGetRow
+	err := row.Scan(
+		&i.ID,
+		&i.SessionID,
+		&i.Status,
+		&i.Agent,
+		&i.AgentAddr,
+		&i.ContainerLog,
+	)
+	return &i, err
 }
 
 const kernelMarkScheduled = `-- name: KernelMarkScheduled :execrows

@@ -1329,6 +1329,7 @@ type ScalingGroup struct {
 	Scheduler       string
 	UseHostNetwork  bool
 	SchedulerOpts   json.RawMessage
+	RoundrobinIndex int32
 }
 
 type Session struct {

@@ -50,7 +50,7 @@ func (q *Queries) ScalingGroupDelete(ctx context.Context, db DBTX, name string) 
 }
 
 const scalingGroupGetByName = `-- name: ScalingGroupGetByName :one
-SELECT name, description, is_active, is_public, created_at, wsproxy_addr, wsproxy_api_token, driver, driver_opts, scheduler, use_host_network, scheduler_opts FROM scaling_groups WHERE name = $1
+SELECT name, description, is_active, is_public, created_at, wsproxy_addr, wsproxy_api_token, driver, driver_opts, scheduler, use_host_network, scheduler_opts, roundrobin_index FROM scaling_groups WHERE name = $1
 `
 
 // ScalingGroupGetByName loads one scaling group.
@@ -70,6 +70,7 @@ func (q *Queries) ScalingGroupGetByName(ctx context.Context, db DBTX, name strin
 		&i.Scheduler,
 		&i.UseHostNetwork,
 		&i.SchedulerOpts,
+		&i.RoundrobinIndex,
 	)
 	return &i, err
 }
@@ -83,7 +84,7 @@ INSERT INTO scaling_groups (
     $6, $7, $8, $9, $10,
     $11
 )
-RETURNING name, description, is_active, is_public, created_at, wsproxy_addr, wsproxy_api_token, driver, driver_opts, scheduler, use_host_network, scheduler_opts
+RETURNING name, description, is_active, is_public, created_at, wsproxy_addr, wsproxy_api_token, driver, driver_opts, scheduler, use_host_network, scheduler_opts, roundrobin_index
 `
 
 type ScalingGroupInsertParams struct {
@@ -129,12 +130,13 @@ func (q *Queries) ScalingGroupInsert(ctx context.Context, db DBTX, arg *ScalingG
 		&i.Scheduler,
 		&i.UseHostNetwork,
 		&i.SchedulerOpts,
+		&i.RoundrobinIndex,
 	)
 	return &i, err
 }
 
 const scalingGroupList = `-- name: ScalingGroupList :many
-SELECT name, description, is_active, is_public, created_at, wsproxy_addr, wsproxy_api_token, driver, driver_opts, scheduler, use_host_network, scheduler_opts FROM scaling_groups ORDER BY name LIMIT $2 OFFSET $1
+SELECT name, description, is_active, is_public, created_at, wsproxy_addr, wsproxy_api_token, driver, driver_opts, scheduler, use_host_network, scheduler_opts, roundrobin_index FROM scaling_groups ORDER BY name LIMIT $2 OFFSET $1
 `
 
 type ScalingGroupListParams struct {
@@ -165,6 +167,7 @@ func (q *Queries) ScalingGroupList(ctx context.Context, db DBTX, arg *ScalingGro
 			&i.Scheduler,
 			&i.UseHostNetwork,
 			&i.SchedulerOpts,
+			&i.RoundrobinIndex,
 		); err != nil {
 			return nil, err
 		}
@@ -192,7 +195,7 @@ UPDATE scaling_groups SET
     use_host_network = coalesce($12, use_host_network),
     scheduler_opts = coalesce($13, scheduler_opts)
 WHERE name = $14
-RETURNING name, description, is_active, is_public, created_at, wsproxy_addr, wsproxy_api_token, driver, driver_opts, scheduler, use_host_network, scheduler_opts
+RETURNING name, description, is_active, is_public, created_at, wsproxy_addr, wsproxy_api_token, driver, driver_opts, scheduler, use_host_network, scheduler_opts, roundrobin_index
 `
 
 type ScalingGroupUpdateParams struct {
@@ -245,6 +248,7 @@ func (q *Queries) ScalingGroupUpdate(ctx context.Context, db DBTX, arg *ScalingG
 		&i.Scheduler,
 		&i.UseHostNetwork,
 		&i.SchedulerOpts,
+		&i.RoundrobinIndex,
 	)
 	return &i, err
 }

@@ -217,6 +217,36 @@ func (q *Queries) ScheduleDependencies(ctx context.Context, db DBTX, scalingGrou
 	return items, nil
 }
 
+const scheduleDomainLimits = `-- name: ScheduleDomainLimits :many
+SELECT name, total_resource_slots FROM domains WHERE name = ANY($1::text[])
+`
+
+type ScheduleDomainLimitsRow struct {
+	Name               string
+	TotalResourceSlots json.RawMessage
+}
+
+// ScheduleDomainLimits returns total_resource_slots of the given domains.
+func (q *Queries) ScheduleDomainLimits(ctx context.Context, db DBTX, names []string) ([]*ScheduleDomainLimitsRow, error) {
+	rows, err := db.Query(ctx, scheduleDomainLimits, names)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*ScheduleDomainLimitsRow{}
+	for rows.Next() {
+		var i ScheduleDomainLimitsRow
+		if err := rows.Scan(&i.Name, &i.TotalResourceSlots); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const scheduleKeypairOccupancy = `-- name: ScheduleKeypairOccupancy :many
 SELECT access_key, scaling_group, occupied_slots
 FROM kernels
@@ -342,6 +372,55 @@ func (q *Queries) ScheduleLock(ctx context.Context, db DBTX, scalingGroup string
 	return err
 }
 
+const scheduleOwnerOccupancy = `-- name: ScheduleOwnerOccupancy :many
+SELECT user_uuid, group_id, domain_name, occupied_slots
+FROM kernels
+WHERE slots_reserved AND role <> 'SYSTEM'
+  AND (user_uuid = ANY($1::uuid[])
+       OR group_id = ANY($2::uuid[])
+       OR domain_name = ANY($3::text[]))
+`
+
+type ScheduleOwnerOccupancyParams struct {
+	UserUuids  []uuid.UUID
+	ProjectIds []uuid.UUID
+	Domains    []string
+}
+
+type ScheduleOwnerOccupancyRow struct {
+	UserUuid      uuid.UUID
+	GroupID       uuid.UUID
+	DomainName    string
+	OccupiedSlots json.RawMessage
+}
+
+// ScheduleOwnerOccupancy lists the reserved non-SYSTEM kernels of the given users, projects or
+// domains, in every scaling group, for the user, project and domain resource limits.
+func (q *Queries) ScheduleOwnerOccupancy(ctx context.Context, db DBTX, arg *ScheduleOwnerOccupancyParams) ([]*ScheduleOwnerOccupancyRow, error) {
+	rows, err := db.Query(ctx, scheduleOwnerOccupancy, arg.UserUuids, arg.ProjectIds, arg.Domains)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*ScheduleOwnerOccupancyRow{}
+	for rows.Next() {
+		var i ScheduleOwnerOccupancyRow
+		if err := rows.Scan(
+			&i.UserUuid,
+			&i.GroupID,
+			&i.DomainName,
+			&i.OccupiedSlots,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const schedulePendingKernels = `-- name: SchedulePendingKernels :many
 SELECT k.id, k.session_id, k.requested_slots, k.architecture, k.agent, k.role::text AS role
 FROM kernels k JOIN sessions s ON s.id = k.session_id
@@ -444,22 +523,73 @@ func (q *Queries) SchedulePendingSessions(ctx context.Context, db DBTX, scalingG
 	return items, nil
 }
 
+const scheduleProjectLimits = `-- name: ScheduleProjectLimits :many
+SELECT id, total_resource_slots FROM groups WHERE id = ANY($1::uuid[])
+`
+
+type ScheduleProjectLimitsRow struct {
+	ID                 uuid.UUID
+	TotalResourceSlots json.RawMessage
+}
+
+// ScheduleProjectLimits returns total_resource_slots of the given projects.
+func (q *Queries) ScheduleProjectLimits(ctx context.Context, db DBTX, ids []uuid.UUID) ([]*ScheduleProjectLimitsRow, error) {
+	rows, err := db.Query(ctx, scheduleProjectLimits, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*ScheduleProjectLimitsRow{}
+	for rows.Next() {
+		var i ScheduleProjectLimitsRow
+		if err := rows.Scan(&i.ID, &i.TotalResourceSlots); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const scheduleScalingGroup = `-- name: ScheduleScalingGroup :one
-SELECT name, scheduler, scheduler_opts FROM scaling_groups WHERE name = $1
+SELECT name, scheduler, scheduler_opts, roundrobin_index FROM scaling_groups WHERE name = $1
 `
 
 type ScheduleScalingGroupRow struct {
-	Name          string
-	Scheduler     string
-	SchedulerOpts json.RawMessage
+	Name            string
+	Scheduler       string
+	SchedulerOpts   json.RawMessage
+	RoundrobinIndex int32
 }
 
 // ScheduleScalingGroup returns a scaling group's queueing algorithm and scheduler options.
 func (q *Queries) ScheduleScalingGroup(ctx context.Context, db DBTX, name string) (*ScheduleScalingGroupRow, error) {
 	row := db.QueryRow(ctx, scheduleScalingGroup, name)
 	var i ScheduleScalingGroupRow
-	err := row.Scan(&i.Name, &i.Scheduler, &i.SchedulerOpts)
+	err := row.Scan(
+		&i.Name,
+		&i.Scheduler,
+		&i.SchedulerOpts,
+		&i.RoundrobinIndex,
+	)
 	return &i, err
+}
+
+const scheduleSetRoundRobinIndex = `-- name: ScheduleSetRoundRobinIndex :exec
+UPDATE scaling_groups SET roundrobin_index = $2 WHERE name = $1 AND roundrobin_index <> $2
+`
+
+type ScheduleSetRoundRobinIndexParams struct {
+	Name            string
+	RoundrobinIndex int32
+}
+
+// ScheduleSetRoundRobinIndex records where the next pass's round-robin search starts.
+func (q *Queries) ScheduleSetRoundRobinIndex(ctx context.Context, db DBTX, arg *ScheduleSetRoundRobinIndexParams) error {
+	_, err := db.Exec(ctx, scheduleSetRoundRobinIndex, arg.Name, arg.RoundrobinIndex)
+	return err
 }
 
 const scheduleTickScalingGroups = `-- name: ScheduleTickScalingGroups :many
@@ -512,6 +642,42 @@ func (q *Queries) ScheduleTickStale(ctx context.Context, db DBTX, cutoff time.Ti
 	for rows.Next() {
 		var i ScheduleTickStaleRow
 		if err := rows.Scan(&i.ID, &i.Status, &i.StatusInfo); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const scheduleUserPolicies = `-- name: ScheduleUserPolicies :many
+SELECT u.uuid AS user_uuid, p.default_for_unspecified::text AS default_for_unspecified, p.total_resource_slots
+FROM users u
+JOIN keypairs k ON k.access_key = u.main_access_key
+JOIN keypair_resource_policies p ON p.name = k.resource_policy
+WHERE u.uuid = ANY($1::uuid[])
+`
+
+type ScheduleUserPoliciesRow struct {
+	UserUuid              uuid.UUID
+	DefaultForUnspecified string
+	TotalResourceSlots    json.RawMessage
+}
+
+// ScheduleUserPolicies returns, for each given user that has a main access key, the resource
+// policy of that key (the user_resource_limit predicate checks against it).
+func (q *Queries) ScheduleUserPolicies(ctx context.Context, db DBTX, userUuids []uuid.UUID) ([]*ScheduleUserPoliciesRow, error) {
+	rows, err := db.Query(ctx, scheduleUserPolicies, userUuids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*ScheduleUserPoliciesRow{}
+	for rows.Next() {
+		var i ScheduleUserPoliciesRow
+		if err := rows.Scan(&i.UserUuid, &i.DefaultForUnspecified, &i.TotalResourceSlots); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)

@@ -257,14 +257,14 @@ INSERT INTO kernels (id, session_id, session_creation_id, session_name, session_
     cluster_size, cluster_role, cluster_idx, local_rank, cluster_hostname, scaling_group, domain_name,
     group_id, user_uuid, access_key, image, architecture, registry, tag, requested_slots, environ,
     resource_opts, bootstrap_script, preopen_ports, created_at, starts_at, status, status_history,
-    status_changed, callback_url, startup_command)
+    status_changed, callback_url, startup_command, agent)
 VALUES ($1, $2, $3, $4, $5::text::session_type,
     $6, $7, $8, $9, $10, $11,
     $12, $13, $14, $15, $16, $17, $18, $19,
     $20, $21::jsonb, $22::text[], $23::jsonb,
     $24, $25::int[], $26::timestamptz, $27,
     'PENDING', $28::jsonb, $26::timestamptz, $29,
-    $30)
+    $30, $31)
 `
 
 type SessionKernelInsertParams struct {
@@ -298,6 +298,7 @@ type SessionKernelInsertParams struct {
 	StatusHistory     json.RawMessage
 	CallbackUrl       *string
 	StartupCommand    *string
+	Agent             *string
 }
 
 // SessionKernelInsert creates one PENDING kernel of a session.
@@ -333,6 +334,7 @@ func (q *Queries) SessionKernelInsert(ctx context.Context, db DBTX, arg *Session
 		arg.StatusHistory,
 		arg.CallbackUrl,
 		arg.StartupCommand,
+		arg.Agent,
 	)
 	return err
 }
@@ -436,6 +438,24 @@ func (q *Queries) SessionProjectResolve(ctx context.Context, db DBTX, arg *Sessi
 	var i SessionProjectResolveRow
 	err := row.Scan(&i.ID, &i.Name, &i.IsMember)
 	return &i, err
+}
+
+const sessionQueryCountIncrement = `-- name: SessionQueryCountIncrement :exec
+WITH k AS (
+    UPDATE kernels SET num_queries = kernels.num_queries + 1 WHERE kernels.id = $2
+)
+UPDATE sessions SET num_queries = sessions.num_queries + 1 WHERE sessions.id = $1
+`
+
+type SessionQueryCountIncrementParams struct {
+	SessionID uuid.UUID
+	KernelID  uuid.UUID
+}
+
+// SessionQueryCountIncrement counts one executed query in a session and its main kernel.
+func (q *Queries) SessionQueryCountIncrement(ctx context.Context, db DBTX, arg *SessionQueryCountIncrementParams) error {
+	_, err := db.Exec(ctx, sessionQueryCountIncrement, arg.SessionID, arg.KernelID)
+	return err
 }
 
 const sessionRename = `-- name: SessionRename :execrows

@@ -1,0 +1,75 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+)
+
+// target is a session's main kernel and a client of the agent it runs on: what every
+// operation an agent answers directly (execute, logs, files, interrupt, restart) works on.
+type target struct {
+	Session *dbsqlc.SessionMatchRow
+	Kernel  *dbsqlc.KernelMainGetRow
+	// Agent is nil when the kernel is not placed on an agent (yet, or any more).
+	Agent *agentrpc.Client
+}
+
+// liveKernelStatuses are the kernel states in which its agent can be asked about it.
+var liveKernelStatuses = map[string]bool{"RUNNING": true, "RESTARTING": true, "RUNNING_DEGRADED": true}
+
+// findTarget resolves ref (the caller's session, §3.1 lookup rules) to its main kernel. With
+// needLive the kernel must be running on an agent, else the answer is a 400 naming the state;
+// without it a dead session's kernel is returned too (Agent then may be nil).
+func findTarget(ctx context.Context, s *functions.Server, accessKey, ref string, needLive bool) (*target, error) {
+	m, err := findSession(ctx, s, accessKey, ref, !needLive)
+	if err != nil {
+		return nil, err
+	}
+	k, err := db.Q.KernelMainGet(ctx, s.Deps().Pool, m.ID)
+	if err != nil {
+		if errors.Is(db.Translate(err), db.ErrNotFound) {
+			return nil, functions.ErrObjectNotFound("main kernel", fmt.Sprintf("Session %s has no main kernel.", m.Name))
+		}
+		return nil, functions.FromDB(err, "main kernel")
+	}
+	t := &target{Session: m, Kernel: k}
+	if !liveKernelStatuses[k.Status] || k.AgentAddr == nil || *k.AgentAddr == "" {
+		if needLive {
+			return nil, functions.ErrInvalidAPIParams(fmt.Sprintf("Session %s is not running (status %s).", m.Name, m.Status),
+				map[string]any{"status": m.Status})
+		}
+		return t, nil
+	}
+	c, err := s.Deps().Agents.Get(*k.AgentAddr)
+	if err != nil {
+		return nil, functions.ErrInternal(fmt.Sprintf("agent %s: %v", *k.AgentAddr, err))
+	}
+	t.Agent = c
+	return t, nil
+}
+
+// SessionID and KernelID are the target's ids as the agent protocol writes them.
+func (t *target) SessionID() string { return t.Session.ID.String() }
+
+// KernelID is the main kernel's id as the agent protocol writes it.
+func (t *target) KernelID() string { return t.Kernel.ID.String() }
+
+// agentError maps an agent call's failure to the Backend.AI type the operation reports
+// (kernel-execution-failed, kernel-restart-failed, ...), keeping the agent's reason as msg.
+func agentError(err error, as func(msg string) *functions.Problem) error {
+	var p *functions.Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var re *agentrpc.RemoteError
+	if errors.As(err, &re) {
+		return as(re.Message)
+	}
+	return as(err.Error())
+}

@@ -1,0 +1,271 @@
+package session_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/functions/functionstest"
+	agentd "github.com/hangar-run/hangar/internal/agent"
+	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/auth"
+	"github.com/hangar-run/hangar/internal/config"
+)
+
+// streamFrame is a server message of the execute stream.
+type streamFrame struct {
+	Status   string           `json:"status"`
+	Msg      string           `json:"msg"`
+	Console  [][2]string      `json:"console"`
+	ExitCode *int             `json:"exitCode"`
+	Options  map[string]any   `json:"options"`
+	Files    []map[string]any `json:"files"`
+}
+
+// dialStream opens the execute stream of session signed with creds, the way the client signs
+// its upgrade request (no Content-Type: signed as application/octet-stream).
+func dialStream(t *testing.T, env *functionstest.Env, session string, creds *auth.Credentials) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	u := env.HTTP.URL + "/stream/session/" + session + "/execute"
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	require.NoError(t, err)
+	if creds != nil {
+		require.NoError(t, creds.SignRequest(req, functions.APIVersion, env.Clock.Now()))
+	} else {
+		req.Header.Set("Date", env.Clock.Now().UTC().Format(http.TimeFormat))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(u, "http"), &websocket.DialOptions{HTTPHeader: req.Header})
+	if conn != nil {
+		t.Cleanup(func() { _ = conn.CloseNow() })
+	}
+	return conn, res, err
+}
+
+// readUntil reads frames until one has a status in stop, returning every frame read.
+func readUntil(t *testing.T, conn *websocket.Conn, stop ...string) []streamFrame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var frames []streamFrame
+	for {
+		var f streamFrame
+		require.NoError(t, wsjson.Read(ctx, conn, &f))
+		frames = append(frames, f)
+		for _, s := range stop {
+			if f.Status == s {
+				return frames
+			}
+		}
+		require.Contains(t, []string{"continued", "build-finished", "clean-finished"}, f.Status, "frame: %+v", f)
+	}
+}
+
+// stdoutOf joins the stdout records of frames.
+func stdoutOf(frames []streamFrame) string {
+	var b strings.Builder
+	for _, f := range frames {
+		for _, c := range f.Console {
+			if c[0] == "stdout" {
+				b.WriteString(c[1])
+			}
+		}
+	}
+	return b.String()
+}
+
+func TestStreamExecute(t *testing.T) {
+	t.Parallel()
+	env, rs := newKernelEnv(t)
+	// The client connects with the session's id.
+	conn, res, err := dialStream(t, env, rs.ID, &functionstest.User)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
+	ctx := t.Context()
+
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"code": "print(1)", "mode": "query", "options": map[string]any{}}))
+	frames := readUntil(t, conn, "finished")
+	last := frames[len(frames)-1]
+	require.Equal(t, [][2]string{{"stdout", "1\n"}}, last.Console)
+	require.NotNil(t, last.ExitCode)
+	require.Equal(t, 0, *last.ExitCode)
+	require.Equal(t, map[string]any{}, last.Options)
+	require.Equal(t, []map[string]any{}, last.Files)
+
+	// Another run on the same socket, with output spread over several frames.
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"mode": "query",
+		"code": "import time\nprint('a', flush=True)\ntime.sleep(0.5)\nprint('b')\nraise SystemExit(3)"}))
+	frames = readUntil(t, conn, "finished")
+	require.Greater(t, len(frames), 1, "the run streams before it finishes")
+	require.Equal(t, "a\nb\n", stdoutOf(frames))
+	require.Equal(t, 3, *frames[len(frames)-1].ExitCode)
+
+	// Each run counts as a query.
+	var sq int64
+	require.NoError(t, env.DB.Pool.QueryRow(ctx, `SELECT num_queries FROM sessions WHERE id = $1`, rs.ID).Scan(&sq))
+	require.EqualValues(t, 2, sq)
+
+	// A bad request ends the stream with an error.
+	require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte(`{"code": "1", "mode": "explode"}`)))
+	frames = readUntil(t, conn, "error")
+	require.Contains(t, frames[len(frames)-1].Msg, "explode")
+	_, _, err = conn.Read(ctx)
+	require.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err), "err: %v", err)
+}
+
+func TestStreamExecuteShell(t *testing.T) {
+	t.Parallel()
+	env, rs := newShellKernelEnv(t)
+	conn, _, err := dialStream(t, env, rs.Name, &functionstest.User)
+	require.NoError(t, err)
+	require.NoError(t, wsjson.Write(t.Context(), conn, map[string]any{"code": "echo hi; exit 4", "mode": "query"}))
+	frames := readUntil(t, conn, "finished")
+	require.Equal(t, "hi\n", stdoutOf(frames))
+	require.Equal(t, 4, *frames[len(frames)-1].ExitCode)
+}
+
+func TestStreamExecuteAuth(t *testing.T) {
+	t.Parallel()
+	env, rs := newKernelEnv(t)
+	for _, tc := range []struct {
+		name    string
+		session string
+		creds   *auth.Credentials
+		status  int
+		slug    string
+	}{
+		{"unsigned", rs.Name, nil, http.StatusUnauthorized, "auth-failed"},
+		{"bad secret", rs.Name, &auth.Credentials{AccessKey: functionstest.User.AccessKey, SecretKey: "wrong"}, http.StatusUnauthorized, "auth-failed"},
+		{"other user's session", rs.Name, &functionstest.User2, http.StatusNotFound, "object-not-found"},
+		{"no such session", "nope", &functionstest.User, http.StatusNotFound, "object-not-found"},
+	} {
+		conn, res, err := dialStream(t, env, tc.session, tc.creds)
+		require.Error(t, err, tc.name)
+		require.Nil(t, conn, tc.name)
+		require.NotNil(t, res, tc.name)
+		body, rerr := io.ReadAll(res.Body)
+		require.NoError(t, rerr)
+		r := &functionstest.Response{Status: res.StatusCode, Header: res.Header, Body: body}
+		r.RequireProblem(t, tc.status, tc.slug)
+		require.Empty(t, res.Header.Get("Upgrade"), tc.name)
+	}
+
+	// A session that is not running cannot stream.
+	_, err := env.DB.Pool.Exec(t.Context(), `UPDATE kernels SET status = 'PENDING' WHERE session_id = $1`, rs.ID)
+	require.NoError(t, err)
+	_, res, err := dialStream(t, env, rs.Name, &functionstest.User)
+	require.Error(t, err)
+	require.Equal(t, http.StatusBadRequest, res.StatusCode)
+}
+
+func TestStreamExecuteServerRestart(t *testing.T) {
+	t.Parallel()
+	env, rs := newKernelEnv(t)
+	conn, _, err := dialStream(t, env, rs.Name, &functionstest.User)
+	require.NoError(t, err)
+	ctx := t.Context()
+	// Make sure the stream is served before the server goes down.
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"code": "print(2)", "mode": "query"}))
+	readUntil(t, conn, "finished")
+
+	env.Server.Shutdown()
+	frames := readUntil(t, conn, "server-restarting")
+	require.NotEmpty(t, frames[len(frames)-1].Msg)
+	_, _, err = conn.Read(ctx)
+	require.Equal(t, websocket.StatusServiceRestart, websocket.CloseStatus(err), "err: %v", err)
+}
+
+// inputRuntime is the process runtime with the input protocol the kernel runner speaks, which
+// the process runtime lacks: a query whose code is "input()" waits for input, and the input
+// then runs as print(<input>).
+type inputRuntime struct {
+	*agentd.ProcessRuntime
+	inputs chan string
+}
+
+// Execute implements agentd.Runtime.
+func (r *inputRuntime) Execute(ctx context.Context, req *agentrpc.ExecuteRequest) (*agentrpc.ExecuteResult, error) {
+	switch {
+	case req.Mode == agentrpc.ExecModeQuery && req.Code == "input()":
+		return &agentrpc.ExecuteResult{RunID: req.RunID, Status: agentrpc.ExecStatusWaitingInput,
+			Console: [][2]string{{"stdout", "? "}}}, nil
+	case req.Mode == agentrpc.ExecModeInput:
+		r.inputs <- req.Code
+		q := *req
+		q.Mode, q.Code = agentrpc.ExecModeQuery, fmt.Sprintf("print(%q)", req.Code)
+		return r.ProcessRuntime.Execute(ctx, &q)
+	}
+	return r.ProcessRuntime.Execute(ctx, req)
+}
+
+// startInputAgent is startKernelAgent with an inputRuntime.
+func startInputAgent(t *testing.T, env *functionstest.Env) (*kernelAgent, *inputRuntime) {
+	t.Helper()
+	id := "i-input-" + uuid.NewString()[:8]
+	cfg, err := agentd.Parse([]byte("[resource]\nslots = { cpu = \"4\", mem = \"8g\" }\n"),
+		agentd.Host{Hostname: id, NumCPU: 4, MemTotal: 8 << 30})
+	require.NoError(t, err)
+	cfg.Agent.ID = id
+	cfg.Agent.RPCListenAddr = config.HostPort{Host: "127.0.0.1", Port: 0}
+	prt, err := agentd.NewProcessRuntime(filepath.Join(t.TempDir(), "scratches"), nil)
+	require.NoError(t, err)
+	prt.SetKillGrace(200 * time.Millisecond)
+	rt := &inputRuntime{ProcessRuntime: prt, inputs: make(chan string, 4)}
+	rec := &recordingEnqueuer{}
+	a, err := agentd.New(cfg, rt, rec, agentd.Options{Logger: slog.New(slog.DiscardHandler), Tick: make(chan time.Time)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	t.Cleanup(func() {
+		ks, _ := prt.ListKernels(context.Background())
+		for _, k := range ks {
+			_ = prt.DestroyKernel(context.Background(), k.KernelID)
+		}
+	})
+	_, err = env.DB.Pool.Exec(t.Context(), `INSERT INTO agents (id, status, scaling_group, addr, architecture)
+		VALUES ($1, 'ALIVE', 'default', $2, $3)`, id, a.Addr(), hostArch())
+	require.NoError(t, err)
+	return &kernelAgent{Agent: a, Runtime: prt, Addr: a.Addr(), Events: rec}, rt
+}
+
+func TestStreamExecuteInput(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	ka, rt := startInputAgent(t, env)
+	rs := ka.startSession(t, env, "in-"+uuid.NewString()[:8], pythonImage, &functionstest.User)
+	conn, _, err := dialStream(t, env, rs.Name, &functionstest.User)
+	require.NoError(t, err)
+	ctx := t.Context()
+
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"code": "input()", "mode": "query"}))
+	frames := readUntil(t, conn, "waiting-input")
+	require.Equal(t, [][2]string{{"stdout", "? "}}, frames[len(frames)-1].Console)
+	// The input is one raw text frame, passed on as it is.
+	require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte("abc")))
+	frames = readUntil(t, conn, "finished")
+	require.Equal(t, "abc", <-rt.inputs)
+	require.Equal(t, "abc\n", stdoutOf(frames))
+	require.Equal(t, 0, *frames[len(frames)-1].ExitCode)
+
+	// The socket stays usable.
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"code": "print(6*7)", "mode": "query"}))
+	require.Equal(t, "42\n", stdoutOf(readUntil(t, conn, "finished")))
+}

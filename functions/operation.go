@@ -84,6 +84,10 @@ func Op(s OpSpec) huma.Operation {
 		Description:   s.Description,
 		Tags:          []string{s.Tag},
 		DefaultStatus: s.Status,
+		// No body read deadline: huma's default (5 s) stays on the connection after the body is
+		// read and then cancels the request, which would cut long polls (maxWaitSeconds, execute,
+		// event streams) short. Bodies are small and bounded by the body size limit instead.
+		BodyReadTimeout: -1,
 		Metadata: map[string]any{
 			metaRole:   s.Role,
 			metaFrozen: s.Frozen,

@@ -82,7 +82,7 @@ func BenchmarkSessionsProcessRuntime(b *testing.B) {
 	s := stacktest.Start(b, stacktest.Options{
 		Workers: 2,
 		Agents: []stacktest.AgentSpec{{
-			Runtime: "process", Slots: map[string]string{"cpu": "64", "mem": "64g"},
+			Runtime: "process", Slots: map[string]string{"cpu": "64", "mem": "256g"},
 		}},
 	})
 	unlimit(b, s)

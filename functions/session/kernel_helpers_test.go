@@ -89,8 +89,9 @@ func newShellKernelEnv(t *testing.T) (*functionstest.Env, *runningSession) {
 
 // startKernelAgent runs an agent with the process runtime (scratch directories in a
 // temporary directory) on a free local port until the test ends, and inserts its ALIVE row.
-// Its kernels are destroyed when the test ends.
-func startKernelAgent(t *testing.T, env *functionstest.Env) *kernelAgent {
+// Its kernels are destroyed when the test ends. wrap, when given, puts a test runtime in
+// front of the process runtime.
+func startKernelAgent(t *testing.T, env *functionstest.Env, wrap ...func(*agentd.ProcessRuntime) agentd.Runtime) *kernelAgent {
 	t.Helper()
 	id := "i-kernel-" + uuid.NewString()[:8]
 	cfg, err := agentd.Parse([]byte("[resource]\nslots = { cpu = \"4\", mem = \"8g\" }\n"),
@@ -102,7 +103,11 @@ func startKernelAgent(t *testing.T, env *functionstest.Env) *kernelAgent {
 	require.NoError(t, err)
 	rt.SetKillGrace(200 * time.Millisecond)
 	rec := &recordingEnqueuer{}
-	a, err := agentd.New(cfg, rt, rec, agentd.Options{Logger: slog.New(slog.DiscardHandler), Tick: make(chan time.Time)})
+	var runtime agentd.Runtime = rt
+	for _, w := range wrap {
+		runtime = w(rt)
+	}
+	a, err := agentd.New(cfg, runtime, rec, agentd.Options{Logger: slog.New(slog.DiscardHandler), Tick: make(chan time.Time)})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +19,6 @@ import (
 	agentd "github.com/hangar-run/hangar/internal/agent"
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/auth"
-	"github.com/hangar-run/hangar/internal/config"
 )
 
 // streamFrame is a server message of the execute stream.
@@ -214,36 +211,12 @@ func (r *inputRuntime) Execute(ctx context.Context, req *agentrpc.ExecuteRequest
 // startInputAgent is startKernelAgent with an inputRuntime.
 func startInputAgent(t *testing.T, env *functionstest.Env) (*kernelAgent, *inputRuntime) {
 	t.Helper()
-	id := "i-input-" + uuid.NewString()[:8]
-	cfg, err := agentd.Parse([]byte("[resource]\nslots = { cpu = \"4\", mem = \"8g\" }\n"),
-		agentd.Host{Hostname: id, NumCPU: 4, MemTotal: 8 << 30})
-	require.NoError(t, err)
-	cfg.Agent.ID = id
-	cfg.Agent.RPCListenAddr = config.HostPort{Host: "127.0.0.1", Port: 0}
-	prt, err := agentd.NewProcessRuntime(filepath.Join(t.TempDir(), "scratches"), nil)
-	require.NoError(t, err)
-	prt.SetKillGrace(200 * time.Millisecond)
-	rt := &inputRuntime{ProcessRuntime: prt, inputs: make(chan string, 4)}
-	rec := &recordingEnqueuer{}
-	a, err := agentd.New(cfg, rt, rec, agentd.Options{Logger: slog.New(slog.DiscardHandler), Tick: make(chan time.Time)})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
+	var rt *inputRuntime
+	ka := startKernelAgent(t, env, func(p *agentd.ProcessRuntime) agentd.Runtime {
+		rt = &inputRuntime{ProcessRuntime: p, inputs: make(chan string, 4)}
+		return rt
 	})
-	t.Cleanup(func() {
-		ks, _ := prt.ListKernels(context.Background())
-		for _, k := range ks {
-			_ = prt.DestroyKernel(context.Background(), k.KernelID)
-		}
-	})
-	_, err = env.DB.Pool.Exec(t.Context(), `INSERT INTO agents (id, status, scaling_group, addr, architecture)
-		VALUES ($1, 'ALIVE', 'default', $2, $3)`, id, a.Addr(), hostArch())
-	require.NoError(t, err)
-	return &kernelAgent{Agent: a, Runtime: prt, Addr: a.Addr(), Events: rec}, rt
+	return ka, rt
 }
 
 func TestStreamExecuteInput(t *testing.T) {

@@ -51,7 +51,7 @@ cat <<'MSG'
   Try a signed call:
     ./bin/hangar request GET /manager/status
   Run Python in a session (signed with the superadmin keys, the default of `hangar request`):
-    ./bin/hangar request POST /session '{"image":"python","sessionName":"hello","maxWaitSeconds":30}'
+    ./bin/hangar request POST /session '{"image":"python","name":"hello","maxWaitSeconds":30}'
     ./bin/hangar request POST /session/hello '{"mode":"query","runId":"r1","code":"print(6*7)"}'
     ./bin/hangar request DELETE /session/hello
     ./bin/hangar request GET /admin/users --access-key AKIAIOSFODNN7EXAMPLE --secret-key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY

@@ -7,12 +7,9 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/google/uuid"
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/agentrpc"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
 // executeFlushTimeout is how long the agent gathers a run's output before it answers
@@ -91,11 +88,7 @@ func registerExecute(s *functions.Server) {
 			return nil, agentError(err, functions.ErrKernelExecutionFailed)
 		}
 		if req.Mode == agentrpc.ExecModeQuery || req.Mode == agentrpc.ExecModeBatch {
-			if err := db.Q.SessionQueryCountIncrement(ctx, s.Deps().Pool, &dbsqlc.SessionQueryCountIncrementParams{
-				SessionID: t.Session.ID, KernelID: t.Kernel.ID,
-			}); err != nil {
-				s.Deps().Log().Warn("count executed query", "session", t.Session.ID, "err", err)
-			}
+			t.countQuery(ctx, s)
 		}
 		out := &ExecuteOutput{}
 		out.Body.Result = executeResult(req.RunID, res)
@@ -150,7 +143,7 @@ func executeParams(body map[string]any) (*agentrpc.ExecuteRequest, error) {
 		return nil, functions.ErrInvalidAPIParams("options must be an object or null.", nil)
 	}
 	if runID == "" {
-		runID = uuid.NewString()
+		runID = newRunID()
 	}
 	return &agentrpc.ExecuteRequest{RunID: runID, Mode: mode, Code: code, Options: opts, FlushTimeout: executeFlushTimeout}, nil
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/db"
@@ -59,6 +61,19 @@ func (t *target) SessionID() string { return t.Session.ID.String() }
 
 // KernelID is the main kernel's id as the agent protocol writes it.
 func (t *target) KernelID() string { return t.Kernel.ID.String() }
+
+// countQuery records one executed run (query or batch) in the session and its main kernel.
+// A failure is logged only: the run itself happened.
+func (t *target) countQuery(ctx context.Context, s *functions.Server) {
+	if err := db.Q.SessionQueryCountIncrement(ctx, s.Deps().Pool, &dbsqlc.SessionQueryCountIncrementParams{
+		SessionID: t.Session.ID, KernelID: t.Kernel.ID,
+	}); err != nil {
+		s.Deps().Log().Warn("count executed query", "session", t.Session.ID, "err", err)
+	}
+}
+
+// newRunID names a run the client gave no id for.
+func newRunID() string { return uuid.NewString() }
 
 // agentError maps an agent call's failure to the Backend.AI type the operation reports
 // (kernel-execution-failed, kernel-restart-failed, ...), keeping the agent's reason as msg.

@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,8 +15,6 @@ import (
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/agentrpc"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
 // streamFlushTimeout is how long the agent gathers output before a streaming run's frame
@@ -194,12 +190,10 @@ func (e *executeStream) run(ctx context.Context, raw string) error {
 	if req.Options == nil {
 		req.Options = map[string]any{}
 	}
-	var idb [8]byte
-	_, _ = rand.Read(idb[:])
-	runID := hex.EncodeToString(idb[:])
+	runID := newRunID()
 	areq := &agentrpc.ExecuteRequest{SessionID: e.t.SessionID(), KernelID: e.t.KernelID(), RunID: runID,
 		Mode: req.Mode, Code: req.Code, Options: req.Options, FlushTimeout: streamFlushTimeout}
-	e.countQuery(ctx)
+	e.t.countQuery(ctx, e.s)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, executeCallTimeout)
 		res, err := e.t.Agent.Execute(cctx, areq)
@@ -235,14 +229,5 @@ func (e *executeStream) run(ctx context.Context, raw string) error {
 			areq = &agentrpc.ExecuteRequest{SessionID: areq.SessionID, KernelID: areq.KernelID, RunID: runID,
 				Mode: agentrpc.ExecModeContinue, FlushTimeout: streamFlushTimeout}
 		}
-	}
-}
-
-// countQuery counts a run in the session and its kernel, as the REST execute does.
-func (e *executeStream) countQuery(ctx context.Context) {
-	if err := db.Q.SessionQueryCountIncrement(ctx, e.s.Deps().Pool, &dbsqlc.SessionQueryCountIncrementParams{
-		SessionID: e.t.Session.ID, KernelID: e.t.Kernel.ID,
-	}); err != nil {
-		e.s.Deps().Log().Warn("count executed query", "session", e.t.Session.ID, "err", err)
 	}
 }

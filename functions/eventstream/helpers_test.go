@@ -51,9 +51,13 @@ func hostArch() string {
 }
 
 // createSession creates a PENDING session of the example user through POST /session and
-// returns its id.
+// returns its id. It returns once the create's session_enqueued event has gone through the
+// server's event hub, so that streams opened afterwards never see it.
 func createSession(t *testing.T, env *functionstest.Env, name string) string {
 	t.Helper()
+	watch := env.Open(t, http.MethodGet, "/events/session", &functionstest.User)
+	defer watch.Body.Close()
+	all := readSSE(t, watch)
 	res := env.Do(t, http.MethodPost, "/session", map[string]any{"name": name, "image": "python", "enqueueOnly": true}, &functionstest.User)
 	res.RequireStatus(t, http.StatusCreated)
 	var out struct {
@@ -61,7 +65,12 @@ func createSession(t *testing.T, env *functionstest.Env, name string) string {
 	}
 	res.JSON(t, &out)
 	require.NotEmpty(t, out.SessionID)
-	return out.SessionID
+	for {
+		m := all.nextEvent(t)
+		if m.Event == "session_enqueued" && strings.Contains(m.Data, `"sessionId":"`+out.SessionID+`"`) {
+			return out.SessionID
+		}
+	}
 }
 
 // publish sends evs on env's events channel, the way workers do.

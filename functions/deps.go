@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hangar-run/hangar/internal/agentrpc"
@@ -62,6 +63,9 @@ type Deps struct {
 	Events *events.Hub
 	// Agents reaches agents over RPC, for operations answered by an agent directly.
 	Agents *agentrpc.Pool
+	// Metrics receives the API's Prometheus collectors (request latency); nil keeps them
+	// unexported.
+	Metrics prometheus.Registerer
 }
 
 // Clock returns the current time from d.Now, or time.Now.

@@ -8,11 +8,15 @@
 //
 // Every request passes, outermost first:
 //
-//	recover (panic → 500 problem+json) → request id + access log → CORS, Server header
+//	recover (panic → 500 problem+json) → request id, log attributes, latency histogram,
+//	access log → CORS, Server header
 //	→ X-Method-Override → X-BackendAI-Version whitelist (400 before auth)
 //	→ router (404 url-not-found, 405 method-not-allowed)
 //	→ huma operation middlewares: authenticate (Date, Authorization, signature)
 //	  → rate limit → frozen guard → role check → Backend.AI parameters → handler
 //
 // The order follows Backend.AI 24.03, so clients see the same status for the same mistake.
+// Handlers mounted on Server.Mux() outside huma (the job dashboard, functions/dashboard) pass
+// the outer layers and the router but none of the operation middlewares: they authenticate
+// themselves.
 package functions

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/hangar-run/hangar/internal/logctx"
 )
 
 // APIVersion is the Backend.AI API version Hangar speaks; ManagerVersion the Backend.AI
@@ -75,35 +77,57 @@ func (r *statusRecorder) Flush() {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // withRecover turns a panic into a 500 problem+json with the trace logged, never a dropped
-// connection; it also assigns the request id and writes the access log.
-func withRecover(logger *slog.Logger, next http.Handler) http.Handler {
+// connection; it also assigns the request id (an incoming X-Request-Id of up to 64 printable
+// characters is kept, and echoed), starts the request's log attributes (logctx), records the
+// latency histogram and writes the access log.
+func withRecover(logger *slog.Logger, m *httpMetrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
+		if !validRequestID(id) {
 			var b [8]byte
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		st := &requestState{}
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = context.WithValue(ctx, requestStateKey{}, st)
+		ctx = logctx.New(ctx, "request_id", id)
+		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler { //nolint:errorlint
 					panic(v)
 				}
-				logger.Error("panic while serving request", "request_id", id, "method", r.Method,
-					"path", r.URL.Path, "panic", v, "trace", string(debug.Stack()))
+				logger.LogAttrs(context.Background(), slog.LevelError, "panic while serving request",
+					append(logctx.Attrs(ctx), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+						slog.Any("panic", v), slog.String("trace", string(debug.Stack())))...)
 				if !rec.wrote {
 					WriteProblem(rec, ErrInternal(""))
 				}
 			}
-			logger.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "took", time.Since(start))
+			took := time.Since(start)
+			m.observe(st.operation(), rec.status, took)
+			accessLog(ctx, logger, slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status), slog.Duration("took", took))
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// validRequestID accepts a client's request id: 1 to 64 printable ASCII characters.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // withCompat applies the Backend.AI request rules that precede routing: the Server header,

@@ -56,7 +56,7 @@ func NewServer(deps *Deps) *Server {
 	}
 	api := humago.New(mux, cfg)
 	s := &Server{deps: deps, mux: mux, api: api, done: make(chan struct{})}
-	api.UseMiddleware(s.authMiddleware, s.paramsMiddleware)
+	api.UseMiddleware(s.observeMiddleware, s.authMiddleware, s.paramsMiddleware)
 
 	c := cors.New(cors.Options{
 		AllowedOrigins:   []string{"*"},
@@ -65,7 +65,7 @@ func NewServer(deps *Deps) *Server {
 		ExposedHeaders:   []string{"*"},
 		AllowCredentials: false,
 	})
-	s.handler = withRecover(deps.Log(), c.Handler(withCompat(withRouterErrors(mux))))
+	s.handler = withRecover(deps.Log(), newHTTPMetrics(deps.Metrics), c.Handler(withCompat(withRouterErrors(mux))))
 	registerRoot(s)
 	return s
 }

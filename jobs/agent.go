@@ -42,9 +42,26 @@ type AgentHeartbeatPayload struct {
 	Slots map[string]AgentSlot `json:"slots"`
 	// KernelIDs are the kernels the agent runs.
 	KernelIDs []string `json:"kernel_ids"`
+	// Utilization maps kernel ids to the kernels' utilization since the previous heartbeat,
+	// for the idle checkers; kernels the runtime cannot measure are absent.
+	Utilization map[string]KernelUtilization `json:"utilization,omitempty"`
 	// Time is when the agent sent the heartbeat; the handler ignores a heartbeat older than
 	// the last one it applied.
 	Time time.Time `json:"time"`
+}
+
+// KernelUtilization is one kernel's utilization, in percent, under the metric names of the
+// idle checkers' resource thresholds. A metric the runtime does not measure is nil.
+type KernelUtilization struct {
+	// CPUUtil is the CPU time used over the sampling interval, in percent of the kernel's
+	// cpu slot (100 = every allotted core busy).
+	CPUUtil *float64 `json:"cpu_util,omitempty"`
+	// Mem is the memory in use, in percent of the kernel's mem slot.
+	Mem *float64 `json:"mem,omitempty"`
+	// CUDAUtil is the GPU utilization, in percent.
+	CUDAUtil *float64 `json:"cuda_util,omitempty"`
+	// CUDAMem is the GPU memory in use, in percent of the kernel's share.
+	CUDAMem *float64 `json:"cuda_mem,omitempty"`
 }
 
 // AgentHeartbeatTaskID returns the TaskID of the heartbeat agent sends at t: one per agent

@@ -163,9 +163,22 @@ func TestPeriodic(t *testing.T) {
 
 	built := BuiltinPeriodic(PeriodicOpts{LeaderID: "w1"})
 	require.NoError(t, ValidatePeriodic(built))
-	require.Len(t, built, 2)
 	require.Equal(t, TypeLeaderHeartbeat, built[0].Name)
 	require.Equal(t, TypeScheduleTick, built[1].Name)
+	byName := map[string]Periodic{}
+	for _, p := range built {
+		byName[p.Name] = p
+	}
+	for name, every := range map[string]time.Duration{
+		TypeAgentLostCheck: DefaultAgentLostCheckEvery, TypeSessionHangCheck: DefaultHangCheckEvery,
+		TypeUsageRecalculate: DefaultUsageRecalculateEvery,
+	} {
+		require.Equal(t, every, byName[name].Every, name)
+		require.NotEmpty(t, byName[name].IntervalKey, name)
+		st, err := byName[name].Task(time.Unix(1700000010, 0))
+		require.NoError(t, err)
+		require.Equal(t, name, st.Type())
+	}
 	require.Equal(t, DefaultScheduleTickEvery, built[1].Every)
 	require.Equal(t, ScheduleTickIntervalKey, built[1].IntervalKey)
 	tick, err := built[1].Task(time.Unix(1700000010, 0))

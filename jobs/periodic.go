@@ -28,6 +28,9 @@ type Periodic struct {
 	// (a duration such as "30s" or "5m") overrides Every; the leader re-reads it on every
 	// tick, so a change applies without a restart.
 	IntervalKey string
+	// Disableable lets a value of 0 at IntervalKey turn the job off (Every becomes 0 and
+	// the leader skips it) until the key changes again.
+	Disableable bool
 	// Task builds the task for the slot that starts at slot. It is called once per slot by
 	// the leader (and possibly once more by a second worker during a failover, in which
 	// case the TaskID drops the duplicate).
@@ -67,12 +70,17 @@ func (p Periodic) TaskID(slot time.Time) string {
 func (p Periodic) Retention() time.Duration { return max(2*p.Every, minRetention) }
 
 // WithInterval returns p with its period taken from lookup(p.IntervalKey) when that gives a
-// valid period (a whole number of seconds, at least one); otherwise p unchanged.
+// valid period (a whole number of seconds, at least one), or with Every 0 (off) when that
+// gives 0 and p is Disableable; otherwise p unchanged.
 func (p Periodic) WithInterval(lookup func(key string, def time.Duration) time.Duration) Periodic {
 	if p.IntervalKey == "" || lookup == nil {
 		return p
 	}
 	every := lookup(p.IntervalKey, p.Every)
+	if every == 0 && p.Disableable {
+		p.Every = 0
+		return p
+	}
 	if every >= time.Second && every%time.Second == 0 {
 		p.Every = every
 	}
@@ -131,5 +139,34 @@ func BuiltinPeriodic(o PeriodicOpts) []Periodic {
 				return NewScheduleTickTask(ScheduleTickPayload{Slot: slot})
 			},
 		},
+		sweep(TypeAgentLostCheck, DefaultAgentLostCheckEvery, AgentLostCheckIntervalKey),
+		sweep(TypeSessionHangCheck, DefaultHangCheckEvery, HangCheckIntervalKey),
+		sweep(TypeUsageRecalculate, DefaultUsageRecalculateEvery, UsageRecalculateInterval),
+		{
+			Name:        TypeIdleCheck,
+			Every:       DefaultIdleCheckEvery,
+			IntervalKey: IdleCheckIntervalKey,
+			Disableable: true,
+			Task: func(slot time.Time) (*asynq.Task, error) {
+				return NewIdleCheckTask(IdleCheckPayload{Slot: slot})
+			},
+		},
+		{
+			Name:        TypeImageRescan,
+			Every:       DefaultImageRescanEvery,
+			IntervalKey: ImageRescanIntervalKey,
+			Disableable: true,
+			Task: func(slot time.Time) (*asynq.Task, error) {
+				return NewImageRescanTask(ImageRescanPayload{Slot: &slot})
+			},
+		},
+	}
+}
+
+// sweep returns the periodic job of a sweep task type.
+func sweep(typ string, every time.Duration, key string) Periodic {
+	return Periodic{
+		Name: typ, Every: every, IntervalKey: key,
+		Task: func(slot time.Time) (*asynq.Task, error) { return NewSweepTask(typ, slot) },
 	}
 }

@@ -60,6 +60,16 @@ func DefaultsOf(typ string) Defaults {
 		// A failed pass is redone by the next wake-up or tick; retrying it would only pile
 		// up passes behind the scaling group's lock.
 		return Defaults{Queue: QueueDefault, MaxRetry: 0, Timeout: time.Minute}
+	case TypeAgentLostCheck, TypeSessionHangCheck, TypeUsageRecalculate, TypeIdleCheck:
+		// The next period's run redoes a failed sweep.
+		return Defaults{Queue: QueueDefault, MaxRetry: 0, Timeout: time.Minute}
+	case TypeAgentSync:
+		// A failed sync is asked for again by the agent's next heartbeat that shows drift.
+		return Defaults{Queue: QueueDefault, MaxRetry: 2, Timeout: time.Minute}
+	case TypeImageRescan:
+		// Rescans may take minutes on big registries and wait behind user-facing work; a
+		// failed one is retried a couple of times, and the next period redoes it anyway.
+		return Defaults{Queue: QueueLow, MaxRetry: 2, Timeout: 30 * time.Minute}
 	case TypeSessionStart, TypeSessionTerminate, TypeKernelEvent:
 		// A user waits for these; they are idempotent and retried with backoff.
 		return Defaults{Queue: QueueCritical, MaxRetry: DefaultMaxRetry, Timeout: 2 * time.Minute}

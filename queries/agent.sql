@@ -29,9 +29,10 @@ FOR UPDATE;
 -- heartbeat and makes it ALIVE again (clearing lost_at and stamping status_changed when it was
 -- not ALIVE). A heartbeat older than the last one applied changes nothing and returns no row.
 INSERT INTO agents (id, status, status_changed, region, scaling_group, addr, first_contact,
-                    last_heartbeat, version, architecture)
-VALUES (@id, 'ALIVE', @now, @region, @scaling_group, @addr, @now, @heartbeat, @version, @architecture)
+                    last_heartbeat, last_seen, version, architecture)
+VALUES (@id, 'ALIVE', @now, @region, @scaling_group, @addr, @now, @heartbeat, @now, @version, @architecture)
 ON CONFLICT (id) DO UPDATE SET
+    last_seen = EXCLUDED.last_seen,
     addr = EXCLUDED.addr,
     region = EXCLUDED.region,
     scaling_group = EXCLUDED.scaling_group,

@@ -119,10 +119,11 @@ FROM sessions
 WHERE status = 'PENDING' AND scaling_group_name IS NOT NULL;
 
 -- name: ScheduleTickStale :many
--- ScheduleTickStale lists the sessions SCHEDULED or TERMINATING since before the cutoff.
-SELECT id, status::text AS status, COALESCE(status_info, '')::text AS status_info
+-- ScheduleTickStale lists the sessions SCHEDULED, PREPARING or TERMINATING since before the
+-- cutoff.
+SELECT id, status::text AS status, COALESCE(status_info, '')::text AS status_info, status_changed
 FROM sessions
-WHERE status IN ('SCHEDULED', 'TERMINATING') AND status_changed < sqlc.arg(cutoff)::timestamptz;
+WHERE status IN ('SCHEDULED', 'PREPARING', 'TERMINATING') AND status_changed < sqlc.arg(cutoff)::timestamptz;
 
 -- name: SessionMarkScheduled :execrows
 -- SessionMarkScheduled marks a PENDING session SCHEDULED on its agents.

@@ -11,6 +11,11 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 [ -f /usr/include/zmq.h ] || need+=(libzmq3-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# The distribution registry (Docker Registry HTTP API v2) that the image rescan tests run on a
+# loopback port of their own; the package's system service on :5000 is not used.
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+# Headless Chromium for the job dashboard's browser test (functions/dashboard).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -47,6 +47,8 @@ cat <<'MSG'
     API:        http://127.0.0.1:8081   (Backend.AI API v8.20240315; docs at http://127.0.0.1:8081/docs)
     superadmin: access key AKIAIOSFODNN7EXAMPLE   secret key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
     user:       access key AKIANABBDUSEREXAMPLE   secret key C8qnIo29EZvXkPK_MXcuAakYTy4NYrxwmCEyNPlf
+    jobs:       http://127.0.0.1:8081/jobs/   (job dashboard; sign in as admin@lablup.com, password wJalrXUt)
+    metrics:    http://127.0.0.1:9100/metrics (API), :9101 (worker), :9102 (agent)
 
   Try a signed call:
     ./bin/hangar request GET /manager/status

@@ -7,11 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/hangar-run/hangar/internal/agent"
@@ -20,10 +26,11 @@ import (
 
 // options are the command's flags.
 type options struct {
-	ConfigPath string
-	Simulate   int
-	Runtime    string
-	Debug      bool
+	ConfigPath  string
+	Simulate    int
+	Runtime     string
+	Debug       bool
+	MetricsAddr string
 }
 
 func main() {
@@ -51,6 +58,7 @@ func newCommand() *cobra.Command {
 	cmd.Flags().IntVar(&o.Simulate, "simulate", 0, "run N simulated agents with the dummy runtime in this process (ids <id>-sim-<k>, consecutive ports)")
 	cmd.Flags().StringVar(&o.Runtime, "runtime", "", "runtime driver: process or dummy (default: agent.runtime of the configuration)")
 	cmd.Flags().BoolVar(&o.Debug, "debug", false, "debug logging")
+	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "127.0.0.1:9102", "serve Prometheus metrics at http://<addr>/metrics (empty disables)")
 	return cmd
 }
 
@@ -83,7 +91,16 @@ func run(ctx context.Context, o options) error {
 		logger.Warn("manager Redis does not answer yet; heartbeats will be retried", "addr", cfg.Redis.Addr.String(), "err", err)
 	}
 	enq := jobs.NewEnqueuer(client, cfg.Redis.QueuePrefix)
-	opts := agent.Options{Logger: logger}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	opts := agent.Options{Logger: logger, Metrics: reg}
+	if o.MetricsAddr != "" {
+		stop, err := serveMetrics(o.MetricsAddr, reg, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	if o.Simulate > 0 {
 		sim, err := agent.Simulate(cfg, o.Simulate, enq, opts)
@@ -107,4 +124,29 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// serveMetrics serves reg at http://addr/metrics until the returned function is called.
+func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server", "err", err)
+		}
+	}()
+	logger.Info("metrics listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }

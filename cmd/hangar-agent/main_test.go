@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/metricstest"
 )
 
 func freePort(t *testing.T) int {
@@ -45,7 +46,8 @@ queue-prefix = "hangar-agent-cmd-test-%d"
 
 	runCtx, stop := context.WithCancel(ctx)
 	cmd := newCommand()
-	cmd.SetArgs([]string{"-f", cfgPath, "--runtime", "process"})
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd.SetArgs([]string{"-f", cfgPath, "--runtime", "process", "--metrics-addr", metricsAddr})
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(runCtx) }()
 	defer func() {
@@ -82,8 +84,16 @@ queue-prefix = "hangar-agent-cmd-test-%d"
 	require.Equal(t, agentrpc.ExecStatusFinished, res.Status)
 	require.Equal(t, [][2]string{{"stdout", "1\n"}}, res.Console)
 	require.DirExists(t, filepath.Join(dir, "scratch", "k1", "work"))
+	fams := metricstest.ScrapeURL(t, "http://"+metricsAddr+"/metrics")
+	require.Equal(t, 1.0, fams.Value(t, "hangar_agent_kernels", map[string]string{"agent": "i-cmd-test"}))
 	require.NoError(t, c.DestroyKernel(ctx, &agentrpc.DestroyKernelRequest{KernelID: "k1", SessionID: "s1"}))
 	require.NoDirExists(t, filepath.Join(dir, "scratch", "k1"))
+
+	fams = metricstest.ScrapeURL(t, "http://"+metricsAddr+"/metrics")
+	require.Equal(t, 0.0, fams.Value(t, "hangar_agent_kernels", map[string]string{"agent": "i-cmd-test"}))
+	require.Equal(t, 1.0, fams.Value(t, "hangar_agent_rpc_calls_total", map[string]string{"agent": "i-cmd-test", "method": "execute", "result": "ok"}))
+	require.Equal(t, 1.0, fams.Value(t, "hangar_agent_rpc_duration_seconds", map[string]string{"agent": "i-cmd-test", "method": "execute"}))
+	require.Equal(t, 0.0, fams.Value(t, "hangar_agent_heartbeat_failures_total", map[string]string{"agent": "i-cmd-test"}))
 }
 
 func TestBadRuntimeFlag(t *testing.T) {

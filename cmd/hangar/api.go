@@ -11,17 +11,20 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/functions/api"
+	"github.com/hangar-run/hangar/functions/dashboard"
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/jobs"
 )
 
 func init() {
-	var listen string
+	var listen, metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Run the API server (Backend.AI's `mgr start-server`)",
@@ -29,14 +32,15 @@ func init() {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runAPI(ctx, listen)
+			return runAPI(ctx, listen, metricsAddr)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address (default: manager.service-addr, 0.0.0.0:8081)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:9100", "serve Prometheus metrics at http://<addr>/metrics (empty disables)")
 	rootCmd.AddCommand(cmd)
 }
 
-func runAPI(ctx context.Context, listen string) error {
+func runAPI(ctx context.Context, listen, metricsAddr string) error {
 	e, err := loadEnv()
 	if err != nil {
 		return err
@@ -60,6 +64,15 @@ func runAPI(ctx context.Context, listen string) error {
 	defer func() { _ = hub.Close() }()
 	agents := agentrpc.NewPool(agentrpc.ClientOptions{Logger: e.logger})
 	defer func() { _ = agents.Close() }()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if metricsAddr != "" {
+		stopMetrics, err := serveMetrics(metricsAddr, reg, e)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	deps := &functions.Deps{
 		Pool:             svc.pool,
 		Redis:            svc.redis,
@@ -73,8 +86,16 @@ func runAPI(ctx context.Context, listen string) error {
 		RedisPrefix:      e.cfg.Redis.QueuePrefix,
 		Events:           hub,
 		Agents:           agents,
+		Metrics:          reg,
 	}
 	server := api.New(deps)
+	dash, err := dashboard.Mount(ctx, server, dashboard.Options{
+		RedisOpt: asynq.RedisClientOpt{Addr: ropts.Addr, Password: ropts.Password},
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = dash.Close() }()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
@@ -85,7 +106,8 @@ func runAPI(ctx context.Context, listen string) error {
 	srv.RegisterOnShutdown(server.Shutdown)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	e.logger.Info("API listening", "addr", ln.Addr().String(), "etcd_namespace", e.cfg.Etcd.Namespace)
+	e.logger.Info("API listening", "addr", ln.Addr().String(), "etcd_namespace", e.cfg.Etcd.Namespace,
+		"job_dashboard", "http://"+ln.Addr().String()+dashboard.RootPath+"/")
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

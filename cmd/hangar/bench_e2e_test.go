@@ -86,18 +86,32 @@ func BenchmarkSessionsProcessRuntime(b *testing.B) {
 		}},
 	})
 	unlimit(b, s)
-	const rounds = 4
-	for b.Loop() {
-		var all []time.Duration
-		m := measure(b, s, func() []time.Duration {
-			for r := range rounds {
-				all = append(all, runClients(b, s, benchClients, fmt.Sprintf("p%d", r), false)...)
+	// serial: one client at a time, the path's own latency without queueing.
+	b.Run("serial", func(b *testing.B) {
+		const n = 20
+		for b.Loop() {
+			m := measure(b, s, func() []time.Duration {
+				lat := runClientsN(b, s, 1, n, "serial", false)
 				destroyAll(b, s)
-			}
-			return all
-		})
-		m.report(b, rounds*benchClients)
-	}
+				return lat
+			})
+			m.report(b, n)
+		}
+	})
+	b.Run("concurrent", func(b *testing.B) {
+		const rounds = 4
+		for b.Loop() {
+			var all []time.Duration
+			m := measure(b, s, func() []time.Duration {
+				for r := range rounds {
+					all = append(all, runClients(b, s, benchClients, fmt.Sprintf("p%d", r), false)...)
+					destroyAll(b, s)
+				}
+				return all
+			})
+			m.report(b, rounds*benchClients)
+		}
+	})
 }
 
 // unlimit lifts the example policy's session cap and the rate limit, which a benchmark
@@ -114,12 +128,17 @@ func unlimit(b *testing.B, s *stacktest.Stack) {
 // runClients creates n sessions from benchClients goroutines and returns each create's
 // latency. With enqueueOnly the latency is the create call's alone.
 func runClients(b *testing.B, s *stacktest.Stack, n int, prefix string, enqueueOnly bool) []time.Duration {
+	return runClientsN(b, s, benchClients, n, prefix, enqueueOnly)
+}
+
+// runClientsN is runClients with clients goroutines.
+func runClientsN(b *testing.B, s *stacktest.Stack, clients, n int, prefix string, enqueueOnly bool) []time.Duration {
 	b.Helper()
 	var next atomic.Int64
 	lat := make([]time.Duration, n)
-	errs := make(chan error, benchClients)
+	errs := make(chan error, clients)
 	var wg sync.WaitGroup
-	for range benchClients {
+	for range clients {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/logctx"
 )
 
 // env is what a manager command needs from its configuration: the parsed manager.toml and a
@@ -31,7 +32,9 @@ func loadEnv() (*env, error) {
 	if opts.Debug || cfg.Debug.Enabled {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// logctx adds the attributes a request or task carries in its context (request_id,
+	// session_id, ...) to lines logged with that context.
+	logger := slog.New(logctx.NewHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	if path != "" {
 		logger.Debug("configuration", "file", path)
 	}

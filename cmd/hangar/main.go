@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -30,9 +31,23 @@ func init() {
 	rootCmd.PersistentFlags().BoolVar(&opts.Debug, "debug", false, "debug logging")
 }
 
+// profileEnv names a file prefix: when set, the process writes a CPU profile of its whole life
+// to <prefix>.<pid> (for `go tool pprof`), e.g. while a benchmark drives the stack.
+const profileEnv = "HANGAR_CPUPROFILE"
+
 func main() {
-	if err := rootCmd.Execute(); err != nil {
+	if prefix := os.Getenv(profileEnv); prefix != "" {
+		if f, err := os.Create(fmt.Sprintf("%s.%d", prefix, os.Getpid())); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer f.Close()
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "hangar:", err)
-		os.Exit(1)
+		os.Exit(1) //nolint:gocritic // the profile matters only on clean exits
 	}
 }
+
+func run() error { return rootCmd.Execute() }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hangar-run/hangar/internal/auth"
@@ -146,6 +148,98 @@ func TestE2EPythonSession(t *testing.T) {
 	})
 	require.Equal(t, "user-requested", got.StatusInfo)
 	require.Equal(t, []string{"TERMINATED"}, kernelStatuses(t, s, sid))
+	s.RequireIdle(t)
+	s.RequireConsistent(t)
+}
+
+// wsFrame is a server frame of the execute WebSocket.
+type wsFrame struct {
+	Status   string         `json:"status"`
+	Msg      string         `json:"msg"`
+	Console  [][2]string    `json:"console"`
+	ExitCode *int           `json:"exitCode"`
+	Options  map[string]any `json:"options"`
+}
+
+// readFrames reads execute frames until one has status stop, and returns them all.
+func readFrames(t *testing.T, conn *websocket.Conn, stop string) []wsFrame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), e2eWait)
+	defer cancel()
+	var frames []wsFrame
+	for {
+		var f wsFrame
+		require.NoError(t, wsjson.Read(ctx, conn, &f))
+		frames = append(frames, f)
+		if f.Status == stop {
+			return frames
+		}
+		require.Contains(t, []string{"continued", "clean-finished", "build-finished"}, f.Status, "frame %+v", f)
+	}
+}
+
+// frameOutput joins the stream records of frames.
+func frameOutput(frames []wsFrame, stream string) string {
+	var b strings.Builder
+	for _, f := range frames {
+		for _, c := range f.Console {
+			if c[0] == stream {
+				b.WriteString(c[1])
+			}
+		}
+	}
+	return b.String()
+}
+
+func TestE2EStreamBatchAndInput(t *testing.T) {
+	t.Parallel()
+	s := stacktest.Start(t, stacktest.Options{Workers: 1, Agents: []stacktest.AgentSpec{{Runtime: "process"}}})
+	created := createSession(t, s, pythonSession("run-e2e", nil), http.StatusCreated)
+	require.Equal(t, "RUNNING", created["status"], "%v", created)
+	sid := created["sessionId"].(string)
+
+	// `backend.ai run` opens the execute stream with the session's id, signing the upgrade.
+	u := s.Endpoint + "/stream/session/" + sid + "/execute"
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	require.NoError(t, err)
+	require.NoError(t, stacktest.User.SignRequest(req, s.APIVersion, time.Now()))
+	ctx := t.Context()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(u, "http"), &websocket.DialOptions{HTTPHeader: req.Header})
+	require.NoError(t, err)
+	defer conn.CloseNow()
+
+	// A batch run: the build writes the program that exec "*" (python main.py) runs.
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"mode": "batch", "code": "", "options": map[string]any{
+		"clean": nil, "buildLog": false,
+		"build": `printf 'print(open("built.txt").read().strip(), 6 * 7)\n' > main.py && echo built > built.txt && echo building`,
+		"exec":  "*",
+	}}))
+	frames := readFrames(t, conn, "finished")
+	var statuses []string
+	for _, f := range frames {
+		if f.Status != "continued" {
+			statuses = append(statuses, f.Status)
+		}
+	}
+	require.Equal(t, []string{"build-finished", "finished"}, statuses, "%+v", frames)
+	require.Equal(t, "building\nbuilt 42\n", frameOutput(frames, "stdout"), "%+v", frames)
+	require.Equal(t, 0, *frames[len(frames)-1].ExitCode)
+
+	// The same socket then runs a query, and one that asks for input.
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"mode": "query", "code": "print(1 + 1)", "options": map[string]any{}}))
+	require.Equal(t, "2\n", frameOutput(readFrames(t, conn, "finished"), "stdout"))
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"mode": "query", "code": "name = input('Who? ')\nprint('hello', name)"}))
+	frames = readFrames(t, conn, "waiting-input")
+	require.Equal(t, "Who? ", frameOutput(frames, "stdout"))
+	require.Equal(t, map[string]any{"is_password": false}, frames[len(frames)-1].Options)
+	require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte("world")))
+	frames = readFrames(t, conn, "finished")
+	require.Equal(t, "hello world\n", frameOutput(frames, "stdout"))
+	require.Equal(t, 0, *frames[len(frames)-1].ExitCode)
+	require.NoError(t, conn.Close(websocket.StatusNormalClosure, ""))
+
+	s.Do(t, http.MethodDelete, "/session/run-e2e", nil, &stacktest.User).RequireStatus(t, http.StatusOK)
+	s.WaitSession(t, sid, e2eWait, "TERMINATED")
 	s.RequireIdle(t)
 	s.RequireConsistent(t)
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	agentjobs "github.com/hangar-run/hangar/jobs/agent"
+	idlejobs "github.com/hangar-run/hangar/jobs/idle"
+	imagejobs "github.com/hangar-run/hangar/jobs/image"
 	"github.com/hangar-run/hangar/jobs/maintenance"
 	sessionjobs "github.com/hangar-run/hangar/jobs/session"
 )
@@ -29,6 +31,7 @@ type workerOpts struct {
 	Concurrency    int
 	MetricsAddr    string
 	HeartbeatEvery time.Duration
+	PollInterval   time.Duration
 }
 
 func init() {
@@ -46,6 +49,7 @@ func init() {
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", worker.DefaultConcurrency, "number of tasks processed at once")
 	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "127.0.0.1:9101", "serve Prometheus metrics at http://<addr>/metrics (empty disables)")
 	cmd.Flags().DurationVar(&o.HeartbeatEvery, "heartbeat-interval", jobs.DefaultLeaderHeartbeatEvery, "period of the leader heartbeat (whole seconds)")
+	cmd.Flags().DurationVar(&o.PollInterval, "poll-interval", worker.DefaultTaskCheckInterval, "how often an idle worker polls the queues (latency of a task enqueued while idle)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -55,6 +59,8 @@ func registerHandlers(mux *asynq.ServeMux, deps *worker.Deps) error {
 		maintenance.Register,
 		agentjobs.Register,
 		sessionjobs.Register,
+		imagejobs.Register,
+		idlejobs.Register,
 	} {
 		if err := register(mux, deps); err != nil {
 			return err
@@ -85,18 +91,21 @@ func runWorker(ctx context.Context, o workerOpts) error {
 	}
 
 	return worker.Run(ctx, worker.Config{
-		RedisOpt:       asynq.RedisClientOpt{Addr: svc.redis.Options().Addr, Password: svc.redis.Options().Password},
-		Etcd:           svc.etcd,
-		ID:             fmt.Sprintf("%s-worker-%d", e.cfg.Manager.ID, os.Getpid()),
-		Concurrency:    o.Concurrency,
-		Logger:         e.logger,
-		Registry:       reg,
-		Pool:           svc.pool,
-		Redis:          svc.redis,
-		Handlers:       registerHandlers,
-		HeartbeatEvery: o.HeartbeatEvery,
-		Intervals:      svc.shared.Duration,
-		QueuePrefix:    e.cfg.Redis.QueuePrefix,
+		RedisOpt:          asynq.RedisClientOpt{Addr: svc.redis.Options().Addr, Password: svc.redis.Options().Password},
+		Etcd:              svc.etcd,
+		ID:                fmt.Sprintf("%s-worker-%d", e.cfg.Manager.ID, os.Getpid()),
+		Concurrency:       o.Concurrency,
+		Logger:            e.logger,
+		Registry:          reg,
+		Pool:              svc.pool,
+		Redis:             svc.redis,
+		Handlers:          registerHandlers,
+		HeartbeatEvery:    o.HeartbeatEvery,
+		TaskCheckInterval: o.PollInterval,
+		Shared:            svc.shared,
+		HeartbeatTimeout:  time.Duration(e.cfg.Manager.HeartbeatTimeout * float64(time.Second)),
+		Intervals:         svc.shared.Duration,
+		QueuePrefix:       e.cfg.Redis.QueuePrefix,
 	})
 }
 

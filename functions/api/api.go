@@ -9,6 +9,7 @@ import (
 	"github.com/hangar-run/hangar/functions/authapi"
 	"github.com/hangar-run/hangar/functions/configapi"
 	"github.com/hangar-run/hangar/functions/eventstream"
+	"github.com/hangar-run/hangar/functions/image"
 	"github.com/hangar-run/hangar/functions/manager"
 	"github.com/hangar-run/hangar/functions/resource"
 	"github.com/hangar-run/hangar/functions/scalinggroup"
@@ -34,6 +35,7 @@ var areas = []func(*functions.Server){ //nolint:gochecknoglobals
 	configapi.Register,
 	resource.Register,
 	scalinggroup.Register,
+	image.Register,
 	session.Register,
 	eventstream.Register,
 }

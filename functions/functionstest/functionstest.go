@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -93,6 +94,8 @@ type Env struct {
 	Server    *functions.Server
 	HTTP      *httptest.Server
 	Clock     *Clock
+	// Metrics is the registry the API's collectors are registered on.
+	Metrics *prometheus.Registry
 	// SignSkew shifts the Date clients sign with away from the server's clock.
 	SignSkew time.Duration
 }
@@ -129,6 +132,7 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 	t.Cleanup(func() { _ = agents.Close() })
 
 	clock := &Clock{}
+	reg := prometheus.NewRegistry()
 	deps := &functions.Deps{
 		Pool:             d.Pool,
 		Redis:            rdb,
@@ -144,6 +148,7 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 		Enqueuer:         jobs.NewEnqueuer(aq, prefix),
 		Events:           hub,
 		Agents:           agents,
+		Metrics:          reg,
 	}
 	srv := api.New(deps)
 	for _, register := range extra {
@@ -157,7 +162,7 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 			_ = rdb.Del(context.Background(), keys...).Err()
 		}
 	})
-	return &Env{DB: d, Redis: rdb, Etcd: etcd, Namespace: ns, Shared: shared, Deps: deps, Server: srv, HTTP: hs, Clock: clock}
+	return &Env{DB: d, Redis: rdb, Etcd: etcd, Namespace: ns, Shared: shared, Deps: deps, Server: srv, HTTP: hs, Clock: clock, Metrics: reg}
 }
 
 func randHex(n int) string {

@@ -18,4 +18,5 @@ const tag = "resource"
 func Register(s *functions.Server) {
 	registerListPresets(s)
 	registerCheckPresets(s)
+	registerRecalculateUsage(s)
 }

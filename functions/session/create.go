@@ -279,6 +279,7 @@ func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateO
 	}
 
 	sessionID := uuid.New()
+	functions.LogAttrs(ctx, "session_id", sessionID.String())
 	var sub *events.Subscription
 	waiting := p.EnqueueOnly == nil || !*p.EnqueueOnly
 	if waiting && d.Events != nil {

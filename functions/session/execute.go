@@ -84,6 +84,7 @@ func registerExecute(s *functions.Server) {
 		cctx, cancel := context.WithTimeout(ctx, executeCallTimeout)
 		defer cancel()
 		res, err := t.Agent.Execute(cctx, req)
+		t.touch(ctx, s) // the run was in progress until now
 		if err != nil {
 			return nil, agentError(err, functions.ErrKernelExecutionFailed)
 		}

@@ -91,6 +91,47 @@ func TestExecuteShell(t *testing.T) {
 	require.Equal(t, 3, *r.ExitCode)
 }
 
+func TestExecuteBatchAndInput(t *testing.T) {
+	t.Parallel()
+	env, rs := newKernelEnv(t)
+
+	// A batch answers once per phase; the client continues to the next one.
+	r := execute(t, env, rs, map[string]any{"mode": "batch", "code": "", "runId": "b",
+		"options": map[string]any{"build": "echo building", "exec": "echo running; exit 2", "buildLog": false}})
+	var statuses []string
+	var stdout string
+	for {
+		for _, c := range r.Console {
+			stdout += c[1]
+		}
+		if r.Status != "continued" {
+			statuses = append(statuses, r.Status)
+		}
+		if r.Status == "finished" {
+			break
+		}
+		require.Less(t, len(statuses), 3, "%v", statuses)
+		r = execute(t, env, rs, map[string]any{"mode": "continue", "code": "", "runId": "b"})
+	}
+	require.Equal(t, []string{"build-finished", "finished"}, statuses)
+	require.Equal(t, "building\nrunning\n", stdout)
+	require.Equal(t, 2, *r.ExitCode)
+
+	// A run that asks for input answers waiting-input; mode input feeds it.
+	r = execute(t, env, rs, map[string]any{"mode": "query", "code": "import getpass\nprint(len(getpass.getpass('PIN: ')))", "runId": "i"})
+	require.Equal(t, "waiting-input", r.Status)
+	require.Equal(t, [][2]string{{"stdout", "PIN: "}}, r.Console)
+	require.Equal(t, map[string]any{"is_password": true}, r.Options)
+	r = execute(t, env, rs, map[string]any{"mode": "input", "code": "1234", "runId": "i"})
+	require.Equal(t, "finished", r.Status)
+	require.Equal(t, [][2]string{{"stdout", "4\n"}}, r.Console)
+
+	// Input without a run waiting for it fails in the agent, as every refused execution does.
+	p := env.Do(t, http.MethodPost, "/session/"+rs.Name, map[string]any{"mode": "input", "code": "x", "runId": "i"}, &functionstest.User).
+		RequireProblem(t, http.StatusInternalServerError, "kernel-execution-failed")
+	require.Contains(t, p.Msg, "not waiting for input")
+}
+
 func TestExecuteValidation(t *testing.T) {
 	t.Parallel()
 	env, rs := newKernelEnv(t)

@@ -41,7 +41,7 @@ type InfoOutput struct {
 		TerminationTime    *string         `json:"terminationTime" doc:"Termination time, or null."`
 		NumQueriesExecuted int64           `json:"numQueriesExecuted" doc:"Executed queries."`
 		LastStat           json.RawMessage `json:"lastStat" doc:"Last resource statistics, or null."`
-		IdleChecks         map[string]any  `json:"idleChecks" doc:"Idle checker reports."`
+		IdleChecks         map[string]any  `json:"idleChecks" doc:"Idle checker reports of a RUNNING session: {checker: {remaining (seconds, -1 once expired, null when not applicable), remaining_time_type (grace_period or expire_after), extra}}."`
 	}
 }
 
@@ -111,7 +111,7 @@ func registerGetInfo(s *functions.Server) {
 		if len(b.LastStat) == 0 {
 			b.LastStat = json.RawMessage("null")
 		}
-		b.IdleChecks = map[string]any{}
+		b.IdleChecks = idleChecks(ctx, s, m.ID)
 		return out, nil
 	})
 }

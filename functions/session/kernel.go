@@ -27,7 +27,8 @@ var liveKernelStatuses = map[string]bool{"RUNNING": true, "RESTARTING": true, "R
 
 // findTarget resolves ref (the caller's session, §3.1 lookup rules) to its main kernel. With
 // needLive the kernel must be running on an agent, else the answer is a 400 naming the state;
-// without it a dead session's kernel is returned too (Agent then may be nil).
+// without it a dead session's kernel is returned too (Agent then may be nil). A RUNNING
+// session's access is recorded for the idle checkers (touch).
 func findTarget(ctx context.Context, s *functions.Server, accessKey, ref string, needLive bool) (*target, error) {
 	m, err := findSession(ctx, s, accessKey, ref, !needLive)
 	if err != nil {
@@ -41,6 +42,7 @@ func findTarget(ctx context.Context, s *functions.Server, accessKey, ref string,
 		return nil, functions.FromDB(err, "main kernel")
 	}
 	t := &target{Session: m, Kernel: k}
+	t.touch(ctx, s)
 	if !liveKernelStatuses[k.Status] || k.AgentAddr == nil || *k.AgentAddr == "" {
 		if needLive {
 			return nil, functions.ErrInvalidAPIParams(fmt.Sprintf("Session %s is not running (status %s).", m.Name, m.Status),

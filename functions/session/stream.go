@@ -198,6 +198,7 @@ func (e *executeStream) run(ctx context.Context, raw string) error {
 		cctx, cancel := context.WithTimeout(ctx, executeCallTimeout)
 		res, err := e.t.Agent.Execute(cctx, areq)
 		cancel()
+		e.t.touch(ctx, e.s) // the run was in progress until now
 		if ctx.Err() != nil {
 			e.restarting()
 			return errStreamEnd

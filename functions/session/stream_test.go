@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,13 +10,10 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/functions/functionstest"
-	agentd "github.com/hangar-run/hangar/internal/agent"
-	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/auth"
 )
 
@@ -185,60 +181,45 @@ func TestStreamExecuteServerRestart(t *testing.T) {
 	require.Equal(t, websocket.StatusServiceRestart, websocket.CloseStatus(err), "err: %v", err)
 }
 
-// inputRuntime is the process runtime with the input protocol the kernel runner speaks, which
-// the process runtime lacks: a query whose code is "input()" waits for input, and the input
-// then runs as print(<input>).
-type inputRuntime struct {
-	*agentd.ProcessRuntime
-	inputs chan string
-}
-
-// Execute implements agentd.Runtime.
-func (r *inputRuntime) Execute(ctx context.Context, req *agentrpc.ExecuteRequest) (*agentrpc.ExecuteResult, error) {
-	switch {
-	case req.Mode == agentrpc.ExecModeQuery && req.Code == "input()":
-		return &agentrpc.ExecuteResult{RunID: req.RunID, Status: agentrpc.ExecStatusWaitingInput,
-			Console: [][2]string{{"stdout", "? "}}}, nil
-	case req.Mode == agentrpc.ExecModeInput:
-		r.inputs <- req.Code
-		q := *req
-		q.Mode, q.Code = agentrpc.ExecModeQuery, fmt.Sprintf("print(%q)", req.Code)
-		return r.ProcessRuntime.Execute(ctx, &q)
-	}
-	return r.ProcessRuntime.Execute(ctx, req)
-}
-
-// startInputAgent is startKernelAgent with an inputRuntime.
-func startInputAgent(t *testing.T, env *functionstest.Env) (*kernelAgent, *inputRuntime) {
-	t.Helper()
-	var rt *inputRuntime
-	ka := startKernelAgent(t, env, func(p *agentd.ProcessRuntime) agentd.Runtime {
-		rt = &inputRuntime{ProcessRuntime: p, inputs: make(chan string, 4)}
-		return rt
-	})
-	return ka, rt
-}
-
 func TestStreamExecuteInput(t *testing.T) {
 	t.Parallel()
-	env := newEnv(t)
-	ka, rt := startInputAgent(t, env)
-	rs := ka.startSession(t, env, "in-"+uuid.NewString()[:8], pythonImage, &functionstest.User)
+	env, rs := newKernelEnv(t)
 	conn, _, err := dialStream(t, env, rs.Name, &functionstest.User)
 	require.NoError(t, err)
 	ctx := t.Context()
 
-	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"code": "input()", "mode": "query"}))
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"code": "print(input('? '))", "mode": "query"}))
 	frames := readUntil(t, conn, "waiting-input")
-	require.Equal(t, [][2]string{{"stdout", "? "}}, frames[len(frames)-1].Console)
+	require.Equal(t, "? ", stdoutOf(frames))
+	require.Equal(t, map[string]any{"is_password": false}, frames[len(frames)-1].Options)
 	// The input is one raw text frame, passed on as it is.
 	require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte("abc")))
 	frames = readUntil(t, conn, "finished")
-	require.Equal(t, "abc", <-rt.inputs)
 	require.Equal(t, "abc\n", stdoutOf(frames))
 	require.Equal(t, 0, *frames[len(frames)-1].ExitCode)
 
 	// The socket stays usable.
 	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"code": "print(6*7)", "mode": "query"}))
 	require.Equal(t, "42\n", stdoutOf(readUntil(t, conn, "finished")))
+}
+
+// TestStreamExecuteBatch runs a batch the way `backend.ai run` does: its phases' ends arrive
+// as frames of their own before the run finishes.
+func TestStreamExecuteBatch(t *testing.T) {
+	t.Parallel()
+	env, rs := newShellKernelEnv(t)
+	conn, _, err := dialStream(t, env, rs.ID, &functionstest.User)
+	require.NoError(t, err)
+	require.NoError(t, wsjson.Write(t.Context(), conn, map[string]any{"mode": "batch", "code": "",
+		"options": map[string]any{"clean": "echo c", "build": "echo b > out.txt", "exec": "cat out.txt; exit 7", "buildLog": true}}))
+	frames := readUntil(t, conn, "finished")
+	var statuses []string
+	for _, f := range frames {
+		if f.Status != "continued" {
+			statuses = append(statuses, f.Status)
+		}
+	}
+	require.Equal(t, []string{"clean-finished", "build-finished", "finished"}, statuses)
+	require.Equal(t, "c\nb\n", stdoutOf(frames))
+	require.Equal(t, 7, *frames[len(frames)-1].ExitCode)
 }

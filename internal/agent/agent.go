@@ -5,9 +5,9 @@
 // Runtimes: [DummyRuntime] accepts kernels and runs nothing (scale tests, [Simulate]);
 // [ProcessRuntime] runs each kernel as a process group on the host.
 //
-// Kernel events (jobs.TypeKernelEvent) go through the same enqueuer: "started" once a kernel
-// is created, "terminated" when its main process ends by itself (with its exit code) or when
-// it is destroyed.
+// Kernel events (jobs.TypeKernelEvent) go through the same enqueuer: "terminated" when a
+// kernel's main process ends by itself (with its exit code) or when it is destroyed. That a
+// kernel started is the create_kernels reply.
 package agent
 
 import (
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/jobs"
@@ -31,6 +32,11 @@ import (
 // DefaultVersion is the version an agent reports unless Options.Version says otherwise: the
 // Backend.AI release whose agent Hangar's agent stands in for.
 const DefaultVersion = "24.03.2"
+
+// SyncKeepYounger is how young a kernel the manager's sync list does not name must be to
+// survive the sync: the manager reads its list before the call reaches the agent, so a
+// kernel created in between is legitimately missing from it. It exceeds any RPC timeout.
+const SyncKeepYounger = time.Minute
 
 // maxEnqueueWait bounds one heartbeat enqueue.
 const maxEnqueueWait = 5 * time.Second
@@ -53,6 +59,9 @@ type Options struct {
 	Version string
 	// RPC configures the RPC server; its Logger defaults to Logger.
 	RPC agentrpc.ServerOptions
+	// Metrics, when set, receives the agent's collectors: RPC calls by method and result,
+	// heartbeat failures, kernels held (agents of one process share them, labelled by id).
+	Metrics prometheus.Registerer
 }
 
 // Agent serves the agent RPC on top of a [Runtime] and sends heartbeats. It implements
@@ -67,6 +76,8 @@ type Agent struct {
 	now     func() time.Time
 	tick    <-chan time.Time
 	version string
+	metrics *agentMetrics // nil without Options.Metrics
+	usage   usageSampler  // kernel utilization between heartbeats (utilization.go)
 
 	evMu    sync.Mutex
 	started map[string]bool       // kernels whose started event was sent
@@ -99,6 +110,15 @@ func New(cfg *Config, rt Runtime, enq Enqueuer, opts Options) (*Agent, error) {
 	if rpcOpts.Logger == nil {
 		rpcOpts.Logger = a.logger
 	}
+	if opts.Metrics != nil {
+		m, err := newAgentMetrics(opts.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("agent %s: %w", cfg.Agent.ID, err)
+		}
+		a.metrics = m
+		m.heartbeatFailures.WithLabelValues(cfg.Agent.ID) // exported at 0 from the start
+		rpcOpts.Observe = m.observeRPC(cfg.Agent.ID, rpcOpts.Observe)
+	}
 	srv, err := agentrpc.NewServer(cfg.ListenEndpoint(), a, rpcOpts)
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", cfg.Agent.ID, err)
@@ -112,6 +132,12 @@ func New(cfg *Config, rt Runtime, enq Enqueuer, opts Options) (*Agent, error) {
 	a.addr = cfg.advertise(port)
 	if n, ok := rt.(ExitNotifier); ok {
 		n.SetExitHandler(a.kernelExited)
+	}
+	if opts.Metrics != nil {
+		if err := registerKernels(opts.Metrics, a); err != nil {
+			_ = srv.Close()
+			return nil, fmt.Errorf("agent %s: register metrics: %w", cfg.Agent.ID, err)
+		}
 	}
 	return a, nil
 }
@@ -173,6 +199,9 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 	}
 	for {
 		if err := a.Heartbeat(ctx); err != nil && ctx.Err() == nil {
+			if a.metrics != nil {
+				a.metrics.heartbeatFailures.WithLabelValues(a.ID()).Inc()
+			}
 			a.logger.Warn("heartbeat not sent; retrying on the next tick", "err", err)
 		}
 		select {
@@ -201,7 +230,7 @@ func (a *Agent) HeartbeatPayload(ctx context.Context) (jobs.AgentHeartbeatPayloa
 	for k, v := range a.cfg.Slots {
 		s[k] = v
 	}
-	return jobs.AgentHeartbeatPayload{
+	p := jobs.AgentHeartbeatPayload{
 		AgentID:      a.cfg.Agent.ID,
 		Addr:         a.addr,
 		Region:       a.cfg.Agent.Region,
@@ -211,7 +240,9 @@ func (a *Agent) HeartbeatPayload(ctx context.Context) (jobs.AgentHeartbeatPayloa
 		Slots:        s,
 		KernelIDs:    ids,
 		Time:         a.now(),
-	}, nil
+	}
+	p.Utilization = a.utilization(ctx, p.Time)
+	return p, nil
 }
 
 // Heartbeat enqueues one heartbeat. A heartbeat already enqueued for the same second counts
@@ -349,6 +380,10 @@ func (a *Agent) SyncKernels(ctx context.Context, req *agentrpc.SyncKernelsReques
 		if listed[k.KernelID] {
 			continue
 		}
+		if !k.Created.IsZero() && a.now().Sub(k.Created) < SyncKeepYounger {
+			// Created after the manager may have read its list: not destroyed, not reported.
+			continue
+		}
 		rep.Unknown = append(rep.Unknown, k.KernelID)
 		if err := a.rt.DestroyKernel(ctx, k.KernelID); err != nil && !errors.Is(err, ErrKernelNotFound) {
 			return nil, fmt.Errorf("destroy kernel %s unknown to the manager: %w", k.KernelID, err)
@@ -393,10 +428,12 @@ func (a *Agent) DownloadFile(ctx context.Context, req *agentrpc.DownloadFileRequ
 	return &agentrpc.DownloadFileReply{Data: data}, nil
 }
 
-// kernelStarted sends a kernel's started event, then a terminated event its main process
-// already ended with.
-func (a *Agent) kernelStarted(kernelID, sessionID string) {
-	a.sendKernelEvent(jobs.KernelEventPayload{KernelID: kernelID, SessionID: sessionID, Event: jobs.KernelEventStarted, Time: a.now()})
+// kernelStarted records that a kernel was created, then sends the terminated event its main
+// process already ended with, if any. No started event is sent: the create_kernels reply is
+// the manager's word that the kernel runs (session:start applies it, and a start whose reply
+// was lost is retried, which create_kernels answers idempotently), so an event would only cost
+// a job and a transaction per kernel.
+func (a *Agent) kernelStarted(kernelID, _ string) {
 	a.evMu.Lock()
 	a.started[kernelID] = true
 	e, ok := a.pending[kernelID]

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,7 +116,11 @@ func TestAgentRPC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	enq := newFakeEnqueuer()
-	a, err := New(localConfig(t, "i-rpc"), NewDummyRuntime(nil), enq, Options{Logger: testLogger(), Tick: make(chan time.Time)})
+	// The clock moves on before the sync, so that the kernels are older than SyncKeepYounger.
+	base := time.Now()
+	var offset atomic.Int64
+	now := func() time.Time { return base.Add(time.Duration(offset.Load())) }
+	a, err := New(localConfig(t, "i-rpc"), NewDummyRuntime(now), enq, Options{Logger: testLogger(), Tick: make(chan time.Time), Now: now})
 	require.NoError(t, err)
 	require.Regexp(t, `^tcp://127\.0\.0\.1:\d+$`, a.Addr())
 	runAgent(t, a)
@@ -152,7 +158,11 @@ func TestAgentRPC(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, agentrpc.KindNotFound, re.Kind)
 
-	// The manager knows k1 and k9; k3 is unknown to it and gets destroyed.
+	// The manager knows k1 and k9; k3 is unknown to it and gets destroyed. k4 is unknown too,
+	// but so young that the manager's list may predate it: it stays.
+	offset.Store(int64(2 * SyncKeepYounger))
+	_, err = c.CreateKernels(ctx, &agentrpc.CreateKernelsRequest{SessionID: "s4", Kernels: []agentrpc.KernelConfig{{KernelID: "k4"}}})
+	require.NoError(t, err)
 	sync, err := c.SyncKernels(ctx, &agentrpc.SyncKernelsRequest{Kernels: []agentrpc.KernelRef{
 		{KernelID: "k1", SessionID: "s1"}, {KernelID: "k9", SessionID: "s1"},
 	}})
@@ -162,8 +172,11 @@ func TestAgentRPC(t *testing.T) {
 	require.Equal(t, []string{"k3"}, sync.Unknown)
 	ks, err := a.Runtime().ListKernels(ctx)
 	require.NoError(t, err)
-	require.Len(t, ks, 1)
-	require.Equal(t, "k1", ks[0].KernelID)
+	require.Len(t, ks, 2)
+	ids := []string{ks[0].KernelID, ks[1].KernelID}
+	slices.Sort(ids)
+	require.Equal(t, []string{"k1", "k4"}, ids)
+	require.NoError(t, a.Runtime().DestroyKernel(ctx, "k4"))
 
 	logs, err := c.GetLogs(ctx, &agentrpc.GetLogsRequest{KernelID: "k1"})
 	require.NoError(t, err)

@@ -1,15 +1,34 @@
 # Hangar process-runtime query driver: runs code sent by the agent in one persistent
 # namespace. Requests arrive on fd 3 and replies leave on fd 4, each a 4-byte big-endian
 # length followed by a JSON document.
-import json, os, signal, struct, sys, traceback
+#
+# Requests: {"code": "..."} runs code; {"input": "...", "seq": n} answers the input request n.
+# Replies: {"type": "stream", "name", "text"} is output; {"type": "waiting-input", "seq",
+# "isPassword"} asks for a line of input (input(), getpass.getpass()); {"type":
+# "input-cancelled", "seq"} withdraws that request when it ends without an answer (an
+# interrupt); {"type": "done", "exitCode"} ends a run.
+import builtins, getpass, json, os, select, signal, struct, sys, threading, traceback
 
 RIN = os.fdopen(3, "rb", buffering=0)
 ROUT = os.fdopen(4, "wb", buffering=0)
 
 
+SEND_LOCK = threading.Lock()
+
+
 def send(obj):
     b = json.dumps(obj).encode()
-    ROUT.write(struct.pack(">I", len(b)) + b)
+    frame = memoryview(struct.pack(">I", len(b)) + b)
+    # With SIGINT blocked the write is neither cut short nor left half done by an interrupt,
+    # which would garble every later frame; the lock keeps threads' frames apart.
+    # (Blocking may itself raise an interrupt caught just before; the finally unblocks.)
+    with SEND_LOCK:
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            while frame:
+                frame = frame[ROUT.write(frame):]
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def readn(n):
@@ -17,9 +36,14 @@ def readn(n):
     while len(buf) < n:
         c = RIN.read(n - len(buf))
         if not c:
-            sys.exit(0)
+            raise EOFError("the agent closed the request pipe")
         buf += c
     return buf
+
+
+def recv():
+    n = struct.unpack(">I", readn(4))[0]
+    return json.loads(readn(n))
 
 
 class Stream:
@@ -41,18 +65,110 @@ class Stream:
         return True
 
 
+# A signal that arrives just before select() blocks would only be handled once select
+# returns; the wakeup pipe makes select return.
+WAKE_R, WAKE_W = os.pipe()
+os.set_blocking(WAKE_R, False)
+os.set_blocking(WAKE_W, False)
+signal.set_wakeup_fd(WAKE_W, warn_on_full_buffer=False)
+
+
+def drain_wakeups():
+    try:
+        while os.read(WAKE_R, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+class Asking:
+    """The state of an input request: while a frame is being read, SIGINT is only noted, so
+    that an interrupt never leaves half a frame in the pipe."""
+
+    seq = 0
+    reading = False
+    pending = False
+
+
+def on_interrupt(signum, frame):
+    if Asking.reading:
+        Asking.pending = True
+    else:
+        raise KeyboardInterrupt
+
+
+def ask(prompt, password):
+    """Writes prompt, asks the agent for a line of input and returns it without its newline.
+    SIGINT while waiting raises KeyboardInterrupt."""
+    if prompt:
+        sys.stdout.write(str(prompt))
+        sys.stdout.flush()
+    Asking.seq += 1
+    seq = Asking.seq
+    # Only the main thread handles signals (and may set their handlers).
+    main = threading.current_thread() is threading.main_thread()
+    prev = signal.signal(signal.SIGINT, on_interrupt) if main else None
+    answered = False
+    try:
+        send({"type": "waiting-input", "seq": seq, "isPassword": bool(password)})
+        while True:
+            # Nothing is consumed before reading starts, so an interrupt raised up to that
+            # moment loses nothing.
+            ready = select.select([RIN, WAKE_R], [], [])[0]
+            if WAKE_R in ready:
+                drain_wakeups()
+            if RIN not in ready:
+                continue
+            Asking.reading = main
+            req = recv()
+            Asking.reading = False
+            if Asking.pending:
+                raise KeyboardInterrupt
+            # Answers to earlier (interrupted) requests and anything else are dropped.
+            if req.get("seq") == seq and "input" in req:
+                text = str(req["input"])
+                if text.endswith("\n"):
+                    text = text[:-1]
+                    if text.endswith("\r"):
+                        text = text[:-1]
+                answered = True
+                return text
+    finally:
+        Asking.reading = Asking.pending = False
+        if main:
+            signal.signal(signal.SIGINT, prev)
+        if not answered:
+            send({"type": "input-cancelled", "seq": seq})
+
+
+def hangar_input(prompt=""):
+    return ask(prompt, False)
+
+
+def hangar_getpass(prompt="Password: ", stream=None):
+    return ask(prompt, True)
+
+
+builtins.input = hangar_input
+getpass.getpass = hangar_getpass
+
 ns = {"__name__": "__main__", "__builtins__": __builtins__}
 out, err = Stream("stdout"), Stream("stderr")
 while True:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    n = struct.unpack(">I", readn(4))[0]
-    req = json.loads(readn(n))
+    try:
+        req = recv()
+    except EOFError:
+        sys.exit(0)
+    if "code" not in req:
+        # A late answer to an input request of a run that already ended.
+        continue
     code = 0
     sys.stdout, sys.stderr = out, err
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            exec(compile(req.get("code", ""), "<input>", "exec"), ns)
+            exec(compile(req.get("code") or "", "<input>", "exec"), ns)
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         except BaseException:

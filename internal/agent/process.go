@@ -63,11 +63,13 @@ type ExitNotifier interface {
 
 // ProcessRuntime runs each kernel as a process group on the host, in its own scratch
 // directory <root>/<kernel id> with the working directory work/ and the log kernel.log.
-// Python images get a persistent interpreter for query mode; others run each query with
-// /bin/sh -c. A batch kernel's startup command is its main process. When /sys/fs/cgroup is
-// a writable cgroup v2 hierarchy, each kernel gets a cgroup (hangar/<kernel id>) with its
-// cpu and mem slots as cpu.max and memory.max; elsewhere kernels run unlimited. A restart
-// (restart.go) starts a kernel's processes again in the same scratch directory.
+// Python images get a persistent interpreter for query mode, which can ask for input (mode
+// input); others run each query with /bin/sh -c (or the image's shell). Mode batch runs its
+// clean, build and exec commands with the shell, for every image (batch.go). A batch
+// kernel's startup command is its main process. When /sys/fs/cgroup is a writable cgroup v2
+// hierarchy, each kernel gets a cgroup (hangar/<kernel id>) with its cpu and mem slots as
+// cpu.max and memory.max; elsewhere kernels run unlimited. A restart (restart.go) starts a
+// kernel's processes again in the same scratch directory.
 type ProcessRuntime struct {
 	root  string
 	now   func() time.Time
@@ -119,6 +121,7 @@ type procKernel struct {
 	dir     string
 	work    string
 	python  bool
+	interp  string // the image's interpreter: the Python path for Python images, else the shell
 	shell   string
 	env     []string
 	log     *os.File
@@ -132,16 +135,40 @@ type procKernel struct {
 	destroyed bool
 }
 
-// run is one execution's output, filled by the process and drained by execute calls.
+// run is one execution's output, filled by the process and drained by execute calls. A
+// batch run is cut into phases: each phase end (clean-finished, build-finished) closes the
+// output gathered so far, and each execute call answers at most up to the next phase end.
 type run struct {
+	// interp is set for runs of the Python interpreter, which its exit ends.
+	interp bool
+
 	mu      sync.Mutex
 	console [][2]string
+	phases  []phaseEnd
 	done    bool
 	exit    int
-	wake    chan struct{}
+	// waiting is set while the interpreter waits for input request seq; password when
+	// the input is a password.
+	waiting  bool
+	seq      int64
+	password bool
+	wake     chan struct{}
 }
 
-func newRun() *run { return &run{wake: make(chan struct{})} }
+// phaseEnd is the output of a finished batch phase, not yet answered.
+type phaseEnd struct {
+	console [][2]string
+	status  string
+	exit    int
+}
+
+func newRun(interp bool) *run { return &run{interp: interp, wake: make(chan struct{})} }
+
+// notify wakes the run's collectors; r.mu must be held.
+func (r *run) notify() {
+	close(r.wake)
+	r.wake = make(chan struct{})
+}
 
 func (r *run) add(stream, text string) {
 	r.mu.Lock()
@@ -150,8 +177,18 @@ func (r *run) add(stream, text string) {
 	} else {
 		r.console = append(r.console, [2]string{stream, text})
 	}
-	close(r.wake)
-	r.wake = make(chan struct{})
+	r.notify()
+	r.mu.Unlock()
+}
+
+// endPhase closes the output so far as a batch phase that ended with status and code.
+func (r *run) endPhase(status string, code int) {
+	r.mu.Lock()
+	if !r.done {
+		r.phases = append(r.phases, phaseEnd{console: r.console, status: status, exit: code})
+		r.console = nil
+		r.notify()
+	}
 	r.mu.Unlock()
 }
 
@@ -159,10 +196,42 @@ func (r *run) finish(code int) {
 	r.mu.Lock()
 	if !r.done {
 		r.done, r.exit = true, code
-		close(r.wake)
-		r.wake = make(chan struct{})
+		r.waiting = false
+		r.notify()
 	}
 	r.mu.Unlock()
+}
+
+// waitInput records that the interpreter waits for the answer to input request seq.
+func (r *run) waitInput(seq int64, password bool) {
+	r.mu.Lock()
+	if !r.done {
+		r.waiting, r.seq, r.password = true, seq, password
+		r.notify()
+	}
+	r.mu.Unlock()
+}
+
+// cancelInput records that the interpreter stopped waiting for input request seq without an
+// answer.
+func (r *run) cancelInput(seq int64) {
+	r.mu.Lock()
+	if r.waiting && r.seq == seq {
+		r.waiting = false
+	}
+	r.mu.Unlock()
+}
+
+// takeInput ends the wait for input and returns the request it answers; false when the run
+// does not wait for input.
+func (r *run) takeInput() (int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.waiting || r.done {
+		return 0, false
+	}
+	r.waiting = false
+	return r.seq, true
 }
 
 func (r *run) isDone() bool {
@@ -171,15 +240,16 @@ func (r *run) isDone() bool {
 	return r.done
 }
 
-// collect waits up to wait for the run to finish and returns the output gathered so far.
+// collect waits up to wait for the run to finish, end a phase or wait for input, and returns
+// the output gathered so far: status continued when none of these happened in time.
 func (r *run) collect(ctx context.Context, runID string, wait time.Duration) *agentrpc.ExecuteResult {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		r.mu.Lock()
-		done, ch := r.done, r.wake
+		ready, ch := r.done || r.waiting || len(r.phases) > 0, r.wake
 		r.mu.Unlock()
-		if done {
+		if ready {
 			break
 		}
 		select {
@@ -192,15 +262,28 @@ func (r *run) collect(ctx context.Context, runID string, wait time.Duration) *ag
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	res := &agentrpc.ExecuteResult{RunID: runID, Status: agentrpc.ExecStatusContinued, Console: r.console,
+	res := &agentrpc.ExecuteResult{RunID: runID, Status: agentrpc.ExecStatusContinued,
 		Files: []map[string]any{}, Options: map[string]any{}}
+	switch {
+	case len(r.phases) > 0:
+		p := r.phases[0]
+		r.phases = r.phases[1:]
+		exit := p.exit
+		res.Console, res.Status, res.ExitCode = p.console, p.status, &exit
+	case r.done:
+		exit := r.exit
+		res.Console, res.Status, res.ExitCode = r.console, agentrpc.ExecStatusFinished, &exit
+		r.console = nil
+	case r.waiting:
+		res.Console, res.Status = r.console, agentrpc.ExecStatusWaitingInput
+		res.Options["is_password"] = r.password
+		r.console = nil
+	default:
+		res.Console = r.console
+		r.console = nil
+	}
 	if res.Console == nil {
 		res.Console = [][2]string{}
-	}
-	r.console = nil
-	if r.done {
-		exit := r.exit
-		res.Status, res.ExitCode = agentrpc.ExecStatusFinished, &exit
 	}
 	return res
 }
@@ -273,7 +356,7 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 	k := &procKernel{
 		info: Kernel{KernelID: cfg.KernelID, SessionID: cfg.SessionID, Slots: cloneMap(cfg.ResourceSlots), Created: r.now()},
 		cfg:  *cfg,
-		dir:  dir, work: filepath.Join(dir, "work"), python: python, shell: "/bin/sh",
+		dir:  dir, work: filepath.Join(dir, "work"), python: python, interp: interp, shell: "/bin/sh",
 	}
 	if !python {
 		k.shell = interp
@@ -319,7 +402,9 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 			return nil, fmt.Errorf("pipe: %w", err)
 		}
 		k.reqW, repR = reqW, rr
-		leader = exec.Command(interp, "-u", drv)
+		// SIGINT is ignored from the start (the driver takes it only while code runs), so
+		// that an interrupt before the driver is up does not end the interpreter.
+		leader = exec.Command("/bin/sh", "-c", `trap '' INT; exec "$0" -u "$1"`, interp, drv)
 		leader.ExtraFiles = []*os.File{reqR, repW}
 		defer reqR.Close()
 		defer repW.Close()
@@ -351,7 +436,7 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 			k.mu.Lock()
 			cur := k.cur
 			k.mu.Unlock()
-			if cur != nil {
+			if cur != nil && cur.interp && !cur.isDone() {
 				cur.add("stderr", fmt.Sprintf("kernel interpreter exited with code %d\n", code))
 				cur.finish(code)
 			}
@@ -442,24 +527,32 @@ func (k *procKernel) readReplies(rd *os.File) {
 			return
 		}
 		var msg struct {
-			Type     string `json:"type"`
-			Name     string `json:"name"`
-			Text     string `json:"text"`
-			ExitCode int    `json:"exitCode"`
+			Type       string `json:"type"`
+			Name       string `json:"name"`
+			Text       string `json:"text"`
+			ExitCode   int    `json:"exitCode"`
+			Seq        int64  `json:"seq"`
+			IsPassword bool   `json:"isPassword"`
 		}
 		if err := json.Unmarshal(buf, &msg); err != nil {
 			continue
 		}
+		if msg.Type == "stream" {
+			_, _ = k.log.WriteString(msg.Text)
+		}
 		k.mu.Lock()
 		cur := k.cur
 		k.mu.Unlock()
-		if cur == nil {
+		if cur == nil || !cur.interp {
 			continue
 		}
 		switch msg.Type {
 		case "stream":
 			cur.add(msg.Name, msg.Text)
-			_, _ = k.log.WriteString(msg.Text)
+		case "waiting-input":
+			cur.waitInput(msg.Seq, msg.IsPassword)
+		case "input-cancelled":
+			cur.cancelInput(msg.Seq)
 		case "done":
 			cur.finish(msg.ExitCode)
 		}
@@ -476,9 +569,11 @@ func (r *ProcessRuntime) kernel(id string) (*procKernel, error) {
 	return k, nil
 }
 
-// Execute implements [Runtime] for modes query and continue. A run still going after the
-// flush timeout (req.FlushTimeout, DefaultFlushTimeout when zero) answers "continued";
-// mode continue fetches more.
+// Execute implements [Runtime] for modes query, batch, continue and input. A run still
+// going after the flush timeout (req.FlushTimeout, DefaultFlushTimeout when zero) answers
+// "continued"; mode continue fetches more. A batch phase that ends answers at once with its
+// status (clean-finished, build-finished), as does a Python run that asks for input
+// (waiting-input, answered with mode input).
 func (r *ProcessRuntime) Execute(ctx context.Context, req *agentrpc.ExecuteRequest) (*agentrpc.ExecuteResult, error) {
 	k, err := r.kernel(req.KernelID)
 	if err != nil {
@@ -490,22 +585,32 @@ func (r *ProcessRuntime) Execute(ctx context.Context, req *agentrpc.ExecuteReque
 	}
 	switch req.Mode {
 	case agentrpc.ExecModeQuery, "":
-		k.mu.Lock()
-		if k.destroyed {
-			k.mu.Unlock()
-			return nil, fmt.Errorf("kernel %s: %w", req.KernelID, ErrKernelNotFound)
+		cur, err := k.begin(k.python)
+		if err != nil {
+			return nil, err
 		}
-		if k.cur != nil && !k.cur.isDone() {
-			k.mu.Unlock()
-			return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "kernel %s is still running a previous execution", req.KernelID)
-		}
-		cur := newRun()
-		k.cur = cur
-		k.mu.Unlock()
 		if err := k.startQuery(cur, req.Code); err != nil {
 			cur.finish(1)
 			return nil, err
 		}
+		return cur.collect(ctx, req.RunID, wait), nil
+	case agentrpc.ExecModeBatch:
+		phases, err := k.batchPhases(req.Options)
+		if err != nil {
+			return nil, err
+		}
+		cur, err := k.begin(false)
+		if err != nil {
+			return nil, err
+		}
+		if err := k.hold(); err != nil {
+			cur.finish(1)
+			return nil, err
+		}
+		go func() {
+			defer k.waiters.Done()
+			k.runBatch(cur, phases)
+		}()
 		return cur.collect(ctx, req.RunID, wait), nil
 	case agentrpc.ExecModeContinue:
 		k.mu.Lock()
@@ -515,39 +620,107 @@ func (r *ProcessRuntime) Execute(ctx context.Context, req *agentrpc.ExecuteReque
 			return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "kernel %s has no execution to continue", req.KernelID)
 		}
 		return cur.collect(ctx, req.RunID, wait), nil
+	case agentrpc.ExecModeInput:
+		k.mu.Lock()
+		cur := k.cur
+		k.mu.Unlock()
+		var seq int64
+		ok := cur != nil
+		if ok {
+			seq, ok = cur.takeInput()
+		}
+		if !ok {
+			return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "kernel %s is not waiting for input", req.KernelID)
+		}
+		if err := k.send(map[string]any{"input": req.Code, "seq": seq}); err != nil {
+			return nil, err
+		}
+		return cur.collect(ctx, req.RunID, wait), nil
 	default:
 		return nil, fmt.Errorf("execute mode %q: %w", req.Mode, ErrNotSupported)
 	}
 }
 
+// begin makes a new run the kernel's current one (interp: a run of the Python interpreter).
+// It fails when the kernel is gone or its current run has not finished.
+func (k *procKernel) begin(interp bool) (*run, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.destroyed {
+		return nil, fmt.Errorf("kernel %s: %w", k.info.KernelID, ErrKernelNotFound)
+	}
+	if k.cur != nil && !k.cur.isDone() {
+		return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "kernel %s is still running a previous execution", k.info.KernelID)
+	}
+	cur := newRun(interp)
+	k.cur = cur
+	return cur, nil
+}
+
+// hold counts one more goroutine DestroyKernel and RestartKernel wait for, unless the kernel
+// is already being stopped; the caller calls k.waiters.Done when it ends.
+func (k *procKernel) hold() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.destroyed {
+		return fmt.Errorf("kernel %s: %w", k.info.KernelID, ErrKernelNotFound)
+	}
+	k.waiters.Add(1)
+	return nil
+}
+
+// send writes one request frame to the Python driver.
+func (k *procKernel) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	frame := binary.BigEndian.AppendUint32(nil, uint32(len(b)))
+	if _, err := k.reqW.Write(append(frame, b...)); err != nil {
+		return fmt.Errorf("send to kernel %s: %w", k.info.KernelID, err)
+	}
+	return nil
+}
+
 // startQuery sends code to the Python driver, or starts it with the shell.
 func (k *procKernel) startQuery(cur *run, code string) error {
 	if k.python {
-		b, err := json.Marshal(map[string]string{"code": code})
-		if err != nil {
-			return err
-		}
-		frame := binary.BigEndian.AppendUint32(nil, uint32(len(b)))
-		if _, err := k.reqW.Write(append(frame, b...)); err != nil {
-			return fmt.Errorf("send code to kernel %s: %w", k.info.KernelID, err)
-		}
-		return nil
+		return k.send(map[string]string{"code": code})
 	}
-	cmd := exec.Command(k.shell, "-c", code)
+	wait, err := k.spawn(cur, code)
+	if err != nil {
+		return fmt.Errorf("run query in kernel %s: %w", k.info.KernelID, err)
+	}
+	go func() { cur.finish(wait()) }()
+	return nil
+}
+
+// spawn starts command with the kernel's shell in its working directory, with its
+// environment, in its process group and cgroup, the output going to cur and the kernel log.
+// The command's stdin is /dev/null: shell commands cannot ask for input (mode input is for
+// the Python interpreter only). wait waits for the command and returns its exit code; it
+// must be called. spawn fails once the kernel is being stopped, so that no process starts
+// after DestroyKernel or RestartKernel killed the group.
+func (k *procKernel) spawn(cur *run, command string) (wait func() int, err error) {
+	cmd := exec.Command(k.shell, "-c", command)
 	cmd.Dir, cmd.Env = k.work, k.env
 	cmd.Stdout = streamWriter{cur, "stdout", k.log}
 	cmd.Stderr = streamWriter{cur, "stderr", k.log}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: k.pgid}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.destroyed {
+		return nil, fmt.Errorf("kernel %s: %w", k.info.KernelID, ErrKernelNotFound)
+	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run query in kernel %s: %w", k.info.KernelID, err)
+		return nil, err
 	}
 	k.cgroup.add(cmd.Process.Pid)
 	k.waiters.Add(1)
-	go func() {
+	return func() int {
 		defer k.waiters.Done()
-		cur.finish(exitCode(cmd.Wait()))
-	}()
-	return nil
+		return exitCode(cmd.Wait())
+	}, nil
 }
 
 // streamWriter feeds a shell query's output into its run and the kernel log.

@@ -352,17 +352,17 @@ func TestProcessBatchExitEvent(t *testing.T) {
 		StartupCommand: "echo task output; echo task error >&2; exit 3",
 	}}})
 	require.NoError(t, err)
-	evs := waitEvents(ctx, t, enq, 2)
-	require.Len(t, evs, 2)
-	require.Equal(t, jobs.KernelEventStarted, evs[0].Event)
+	// The create reply says the kernel started; the only event is its end.
+	evs := waitEvents(ctx, t, enq, 1)
+	require.Len(t, evs, 1)
+	require.Equal(t, jobs.KernelEventTerminated, evs[0].Event)
 	require.Equal(t, "i-batch", evs[0].AgentID)
 	require.Equal(t, "sb", evs[0].SessionID)
 	require.Equal(t, "kb", evs[0].KernelID)
-	require.Equal(t, jobs.KernelEventTerminated, evs[1].Event)
-	require.NotNil(t, evs[1].ExitCode)
-	require.Equal(t, 3, *evs[1].ExitCode)
-	require.Equal(t, "self-terminated", evs[1].Reason)
-	require.False(t, evs[1].Time.IsZero())
+	require.NotNil(t, evs[0].ExitCode)
+	require.Equal(t, 3, *evs[0].ExitCode)
+	require.Equal(t, "self-terminated", evs[0].Reason)
+	require.False(t, evs[0].Time.IsZero())
 
 	logs, err := a.GetLogs(ctx, &agentrpc.GetLogsRequest{KernelID: "kb"})
 	require.NoError(t, err)
@@ -371,17 +371,17 @@ func TestProcessBatchExitEvent(t *testing.T) {
 
 	// Destroying the finished kernel sends no second terminated event.
 	require.NoError(t, a.DestroyKernel(ctx, &agentrpc.DestroyKernelRequest{KernelID: "kb", SessionID: "sb"}))
-	require.Len(t, kernelEvents(t, enq), 2)
+	require.Len(t, kernelEvents(t, enq), 1)
 
 	// A task that succeeds is task-done.
 	_, err = a.CreateKernels(ctx, &agentrpc.CreateKernelsRequest{SessionID: "sb2", Kernels: []agentrpc.KernelConfig{{
 		KernelID: "kb2", SessionType: agentrpc.SessionTypeBatch, Image: shellImage, StartupCommand: "true",
 	}}})
 	require.NoError(t, err)
-	evs = waitEvents(ctx, t, enq, 4)
-	require.Equal(t, jobs.KernelEventTerminated, evs[3].Event)
-	require.Equal(t, 0, *evs[3].ExitCode)
-	require.Equal(t, "task-done", evs[3].Reason)
+	evs = waitEvents(ctx, t, enq, 2)
+	require.Equal(t, jobs.KernelEventTerminated, evs[1].Event)
+	require.Equal(t, 0, *evs[1].ExitCode)
+	require.Equal(t, "task-done", evs[1].Reason)
 }
 
 func TestProcessAgentRPC(t *testing.T) {
@@ -427,12 +427,12 @@ func TestProcessAgentRPC(t *testing.T) {
 	require.Equal(t, agentrpc.KindInvalidInput, re.Kind)
 
 	require.NoError(t, c.DestroyKernel(ctx, &agentrpc.DestroyKernelRequest{KernelID: "k1", SessionID: "s1", Reason: "user-requested"}))
-	evs := waitEvents(ctx, t, enq, 2)
-	require.Equal(t, jobs.KernelEventStarted, evs[0].Event)
-	require.Equal(t, jobs.KernelEventTerminated, evs[1].Event)
-	require.Nil(t, evs[1].ExitCode)
-	require.Equal(t, "user-requested", evs[1].Reason)
-	require.Equal(t, "s1", evs[1].SessionID)
+	evs := waitEvents(ctx, t, enq, 1)
+	require.Len(t, evs, 1)
+	require.Equal(t, jobs.KernelEventTerminated, evs[0].Event)
+	require.Nil(t, evs[0].ExitCode)
+	require.Equal(t, "user-requested", evs[0].Reason)
+	require.Equal(t, "s1", evs[0].SessionID)
 	_, err = os.Stat(filepath.Join(rt.root, "k1"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -64,6 +65,13 @@ type Runtime interface {
 func NewRuntime(cfg *Config) (Runtime, error) {
 	switch cfg.Agent.Runtime {
 	case RuntimeDummy:
+		if v := os.Getenv(SimulateUtilizationEnv); v != "" {
+			u, err := ParseSimulatedUtilization(v)
+			if err != nil {
+				return nil, err
+			}
+			return NewSimulatedRuntime(NewDummyRuntime(time.Now), u), nil
+		}
 		return NewDummyRuntime(time.Now), nil
 	case RuntimeProcess:
 		return NewProcessRuntime(cfg.Container.ScratchRoot, time.Now)

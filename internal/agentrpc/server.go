@@ -193,6 +193,9 @@ type ServerOptions struct {
 	// MaxMessageSize, when positive, makes the server drop connections that send a larger
 	// message (ZMQ_MAXMSGSIZE). Unlimited when zero.
 	MaxMessageSize int64
+	// Observe, when set, is called after every request with its method, how long the handler
+	// took and the error sent back (nil on success), for metrics.
+	Observe func(method string, took time.Duration, err error)
 }
 
 // Server is the agent side: a ZeroMQ ROUTER socket that decodes requests, calls a [Handler]
@@ -555,6 +558,9 @@ func (s *Server) handle(ctx context.Context, j job) [][]byte {
 	}
 	if err != nil {
 		s.logger.Debug("request failed", "method", j.method, "id", j.id, "err", err, "took", time.Since(start))
+	}
+	if s.opts.Observe != nil {
+		s.opts.Observe(j.method, time.Since(start), err)
 	}
 	return replyFrames(j, result, err)
 }

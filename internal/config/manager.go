@@ -362,6 +362,13 @@ func (m *Manager) applyEnv(getenv func(string) string) error {
 		m.Manager.NumProc = n
 	}
 	str("PID_FILE", &m.Manager.PIDFile)
+	if v, ok := lookup("HEARTBEAT_TIMEOUT"); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return fmt.Errorf("environment BACKEND_HEARTBEAT_TIMEOUT: %q is not a positive number of seconds", v)
+		}
+		m.Manager.HeartbeatTimeout = f
+	}
 	return nil
 }
 

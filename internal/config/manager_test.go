@@ -13,7 +13,7 @@ import (
 var envNames = []string{
 	"NAMESPACE", "ETCD_ADDR", "ETCD_USER", "ETCD_PASSWORD", "DB_ADDR", "DB_NAME", "DB_USER",
 	"DB_PASSWORD", "REDIS_ADDR", "REDIS_PASSWORD", "SERVICE_ADDR", "MANAGER_NPROC", "PID_FILE",
-	"QUEUE_PREFIX",
+	"QUEUE_PREFIX", "HEARTBEAT_TIMEOUT",
 }
 
 // isolate points the working directory and HOME at empty temporary directories and clears
@@ -192,6 +192,7 @@ enabled = true
 		t.Setenv("HANGAR_SERVICE_ADDR", "127.0.0.1:18081")
 		t.Setenv("BACKEND_MANAGER_NPROC", "2")
 		t.Setenv("BACKEND_QUEUE_PREFIX", "deploy-a:")
+		t.Setenv("HANGAR_HEARTBEAT_TIMEOUT", "2.5")
 		m, _, err := Load("")
 		require.NoError(t, err)
 		require.Equal(t, "hangar-ns", m.Etcd.Namespace)
@@ -202,10 +203,15 @@ enabled = true
 		require.Equal(t, "127.0.0.1:18081", m.Manager.ServiceAddr.String())
 		require.Equal(t, 2, m.Manager.NumProc)
 		require.Equal(t, "deploy-a:", m.Redis.QueuePrefix)
+		require.InDelta(t, 2.5, m.Manager.HeartbeatTimeout, 0)
 
 		t.Setenv("BACKEND_ETCD_ADDR", "nonsense")
 		_, _, err = Load("")
 		require.ErrorContains(t, err, "BACKEND_ETCD_ADDR")
+		t.Setenv("BACKEND_ETCD_ADDR", "10.1.1.1:2379")
+		t.Setenv("HANGAR_HEARTBEAT_TIMEOUT", "soon")
+		_, _, err = Load("")
+		require.ErrorContains(t, err, "HEARTBEAT_TIMEOUT")
 	})
 
 	t.Run("UpstreamFiles", func(t *testing.T) {

@@ -88,6 +88,18 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 	return p.Cmd.Process.Signal(sig)
 }
 
+// Kill sends SIGKILL (a crash: no shutdown code runs) and waits until the process is gone.
+func (p *Proc) Kill() {
+	if ok, _ := p.Exited(); ok {
+		return
+	}
+	p.mu.Lock()
+	p.killed = true
+	p.mu.Unlock()
+	_ = p.Cmd.Process.Kill()
+	<-p.done
+}
+
 // Stop ends the process: SIGCONT (in case it was stopped) and SIGTERM, then SIGKILL when it
 // has not exited within StopTimeout. It returns the process's exit error, nil for a clean
 // exit after SIGTERM.

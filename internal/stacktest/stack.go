@@ -75,6 +75,8 @@ type Options struct {
 	NoFixtures bool
 	// ReadyTimeout bounds the wait for readiness; DefaultReadyTimeout when zero.
 	ReadyTimeout time.Duration
+	// WorkerEnv are extra environment variables of the workers ("HANGAR_HEARTBEAT_TIMEOUT=3").
+	WorkerEnv []string
 }
 
 // Stack is a running Hangar: one API, workers and agents as processes, on a private
@@ -107,6 +109,7 @@ type Stack struct {
 
 	dir     string
 	baseEnv []string
+	opts    Options
 }
 
 // Start runs a Stack for t and waits until it is ready: the API answers GET /, every
@@ -123,7 +126,7 @@ func Start(t testing.TB, o Options) *Stack {
 	ctx, cancel := context.WithTimeout(context.Background(), o.ReadyTimeout)
 	defer cancel()
 
-	s := &Stack{Bins: bins, dir: t.TempDir()}
+	s := &Stack{Bins: bins, dir: t.TempDir(), opts: o}
 	s.Database = dbtest.NewDatabase(t)
 	s.DB = s.Database.Pool
 	if !o.NoFixtures {
@@ -165,14 +168,14 @@ func Start(t testing.TB, o Options) *Stack {
 	// The API and the workers bind port 0 and log the address they got: no port is picked
 	// by the test and lost to another process in between.
 	if !o.NoAPI {
-		s.API = s.start(t, "api", exec.Command(bins.Hangar, "api", "--listen", "127.0.0.1:0"))
+		s.API = s.start(t, "api", exec.Command(bins.Hangar, "api", "--listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"))
 	}
 	for i := range max(o.Workers, 0) {
-		cmd := exec.Command(bins.Hangar, "worker", "--metrics-addr", "127.0.0.1:0")
-		s.Workers = append(s.Workers, s.start(t, fmt.Sprintf("worker-%d", i+1), cmd))
+		s.Workers = append(s.Workers, s.startWorker(t, i))
 	}
 	for i, a := range o.Agents {
 		s.Agents = append(s.Agents, s.startAgent(t, i+1, a))
+		s.AgentIDs = append(s.AgentIDs, agentIDs(i+1, a)...)
 	}
 
 	if s.API != nil {
@@ -232,7 +235,9 @@ func (s *Stack) environ(t testing.TB) []string {
 	t.Helper()
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "HANGAR_") || strings.HasPrefix(kv, "BACKEND_") {
+		// The caller's settings stay out, except a CPU profile request (cmd/hangar's main).
+		if (strings.HasPrefix(kv, "HANGAR_") || strings.HasPrefix(kv, "BACKEND_")) &&
+			!strings.HasPrefix(kv, "HANGAR_CPUPROFILE=") {
 			continue
 		}
 		env = append(env, kv)
@@ -303,16 +308,55 @@ func (s *Stack) startAgent(t testing.TB, k int, a AgentSpec) *Proc {
 	}
 	cfgPath := filepath.Join(dir, "agent.toml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(b.String()), 0o644))
-	args := []string{"--config", cfgPath, "--runtime", a.Runtime}
+	args := []string{"--config", cfgPath, "--runtime", a.Runtime, "--metrics-addr", "127.0.0.1:0"}
 	if a.Simulate > 0 {
 		args = append(args, "--simulate", fmt.Sprint(a.Simulate))
-		for i := 1; i <= a.Simulate; i++ {
-			s.AgentIDs = append(s.AgentIDs, fmt.Sprintf("%s-sim-%d", a.ID, i))
-		}
-	} else {
-		s.AgentIDs = append(s.AgentIDs, a.ID)
 	}
 	return s.start(t, name, exec.Command(s.Bins.Agent, args...), a.Env...)
+}
+
+// agentIDs returns the ids the k-th agent spec runs (its simulated agents' when it simulates).
+func agentIDs(k int, a AgentSpec) []string {
+	if a.ID == "" {
+		a.ID = fmt.Sprintf("agent-%d", k)
+	}
+	if a.Simulate <= 0 {
+		return []string{a.ID}
+	}
+	out := make([]string, 0, a.Simulate)
+	for i := 1; i <= a.Simulate; i++ {
+		out = append(out, fmt.Sprintf("%s-sim-%d", a.ID, i))
+	}
+	return out
+}
+
+// startWorker starts the i-th worker (0-based).
+func (s *Stack) startWorker(t testing.TB, i int) *Proc {
+	t.Helper()
+	cmd := exec.Command(s.Bins.Hangar, "worker", "--metrics-addr", "127.0.0.1:0")
+	return s.start(t, fmt.Sprintf("worker-%d", i+1), cmd, s.opts.WorkerEnv...)
+}
+
+// RestartAgent starts the i-th agent (0-based, in Options.Agents order) again, with the same
+// configuration and id, after its process ended (killed by the test, say). It does not wait
+// for the agent's first heartbeat.
+func (s *Stack) RestartAgent(t testing.TB, i int) *Proc {
+	t.Helper()
+	if exited, _ := s.Agents[i].Exited(); !exited {
+		t.Fatalf("stacktest: agent %d still runs", i)
+	}
+	s.Agents[i] = s.startAgent(t, i+1, s.opts.Agents[i])
+	return s.Agents[i]
+}
+
+// RestartWorker starts the i-th worker (0-based) again after its process ended.
+func (s *Stack) RestartWorker(t testing.TB, i int) *Proc {
+	t.Helper()
+	if exited, _ := s.Workers[i].Exited(); !exited {
+		t.Fatalf("stacktest: worker %d still runs", i)
+	}
+	s.Workers[i] = s.startWorker(t, i)
+	return s.Workers[i]
 }
 
 // waitReady polls ready until it holds; it fails t when ctx ends or p (when not nil) exits.
@@ -376,11 +420,13 @@ func (s *Stack) stop(t testing.TB) {
 			}
 		}
 	}
-	stopAll(s.Agents)
+	// Workers first: a job in flight may be waiting on an agent's answer, which would not come
+	// from an agent stopped before it.
 	stopAll(s.Workers)
 	if s.API != nil {
 		stopAll([]*Proc{s.API})
 	}
+	stopAll(s.Agents)
 	if _, err := killUnder(s.dir); err != nil {
 		problems = append(problems, fmt.Sprintf("kill leftover kernels: %v", err))
 	}

@@ -9,7 +9,10 @@
 // A middleware logs every failed task and counts processed and failed tasks per type
 // (hangar_jobs_processed_total, hangar_jobs_failed_total). Handlers receive a [Deps] with
 // the PostgreSQL pool, an [jobs.Enqueuer] for follow-up tasks, the metrics registry, the
-// logger and the clock.
+// logger and the clock. At every scrape the registry also reads the depth of the
+// deployment's queues (hangar_queue_tasks{queue,state}) and counts sessions and agents by
+// status in PostgreSQL (hangar_sessions, hangar_agents). Task log lines carry the task's type,
+// id and session id, which the task's context holds for handlers too (internal/logctx).
 //
 // # Leadership and periodic jobs
 //

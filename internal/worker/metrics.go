@@ -1,7 +1,9 @@
 package worker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hangar-run/hangar/internal/logctx"
 )
 
 // unknownType labels tasks no handler was registered for, so stray types do not create
@@ -76,18 +80,29 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return zero, fmt.Errorf("register metric: %w", err)
 }
 
-// middleware counts and logs every task the mux dispatches.
+// middleware counts and logs every task the mux dispatches. The task's context carries log
+// attributes (logctx): task type and id, and the session id of session tasks, so handlers
+// logging with the context, and the lines below, name them.
 func (m *metrics) middleware(logger *slog.Logger) asynq.MiddlewareFunc {
 	return func(next asynq.Handler) asynq.Handler {
 		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) (err error) {
 			start := time.Now()
 			id, _ := asynq.GetTaskID(ctx)
 			retry, _ := asynq.GetRetryCount(ctx)
+			ctx = logctx.New(ctx, "type", t.Type(), "id", id)
+			if sid := payloadSessionID(t.Payload()); sid != "" {
+				logctx.Add(ctx, "session_id", sid)
+			}
+			// Lines are logged with the attributes spelled out (not through the context) so
+			// that they appear once whether or not the handler is wrapped with logctx.
+			log := func(level slog.Level, msg string, attrs ...slog.Attr) {
+				logger.LogAttrs(context.Background(), level, msg, append(logctx.Attrs(ctx), attrs...)...)
+			}
 			defer func() {
 				if r := recover(); r != nil {
 					m.processed.WithLabelValues(t.Type()).Inc()
 					m.failed.WithLabelValues(t.Type()).Inc()
-					logger.Error("task panicked", "type", t.Type(), "id", id, "retry", retry, "panic", r)
+					log(slog.LevelError, "task panicked", slog.Int("retry", retry), slog.Any("panic", r))
 					panic(r)
 				}
 			}()
@@ -99,12 +114,29 @@ func (m *metrics) middleware(logger *slog.Logger) asynq.MiddlewareFunc {
 			m.processed.WithLabelValues(typ).Inc()
 			if err != nil {
 				m.failed.WithLabelValues(typ).Inc()
-				logger.Warn("task failed", "type", t.Type(), "id", id, "retry", retry,
-					"duration", time.Since(start), "err", err)
+				log(slog.LevelWarn, "task failed", slog.Int("retry", retry),
+					slog.Duration("duration", time.Since(start)), slog.Any("err", err))
 				return err
 			}
-			logger.Debug("task done", "type", t.Type(), "id", id, "duration", time.Since(start))
+			if logger.Enabled(ctx, slog.LevelDebug) {
+				log(slog.LevelDebug, "task done", slog.Duration("duration", time.Since(start)))
+			}
 			return nil
 		})
 	}
+}
+
+// payloadSessionID returns the session_id of a JSON object payload (session tasks and
+// kernel events carry one), or "".
+func payloadSessionID(payload []byte) string {
+	if len(payload) == 0 || payload[0] != '{' || !bytes.Contains(payload, []byte(`"session_id"`)) {
+		return ""
+	}
+	var p struct {
+		SessionID string `json:"session_id"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return ""
+	}
+	return p.SessionID
 }

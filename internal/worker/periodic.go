@@ -38,6 +38,9 @@ func newPeriodicEnqueuer(ps []jobs.Periodic, e *jobs.Enqueuer, logger *slog.Logg
 func (p *periodicEnqueuer) fire(ctx context.Context, now time.Time) {
 	for _, job := range p.jobs {
 		job = job.WithInterval(p.interval)
+		if job.Every <= 0 {
+			continue // turned off in shared config
+		}
 		slot := job.Slot(now)
 		if last, ok := p.last[job.Name]; ok && !slot.After(last) {
 			continue

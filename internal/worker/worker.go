@@ -25,6 +25,11 @@ const ElectionName = "worker"
 const (
 	DefaultConcurrency     = 10
 	DefaultShutdownTimeout = 30 * time.Second
+	// DefaultTaskCheckInterval is how often an idle worker polls its queues. asynq polls
+	// rather than blocks, and its own default (one second, with jitter) would add up to 1.5 s
+	// to every hop of a session's path (wake-up → schedule pass → session:start) whenever a
+	// worker had gone idle. 20 ms costs an idle worker about 50 Redis scripts a second.
+	DefaultTaskCheckInterval = 20 * time.Millisecond
 )
 
 // Config configures Run.
@@ -59,6 +64,12 @@ type Config struct {
 	// Intervals, when set, supplies period overrides from shared config (see
 	// jobs.Periodic.IntervalKey); *config.Shared's Duration method fits.
 	Intervals func(key string, def time.Duration) time.Duration
+	// Shared is the shared configuration (etcd under the namespace) handlers read their
+	// settings from; nil in tests that need none.
+	Shared *config.Shared
+	// HeartbeatTimeout is manager.toml's manager.heartbeat-timeout: how long an agent may go
+	// without a heartbeat before it counts as LOST (zero: the handlers' default).
+	HeartbeatTimeout time.Duration
 	// HeartbeatEvery is the leader heartbeat period when Periodic is nil;
 	// jobs.DefaultLeaderHeartbeatEvery when zero.
 	HeartbeatEvery time.Duration
@@ -77,8 +88,8 @@ type Config struct {
 	// ShutdownTimeout bounds how long shutdown waits for tasks in flight;
 	// DefaultShutdownTimeout when zero.
 	ShutdownTimeout time.Duration
-	// TaskCheckInterval is how often an idle worker polls empty queues; asynq's default
-	// (one second) when zero.
+	// TaskCheckInterval is how often an idle worker polls empty queues;
+	// DefaultTaskCheckInterval when zero.
 	TaskCheckInterval time.Duration
 }
 
@@ -101,6 +112,10 @@ type Deps struct {
 	Now func() time.Time
 	// WorkerID names this worker.
 	WorkerID string
+	// Shared is the shared configuration; nil when the worker runs without one (tests).
+	Shared *config.Shared
+	// HeartbeatTimeout is manager.heartbeat-timeout (zero: the handlers' default).
+	HeartbeatTimeout time.Duration
 }
 
 // Run runs a worker until ctx ends, then shuts it down gracefully and returns nil. It
@@ -115,6 +130,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	unregisterState, err := registerState(cfg.Registry, &cfg, logger)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	defer unregisterState()
 
 	client := asynq.NewClient(cfg.RedisOpt)
 	defer client.Close()
@@ -127,20 +147,25 @@ func Run(ctx context.Context, cfg Config) error {
 	mux.Use(m.middleware(logger))
 	if cfg.Handlers != nil {
 		deps := &Deps{
-			Pool:     cfg.Pool,
-			Redis:    cfg.Redis,
-			Etcd:     cfg.Etcd,
-			Enqueuer: enq,
-			Logger:   logger,
-			Registry: cfg.Registry,
-			Now:      cfg.Now,
-			WorkerID: cfg.ID,
+			Pool:             cfg.Pool,
+			Redis:            cfg.Redis,
+			Etcd:             cfg.Etcd,
+			Enqueuer:         enq,
+			Logger:           logger,
+			Registry:         cfg.Registry,
+			Now:              cfg.Now,
+			WorkerID:         cfg.ID,
+			Shared:           cfg.Shared,
+			HeartbeatTimeout: cfg.HeartbeatTimeout,
 		}
 		if err := cfg.Handlers(mux, deps); err != nil {
 			return fmt.Errorf("worker: register handlers: %w", err)
 		}
 	}
 
+	if cfg.TaskCheckInterval <= 0 {
+		cfg.TaskCheckInterval = DefaultTaskCheckInterval
+	}
 	srv := asynq.NewServer(cfg.RedisOpt, asynq.Config{
 		Concurrency:       cfg.Concurrency,
 		Queues:            jobs.Queues(cfg.QueuePrefix),

@@ -1,6 +1,8 @@
 // Package agent handles the tasks agents send to the manager. For now that is the heartbeat
 // (jobs.TypeAgentHeartbeat), which registers an agent, keeps its address and resource slot
-// capacities current and brings a LOST or TERMINATED agent back to ALIVE.
+// capacities current and brings a LOST or TERMINATED agent back to ALIVE. A revived agent,
+// or one whose heartbeat lists other kernels than the database has on it, gets an agent sync
+// (jobs.TypeAgentSync, handled in jobs/session).
 package agent
 
 import (
@@ -26,6 +28,7 @@ import (
 // Handlers processes the agent tasks. It is safe for concurrent use.
 type Handlers struct {
 	pool   *pgxpool.Pool
+	enq    *jobs.Enqueuer
 	logger *slog.Logger
 	now    func() time.Time
 }
@@ -35,7 +38,7 @@ func New(deps *worker.Deps) (*Handlers, error) {
 	if deps.Pool == nil {
 		return nil, errors.New("agent handlers: no PostgreSQL pool")
 	}
-	h := &Handlers{pool: deps.Pool, logger: deps.Logger, now: deps.Now}
+	h := &Handlers{pool: deps.Pool, enq: deps.Enqueuer, logger: deps.Logger, now: deps.Now}
 	if h.logger == nil {
 		h.logger = slog.Default()
 	}
@@ -136,6 +139,7 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 
 	now := h.now()
 	hbTime := p.Time
+	applied, revived := false, false
 	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
 		prev, err := db.Q.AgentLockForHeartbeat(ctx, tx, p.AgentID)
 		known := err == nil
@@ -164,10 +168,12 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 			}
 			return fmt.Errorf("upsert agent: %w", err)
 		}
+		applied = true
 		switch {
 		case !known:
 			logger.Info("agent registered", "addr", p.Addr, "scaling_group", p.ScalingGroup)
 		case prev.Status != dbsqlc.AgentStatusALIVE:
+			revived = true
 			logger.Info("agent revived", "previous_status", prev.Status, "addr", p.Addr)
 		}
 		return h.applySlots(ctx, tx, logger, p.AgentID, reported)
@@ -175,7 +181,78 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 	if err != nil {
 		return fmt.Errorf("agent %s: apply heartbeat: %w", p.AgentID, err)
 	}
+	if applied {
+		h.checkKernels(ctx, logger, &p, revived, now)
+		h.storeUtilization(ctx, logger, &p)
+	}
 	return nil
+}
+
+// syncDriftGrace is how long a kernel must have been RUNNING before a heartbeat that does
+// not list it counts as drift: the heartbeat may have been built before the kernel started.
+const syncDriftGrace = 30 * time.Second
+
+// checkKernels compares the kernels a heartbeat lists with those the database counts as
+// live on the agent, and asks for an agent sync (jobs.TypeAgentSync, which decides with the
+// agent's own answer) when they disagree, or when the agent came back from LOST. A failure
+// is only logged: the next heartbeat checks again.
+func (h *Handlers) checkKernels(ctx context.Context, logger *slog.Logger, p *jobs.AgentHeartbeatPayload, revived bool, now time.Time) {
+	if h.enq == nil {
+		return
+	}
+	reason := ""
+	if revived {
+		reason = "revived"
+	} else {
+		live, err := db.Q.KernelsLiveOnAgent(ctx, h.pool, &p.AgentID)
+		if err != nil {
+			logger.Warn("heartbeat kernel check failed", "err", err)
+			return
+		}
+		reported := make(map[string]bool, len(p.KernelIDs))
+		for _, id := range p.KernelIDs {
+			reported[id] = true
+		}
+		known := make(map[string]bool, len(live))
+		for _, k := range live {
+			known[k.ID.String()] = true
+			if !reported[k.ID.String()] && k.Status == "RUNNING" && k.StatusChanged.Before(now.Add(-syncDriftGrace)) {
+				reason = "heartbeat-missing-kernel"
+			}
+		}
+		var unknown []string
+		for id := range reported {
+			if !known[id] {
+				unknown = append(unknown, id)
+			}
+		}
+		if len(unknown) > 0 {
+			// A heartbeat built just before a kernel was destroyed still lists it: only
+			// kernels the manager never had, or that ended a while ago, are drift.
+			ended, err := db.Q.KernelsEndedAmong(ctx, h.pool, &dbsqlc.KernelsEndedAmongParams{
+				IDs: unknown, AgentID: &p.AgentID, Cutoff: now.Add(-syncDriftGrace),
+			})
+			if err != nil {
+				logger.Warn("heartbeat kernel check failed", "err", err)
+				return
+			}
+			if len(ended) > 0 {
+				reason = "heartbeat-unknown-kernel"
+			}
+		}
+	}
+	if reason == "" {
+		return
+	}
+	task, err := jobs.NewAgentSyncTask(jobs.AgentSyncPayload{AgentID: p.AgentID, Reason: reason}, now)
+	if err == nil {
+		_, err = h.enq.Enqueue(ctx, task)
+	}
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		logger.Warn("agent sync not enqueued", "reason", reason, "err", err)
+		return
+	}
+	logger.Info("agent sync requested", "reason", reason)
 }
 
 // applySlots writes the reported capacities of agentID's slots and retires the slots it no

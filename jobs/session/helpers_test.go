@@ -289,12 +289,18 @@ func (nopEnqueuer) Enqueue(context.Context, *asynq.Task, ...asynq.Option) (*asyn
 // runAgent runs an agent with the dummy runtime on a free local port until the test ends.
 func runAgent(t *testing.T, id string) (*agentd.Agent, *agentd.DummyRuntime) {
 	t.Helper()
+	return runAgentClock(t, id, nil)
+}
+
+// runAgentClock is runAgent with the agent's and runtime's clock (time.Now when nil).
+func runAgentClock(t *testing.T, id string, now func() time.Time) (*agentd.Agent, *agentd.DummyRuntime) {
+	t.Helper()
 	cfg, err := agentd.Parse([]byte("[resource]\nslots = { cpu = \"4\", mem = \"8g\" }\n"), agentd.Host{Hostname: id, NumCPU: 4, MemTotal: 8 << 30})
 	require.NoError(t, err)
 	cfg.Agent.ID = id
 	cfg.Agent.RPCListenAddr = config.HostPort{Host: "127.0.0.1", Port: 0}
-	rt := agentd.NewDummyRuntime(nil)
-	a, err := agentd.New(cfg, rt, nopEnqueuer{}, agentd.Options{Logger: testLogger(), Tick: make(chan time.Time)})
+	rt := agentd.NewDummyRuntime(now)
+	a, err := agentd.New(cfg, rt, nopEnqueuer{}, agentd.Options{Logger: testLogger(), Tick: make(chan time.Time), Now: now})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

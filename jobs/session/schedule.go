@@ -48,11 +48,13 @@ func (h *Handlers) HandleScheduleScalingGroup(ctx context.Context, t *asynq.Task
 	}
 	now := h.now()
 	var res passResult
+	started := time.Now()
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
 		var err error
 		res, err = h.schedulePass(ctx, tx, p.ScalingGroup, now)
 		return err
 	})
+	h.metrics.observePass(p.ScalingGroup, time.Since(started), len(res.placed), err)
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", p.ScalingGroup, err)
 	}

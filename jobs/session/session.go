@@ -2,7 +2,9 @@
 // session"): the schedule pass over a scaling group (jobs.TypeScheduleScalingGroup), the
 // leader's schedule tick (jobs.TypeScheduleTick), starting a scheduled session on its agents
 // (jobs.TypeSessionStart), terminating a session (jobs.TypeSessionTerminate) and applying the
-// kernel events agents report (jobs.TypeKernelEvent).
+// kernel events agents report (jobs.TypeKernelEvent); and the sweeps that give every
+// transitional state a way out (sweep.go): lost agents, agent kernel sync, hang tolerance and
+// usage recalculation.
 //
 // PostgreSQL holds the state; every status change goes through the helpers of
 // transition.go, which guard it with the expected current status, record the status history
@@ -11,13 +13,16 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
@@ -50,6 +55,11 @@ type Handlers struct {
 	now        func() time.Time
 	rpcTimeout time.Duration
 	staleAfter time.Duration
+	metrics    *scheduleMetrics
+	// heartbeatTimeout is how long an agent may go unheard before it is LOST.
+	heartbeatTimeout time.Duration
+	// shared is the shared configuration (hang tolerance); nil in tests that need none.
+	shared *config.Shared
 }
 
 // New returns Handlers working on deps.Pool, enqueuing follow-up tasks with deps.Enqueuer
@@ -69,6 +79,12 @@ func New(deps *worker.Deps, opts Options) (*Handlers, error) {
 		now:        deps.Now,
 		rpcTimeout: opts.RPCTimeout,
 		staleAfter: opts.StaleAfter,
+		shared:     deps.Shared,
+
+		heartbeatTimeout: deps.HeartbeatTimeout,
+	}
+	if h.heartbeatTimeout <= 0 {
+		h.heartbeatTimeout = DefaultHeartbeatTimeout
 	}
 	if deps.Redis != nil {
 		h.pub = events.NewPublisher(deps.Redis, deps.Enqueuer.Prefix())
@@ -88,6 +104,15 @@ func New(deps *worker.Deps, opts Options) (*Handlers, error) {
 	if h.rpc == nil {
 		h.rpc = agentrpc.NewPool(agentrpc.ClientOptions{Timeout: h.rpcTimeout, Logger: h.logger})
 	}
+	var reg prometheus.Registerer
+	if deps.Registry != nil {
+		reg = deps.Registry
+	}
+	m, err := newScheduleMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("session handlers: %w", err)
+	}
+	h.metrics = m
 	return h, nil
 }
 
@@ -109,4 +134,8 @@ func (h *Handlers) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(jobs.TypeSessionStart, h.HandleSessionStart)
 	mux.HandleFunc(jobs.TypeSessionTerminate, h.HandleSessionTerminate)
 	mux.HandleFunc(jobs.TypeKernelEvent, h.HandleKernelEvent)
+	mux.HandleFunc(jobs.TypeAgentLostCheck, h.HandleAgentLostCheck)
+	mux.HandleFunc(jobs.TypeAgentSync, h.HandleAgentSync)
+	mux.HandleFunc(jobs.TypeSessionHangCheck, h.HandleSessionHangCheck)
+	mux.HandleFunc(jobs.TypeUsageRecalculate, h.HandleUsageRecalculate)
 }

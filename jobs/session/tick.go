@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -11,10 +12,15 @@ import (
 	"github.com/hangar-run/hangar/jobs"
 )
 
+// PreparingRetryAfter is how long a session may stay PREPARING before the schedule tick
+// retries its start under a fresh TaskID.
+const PreparingRetryAfter = 30 * time.Second
+
 // HandleScheduleTick enqueues a schedule pass for every scaling group with PENDING sessions,
 // and enqueues again the start of sessions SCHEDULED and the termination of sessions
-// TERMINATING for longer than the stale threshold, whose wake-up was lost. TaskID conflicts
-// (the work is already queued) are no error.
+// TERMINATING for longer than the stale threshold, whose wake-up may have been lost, and the
+// start of sessions PREPARING for longer than PreparingRetryAfter, whose worker may have died.
+// TaskID conflicts (the work is already queued) are no error.
 func (h *Handlers) HandleScheduleTick(ctx context.Context, t *asynq.Task) error {
 	var p jobs.ScheduleTickPayload
 	if err := jobs.Decode(t, &p); err != nil {
@@ -41,6 +47,20 @@ func (h *Handlers) HandleScheduleTick(ctx context.Context, t *asynq.Task) error 
 		switch s.Status {
 		case statusScheduled:
 			task, err := jobs.NewSessionStartTask(id)
+			if err := h.enqueue(ctx, task, err); err != nil {
+				errs = append(errs, fmt.Errorf("enqueue start of %s: %w", id, err))
+			}
+		case statusPreparing:
+			// A start whose worker died keeps its task (and TaskID) active until asynq's
+			// lease expires and its recoverer runs, up to about 90 s later. After
+			// PreparingRetryAfter a start under a TaskID of its own retries at once; a start
+			// still in flight meanwhile is harmless (create_kernels is idempotent and every
+			// transition is guarded).
+			if !s.StatusChanged.Before(now.Add(-PreparingRetryAfter)) {
+				continue
+			}
+			bucket := now.UnixNano() / int64(PreparingRetryAfter)
+			task, err := jobs.NewSessionStartTask(id, asynq.TaskID(fmt.Sprintf("%s:%s:retry:%d", jobs.TypeSessionStart, id, bucket)))
 			if err := h.enqueue(ctx, task, err); err != nil {
 				errs = append(errs, fmt.Errorf("enqueue start of %s: %w", id, err))
 			}

@@ -924,6 +924,24 @@ func (e ListUsersParamsRole) Valid() bool {
 	}
 }
 
+// Alias defines model for Alias.
+type Alias struct {
+	// Alias The alias.
+	//
+	// Example: python
+	Alias string `json:"alias"`
+
+	// Architecture Architecture of the image; needed when the image has several. amd64 and arm64 are understood.
+	//
+	// Example: x86_64
+	Architecture *string `json:"architecture,omitempty"`
+
+	// Target Canonical name of the image.
+	//
+	// Example: cr.backend.ai/stable/python:3.11-ubuntu22.04
+	Target string `json:"target"`
+}
+
 // AuthRoleInputBody defines model for AuthRoleInputBody.
 type AuthRoleInputBody struct {
 	// Group Project id: also report the caller's role in it (the caller must be a member).
@@ -1176,6 +1194,14 @@ type ConfigSlotDetailsInputBody struct {
 	//
 	// Example: default
 	Sgroup *string `json:"sgroup,omitempty"`
+}
+
+// Correction defines model for Correction.
+type Correction struct {
+	AgentId  string `json:"agent_id"`
+	Expected string `json:"expected"`
+	Recorded string `json:"recorded"`
+	Slot     string `json:"slot"`
 }
 
 // CreateParams defines model for CreateParams.
@@ -1514,6 +1540,85 @@ type ExecuteOutputBody struct {
 	Result interface{} `json:"result"`
 }
 
+// Image defines model for Image.
+type Image struct {
+	// Accelerators The ai.backend.accelerators label.
+	//
+	// Example: cuda
+	Accelerators *string `json:"accelerators"`
+
+	// Aliases Aliases naming this image.
+	Aliases *[]string `json:"aliases"`
+
+	// Architecture Architecture (x86_64, aarch64, ...).
+	//
+	// Example: x86_64
+	Architecture string `json:"architecture"`
+
+	// CreatedAt When the row was created.
+	CreatedAt time.Time `json:"created_at"`
+
+	// Digest Digest of the image config.
+	//
+	// Example: sha256:2e8b7f5c...
+	Digest string `json:"digest"`
+
+	// Id Row id.
+	Id openapi_types.UUID `json:"id"`
+
+	// Image Repository inside the registry.
+	//
+	// Example: stable/python
+	Image string `json:"image"`
+
+	// IsLocal Whether the image comes from an agent's local store.
+	IsLocal bool `json:"is_local"`
+
+	// Labels All labels of the image config.
+	Labels interface{} `json:"labels"`
+
+	// LastSeenAt When a rescan last found the image; null if never.
+	LastSeenAt *time.Time `json:"last_seen_at"`
+
+	// ManifestDigest Digest of the image manifest; empty for images not stored by a rescan.
+	ManifestDigest string `json:"manifest_digest"`
+
+	// MissingSince Since when rescans no longer find the image in its registry; null while it is there.
+	MissingSince *time.Time `json:"missing_since"`
+
+	// Name Canonical name: registry/repository:tag.
+	//
+	// Example: cr.backend.ai/stable/python:3.11-ubuntu22.04
+	Name string `json:"name"`
+
+	// Registry Registry name.
+	//
+	// Example: cr.backend.ai
+	Registry string `json:"registry"`
+
+	// ResourceLimits Slot limits: {slot: {"min": amount, "max": amount or null}}.
+	ResourceLimits interface{} `json:"resource_limits"`
+
+	// SizeBytes Sum of the layer sizes and the config size.
+	SizeBytes int64 `json:"size_bytes"`
+
+	// Tag Tag.
+	//
+	// Example: 3.11-ubuntu22.04
+	Tag string `json:"tag"`
+
+	// Type COMPUTE, SYSTEM or SERVICE.
+	//
+	// Example: COMPUTE
+	Type string `json:"type"`
+}
+
+// ImageListOutputBody defines model for ImageListOutputBody.
+type ImageListOutputBody struct {
+	// Items The images by name and architecture.
+	Items *[]Image `json:"items"`
+}
+
 // InfoOutputBody defines model for InfoOutputBody.
 type InfoOutputBody struct {
 	// Age Milliseconds since creation.
@@ -1537,7 +1642,7 @@ type InfoOutputBody struct {
 	// GroupId Project id.
 	GroupId string `json:"groupId"`
 
-	// IdleChecks Idle checker reports.
+	// IdleChecks Idle checker reports of a RUNNING session: {checker: {remaining (seconds, -1 once expired, null when not applicable), remaining_time_type (grace_period or expire_after), extra}}.
 	IdleChecks map[string]interface{} `json:"idleChecks"`
 
 	// Image Image of the main kernel.
@@ -1589,6 +1694,14 @@ type InfoOutputBody struct {
 
 	// UserId Owner's user id.
 	UserId string `json:"userId"`
+}
+
+// InputBody defines model for InputBody.
+type InputBody struct {
+	// Registry What to rescan: a registry name, REGISTRY/REPOSITORY[:TAG] for one repository or tag, or empty for every registry.
+	//
+	// Example: cr.backend.ai
+	Registry *string `json:"registry,omitempty"`
 }
 
 // Keypair defines model for Keypair.
@@ -2002,6 +2115,13 @@ type MatchOutputBody struct {
 	Matches *[]SessionMatch `json:"matches"`
 }
 
+// Orphan defines model for Orphan.
+type Orphan struct {
+	AgentId string `json:"agent_id"`
+	Amount  string `json:"amount"`
+	Slot    string `json:"slot"`
+}
+
 // Problem defines model for Problem.
 type Problem struct {
 	// Data Structured details, e.g. the offending parameters.
@@ -2223,6 +2343,17 @@ type RenameInputBody struct {
 	SessionName *string `json:"session_name,omitempty"`
 }
 
+// RescanOutputBody defines model for RescanOutputBody.
+type RescanOutputBody struct {
+	// Queued False when the same rescan was already queued or running (then task_id is that task's).
+	Queued bool `json:"queued"`
+
+	// TaskId Id of the image:rescan task.
+	//
+	// Example: image:rescan:cr.backend.ai
+	TaskId string `json:"task_id"`
+}
+
 // ResourceCheckPresetsInputBody defines model for ResourceCheckPresetsInputBody.
 type ResourceCheckPresetsInputBody struct {
 	// Group Project (name) whose limits apply; the caller must be a member.
@@ -2323,6 +2454,12 @@ type ResourceSlotMetadata struct {
 type RestartInputBody struct {
 	// OwnerAccessKey Restart this access key's session (admins only).
 	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+}
+
+// Result defines model for Result.
+type Result struct {
+	Corrections *[]Correction `json:"corrections"`
+	Orphans     *[]Orphan     `json:"orphans"`
 }
 
 // ResultStruct defines model for ResultStruct.
@@ -3061,6 +3198,12 @@ type DeleteDomainParams struct {
 	Purge *bool `form:"purge,omitempty" json:"purge,omitempty"`
 }
 
+// ListImagesParams defines parameters for ListImages.
+type ListImagesParams struct {
+	// Registry Only the images of this registry.
+	Registry *string `form:"registry,omitempty" json:"registry,omitempty"`
+}
+
 // ListKeypairResourcePoliciesParams defines parameters for ListKeypairResourcePolicies.
 type ListKeypairResourcePoliciesParams struct {
 	// Limit Most items to return (1 to 100).
@@ -3237,6 +3380,12 @@ type CreateDomainJSONRequestBody = DomainCreate
 
 // UpdateDomainJSONRequestBody defines body for UpdateDomain for application/json ContentType.
 type UpdateDomainJSONRequestBody = DomainUpdate
+
+// SetImageAliasJSONRequestBody defines body for SetImageAlias for application/json ContentType.
+type SetImageAliasJSONRequestBody = Alias
+
+// RescanImagesJSONRequestBody defines body for RescanImages for application/json ContentType.
+type RescanImagesJSONRequestBody = InputBody
 
 // CreateKeypairResourcePolicyJSONRequestBody defines body for CreateKeypairResourcePolicy for application/json ContentType.
 type CreateKeypairResourcePolicyJSONRequestBody = KeypairResourcePolicyCreate
@@ -3713,6 +3862,54 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /admin/domains/{name} (the `UpdateDomain` operationId).
 	UpdateDomain(ctx context.Context, name string, body UpdateDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListImages List images
+	//
+	// Every image row (one per name and architecture) with its labels, limits and aliases, and whether the last rescan still found it.
+	//
+	// Corresponds with GET /admin/images (the `ListImages` operationId).
+	ListImages(ctx context.Context, params *ListImagesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetImageAliasWithBody Create or re-point an image alias
+	//
+	// Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/images/aliases (the `SetImageAlias` operationId).
+	SetImageAliasWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetImageAlias Create or re-point an image alias
+	//
+	// Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/images/aliases (the `SetImageAlias` operationId).
+	SetImageAlias(ctx context.Context, body SetImageAliasJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteImageAlias Remove an image alias
+	//
+	// Corresponds with DELETE /admin/images/aliases/{alias} (the `DeleteImageAlias` operationId).
+	DeleteImageAlias(ctx context.Context, alias string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RescanImagesWithBody Rescan container registries
+	//
+	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/images/rescan (the `RescanImages` operationId).
+	RescanImagesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RescanImages Rescan container registries
+	//
+	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/images/rescan (the `RescanImages` operationId).
+	RescanImages(ctx context.Context, body RescanImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListKeypairResourcePolicies List keypair resource policies
 	//
@@ -4621,6 +4818,13 @@ type ClientInterface interface {
 	// Corresponds with GET /resource/presets (the `ListResourcePresets` operationId).
 	ListResourcePresets(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RecalculateUsage Recalculate resource usage
+	//
+	// Recomputes every agent's occupied slots from the kernels holding reservations and corrects the drift it finds (the periodic usage:recalculate job does the same). Answers the corrections made (agent, slot, recorded and expected amounts) and reservations on slots an agent does not report. Per-keypair, user and project usage is computed from the kernels on every use and cannot drift.
+	//
+	// Corresponds with POST /resource/recalculate-usage (the `RecalculateUsage` operationId).
+	RecalculateUsage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListAvailableScalingGroupsWithBody Scaling groups the caller may use
 	//
 	// The active scaling groups associated with the caller's domain, the given project (group, group_id or group_name: a project name or id) or the caller's access key. Callers without an admin keypair see only public ones.
@@ -5038,6 +5242,114 @@ func (c *Client) UpdateDomainWithBody(ctx context.Context, name string, contentT
 // Corresponds with PATCH /admin/domains/{name} (the `UpdateDomain` operationId).
 func (c *Client) UpdateDomain(ctx context.Context, name string, body UpdateDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateDomainRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListImages List images
+//
+// Every image row (one per name and architecture) with its labels, limits and aliases, and whether the last rescan still found it.
+//
+// Corresponds with GET /admin/images (the `ListImages` operationId).
+func (c *Client) ListImages(ctx context.Context, params *ListImagesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListImagesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetImageAliasWithBody Create or re-point an image alias
+//
+// Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/images/aliases (the `SetImageAlias` operationId).
+func (c *Client) SetImageAliasWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetImageAliasRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetImageAlias Create or re-point an image alias
+//
+// Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/images/aliases (the `SetImageAlias` operationId).
+func (c *Client) SetImageAlias(ctx context.Context, body SetImageAliasJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetImageAliasRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteImageAlias Remove an image alias
+//
+// Corresponds with DELETE /admin/images/aliases/{alias} (the `DeleteImageAlias` operationId).
+func (c *Client) DeleteImageAlias(ctx context.Context, alias string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteImageAliasRequest(c.Server, alias)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RescanImagesWithBody Rescan container registries
+//
+// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/images/rescan (the `RescanImages` operationId).
+func (c *Client) RescanImagesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRescanImagesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RescanImages Rescan container registries
+//
+// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/images/rescan (the `RescanImages` operationId).
+func (c *Client) RescanImages(ctx context.Context, body RescanImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRescanImagesRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7045,6 +7357,23 @@ func (c *Client) ListResourcePresets(ctx context.Context, reqEditors ...RequestE
 	return c.Client.Do(req)
 }
 
+// RecalculateUsage Recalculate resource usage
+//
+// Recomputes every agent's occupied slots from the kernels holding reservations and corrects the drift it finds (the periodic usage:recalculate job does the same). Answers the corrections made (agent, slot, recorded and expected amounts) and reservations on slots an agent does not report. Per-keypair, user and project usage is computed from the kernels on every use and cannot drift.
+//
+// Corresponds with POST /resource/recalculate-usage (the `RecalculateUsage` operationId).
+func (c *Client) RecalculateUsage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRecalculateUsageRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListAvailableScalingGroupsWithBody Scaling groups the caller may use
 //
 // The active scaling groups associated with the caller's domain, the given project (group, group_id or group_name: a project name or id) or the caller's access key. Callers without an admin keypair see only public ones.
@@ -7925,6 +8254,174 @@ func NewUpdateDomainRequestWithBody(server string, name string, contentType stri
 	}
 
 	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListImagesRequest constructs an http.Request for the ListImages method
+func NewListImagesRequest(server string, params *ListImagesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/images")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Registry != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "registry", *params.Registry, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetImageAliasRequest calls the generic SetImageAlias builder with application/json body
+func NewSetImageAliasRequest(server string, body SetImageAliasJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetImageAliasRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSetImageAliasRequestWithBody constructs an http.Request for the SetImageAlias method, with any body, and a specified content type
+func NewSetImageAliasRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/images/aliases")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteImageAliasRequest constructs an http.Request for the DeleteImageAlias method
+func NewDeleteImageAliasRequest(server string, alias string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "alias", alias, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/images/aliases/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRescanImagesRequest calls the generic RescanImages builder with application/json body
+func NewRescanImagesRequest(server string, body RescanImagesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRescanImagesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRescanImagesRequestWithBody constructs an http.Request for the RescanImages method, with any body, and a specified content type
+func NewRescanImagesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/images/rescan")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -11300,6 +11797,33 @@ func NewListResourcePresetsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewRecalculateUsageRequest constructs an http.Request for the RecalculateUsage method
+func NewRecalculateUsageRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/resource/recalculate-usage")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListAvailableScalingGroupsRequest calls the generic ListAvailableScalingGroups builder with application/json body
 func NewListAvailableScalingGroupsRequest(server string, body ListAvailableScalingGroupsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12198,6 +12722,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /admin/domains/{name} (the `UpdateDomain` operationId).
 	UpdateDomainWithResponse(ctx context.Context, name string, body UpdateDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDomainResponse, error)
+
+	// ListImagesWithResponse List images
+	//
+	// Every image row (one per name and architecture) with its labels, limits and aliases, and whether the last rescan still found it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /admin/images (the `ListImages` operationId).
+	ListImagesWithResponse(ctx context.Context, params *ListImagesParams, reqEditors ...RequestEditorFn) (*ListImagesResponse, error)
+
+	// SetImageAliasWithBodyWithResponse Create or re-point an image alias
+	//
+	// Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/images/aliases (the `SetImageAlias` operationId).
+	SetImageAliasWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetImageAliasResponse, error)
+
+	// SetImageAliasWithResponse Create or re-point an image alias
+	//
+	// Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/images/aliases (the `SetImageAlias` operationId).
+	SetImageAliasWithResponse(ctx context.Context, body SetImageAliasJSONRequestBody, reqEditors ...RequestEditorFn) (*SetImageAliasResponse, error)
+
+	// DeleteImageAliasWithResponse Remove an image alias
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /admin/images/aliases/{alias} (the `DeleteImageAlias` operationId).
+	DeleteImageAliasWithResponse(ctx context.Context, alias string, reqEditors ...RequestEditorFn) (*DeleteImageAliasResponse, error)
+
+	// RescanImagesWithBodyWithResponse Rescan container registries
+	//
+	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/images/rescan (the `RescanImages` operationId).
+	RescanImagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RescanImagesResponse, error)
+
+	// RescanImagesWithResponse Rescan container registries
+	//
+	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/images/rescan (the `RescanImages` operationId).
+	RescanImagesWithResponse(ctx context.Context, body RescanImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*RescanImagesResponse, error)
 
 	// ListKeypairResourcePoliciesWithResponse List keypair resource policies
 	//
@@ -13184,6 +13760,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /resource/presets (the `ListResourcePresets` operationId).
 	ListResourcePresetsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListResourcePresetsResponse, error)
 
+	// RecalculateUsageWithResponse Recalculate resource usage
+	//
+	// Recomputes every agent's occupied slots from the kernels holding reservations and corrects the drift it finds (the periodic usage:recalculate job does the same). Answers the corrections made (agent, slot, recorded and expected amounts) and reservations on slots an agent does not report. Per-keypair, user and project usage is computed from the kernels on every use and cannot drift.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /resource/recalculate-usage (the `RecalculateUsage` operationId).
+	RecalculateUsageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RecalculateUsageResponse, error)
+
 	// ListAvailableScalingGroupsWithBodyWithResponse Scaling groups the caller may use
 	//
 	// The active scaling groups associated with the caller's domain, the given project (group, group_id or group_name: a project name or id) or the caller's access key. Callers without an admin keypair see only public ones.
@@ -13895,6 +14480,310 @@ func (r UpdateDomainResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateDomainResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListImagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ImageListOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListImagesResponse) GetJSON200() *ImageListOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListImagesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListImagesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListImagesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListImagesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListImagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListImagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListImagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListImagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SetImageAliasResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Alias
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SetImageAliasResponse) GetJSON201() *Alias {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetImageAliasResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetImageAliasResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r SetImageAliasResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SetImageAliasResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetImageAliasResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r SetImageAliasResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r SetImageAliasResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetImageAliasResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetImageAliasResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetImageAliasResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteImageAliasResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteImageAliasResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteImageAliasResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteImageAliasResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteImageAliasResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteImageAliasResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteImageAliasResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteImageAliasResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteImageAliasResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteImageAliasResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteImageAliasResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RescanImagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *RescanOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RescanImagesResponse) GetJSON202() *RescanOutputBody {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RescanImagesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RescanImagesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RescanImagesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RescanImagesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RescanImagesResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RescanImagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RescanImagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RescanImagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RescanImagesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19462,6 +20351,75 @@ func (r ListResourcePresetsResponse) ContentType() string {
 	return ""
 }
 
+type RecalculateUsageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Result
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RecalculateUsageResponse) GetJSON200() *Result {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RecalculateUsageResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RecalculateUsageResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RecalculateUsageResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RecalculateUsageResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RecalculateUsageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RecalculateUsageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RecalculateUsageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RecalculateUsageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListAvailableScalingGroupsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20955,6 +21913,94 @@ func (c *ClientWithResponses) UpdateDomainWithResponse(ctx context.Context, name
 		return nil, err
 	}
 	return ParseUpdateDomainResponse(rsp)
+}
+
+// ListImagesWithResponse List images
+//
+// Every image row (one per name and architecture) with its labels, limits and aliases, and whether the last rescan still found it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /admin/images (the `ListImages` operationId).
+func (c *ClientWithResponses) ListImagesWithResponse(ctx context.Context, params *ListImagesParams, reqEditors ...RequestEditorFn) (*ListImagesResponse, error) {
+	rsp, err := c.ListImages(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListImagesResponse(rsp)
+}
+
+// SetImageAliasWithBodyWithResponse Create or re-point an image alias
+//
+// Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/images/aliases (the `SetImageAlias` operationId).
+func (c *ClientWithResponses) SetImageAliasWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetImageAliasResponse, error) {
+	rsp, err := c.SetImageAliasWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetImageAliasResponse(rsp)
+}
+
+// SetImageAliasWithResponse Create or re-point an image alias
+//
+// Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/images/aliases (the `SetImageAlias` operationId).
+func (c *ClientWithResponses) SetImageAliasWithResponse(ctx context.Context, body SetImageAliasJSONRequestBody, reqEditors ...RequestEditorFn) (*SetImageAliasResponse, error) {
+	rsp, err := c.SetImageAlias(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetImageAliasResponse(rsp)
+}
+
+// DeleteImageAliasWithResponse Remove an image alias
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /admin/images/aliases/{alias} (the `DeleteImageAlias` operationId).
+func (c *ClientWithResponses) DeleteImageAliasWithResponse(ctx context.Context, alias string, reqEditors ...RequestEditorFn) (*DeleteImageAliasResponse, error) {
+	rsp, err := c.DeleteImageAlias(ctx, alias, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteImageAliasResponse(rsp)
+}
+
+// RescanImagesWithBodyWithResponse Rescan container registries
+//
+// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/images/rescan (the `RescanImages` operationId).
+func (c *ClientWithResponses) RescanImagesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RescanImagesResponse, error) {
+	rsp, err := c.RescanImagesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRescanImagesResponse(rsp)
+}
+
+// RescanImagesWithResponse Rescan container registries
+//
+// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/images/rescan (the `RescanImages` operationId).
+func (c *ClientWithResponses) RescanImagesWithResponse(ctx context.Context, body RescanImagesJSONRequestBody, reqEditors ...RequestEditorFn) (*RescanImagesResponse, error) {
+	rsp, err := c.RescanImages(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRescanImagesResponse(rsp)
 }
 
 // ListKeypairResourcePoliciesWithResponse List keypair resource policies
@@ -22596,6 +23642,21 @@ func (c *ClientWithResponses) ListResourcePresetsWithResponse(ctx context.Contex
 	return ParseListResourcePresetsResponse(rsp)
 }
 
+// RecalculateUsageWithResponse Recalculate resource usage
+//
+// Recomputes every agent's occupied slots from the kernels holding reservations and corrects the drift it finds (the periodic usage:recalculate job does the same). Answers the corrections made (agent, slot, recorded and expected amounts) and reservations on slots an agent does not report. Per-keypair, user and project usage is computed from the kernels on every use and cannot drift.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /resource/recalculate-usage (the `RecalculateUsage` operationId).
+func (c *ClientWithResponses) RecalculateUsageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RecalculateUsageResponse, error) {
+	rsp, err := c.RecalculateUsage(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecalculateUsageResponse(rsp)
+}
+
 // ListAvailableScalingGroupsWithBodyWithResponse Scaling groups the caller may use
 //
 // The active scaling groups associated with the caller's domain, the given project (group, group_id or group_name: a project name or id) or the caller's access key. Callers without an admin keypair see only public ones.
@@ -23390,6 +24451,253 @@ func ParseUpdateDomainResponse(rsp *http.Response) (*UpdateDomainResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListImagesResponse parses an HTTP response from a ListImagesWithResponse call
+func ParseListImagesResponse(rsp *http.Response) (*ListImagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListImagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ImageListOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetImageAliasResponse parses an HTTP response from a SetImageAliasWithResponse call
+func ParseSetImageAliasResponse(rsp *http.Response) (*SetImageAliasResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetImageAliasResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Alias
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteImageAliasResponse parses an HTTP response from a DeleteImageAliasWithResponse call
+func ParseDeleteImageAliasResponse(rsp *http.Response) (*DeleteImageAliasResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteImageAliasResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRescanImagesResponse parses an HTTP response from a RescanImagesWithResponse call
+func ParseRescanImagesResponse(rsp *http.Response) (*RescanImagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RescanImagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest RescanOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Problem
@@ -27875,6 +29183,60 @@ func ParseListResourcePresetsResponse(rsp *http.Response) (*ListResourcePresetsR
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ListPresetsOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRecalculateUsageResponse parses an HTTP response from a RecalculateUsageWithResponse call
+func ParseRecalculateUsageResponse(rsp *http.Response) (*RecalculateUsageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RecalculateUsageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Result
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

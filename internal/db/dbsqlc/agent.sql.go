@@ -13,7 +13,7 @@ import (
 )
 
 const agentGet = `-- name: AgentGet :one
-SELECT id, status, status_changed, region, scaling_group, schedulable, addr, public_host, public_key, first_contact, lost_at, last_heartbeat, version, architecture, compute_plugins, auto_terminate_abusing_kernel
+SELECT id, status, status_changed, region, scaling_group, schedulable, addr, public_host, public_key, first_contact, lost_at, last_heartbeat, version, architecture, compute_plugins, auto_terminate_abusing_kernel, last_seen
 FROM agents
 WHERE id = $1
 `
@@ -39,6 +39,7 @@ func (q *Queries) AgentGet(ctx context.Context, db DBTX, id string) (*Agent, err
 		&i.Architecture,
 		&i.ComputePlugins,
 		&i.AutoTerminateAbusingKernel,
+		&i.LastSeen,
 	)
 	return &i, err
 }
@@ -253,9 +254,10 @@ func (q *Queries) AgentSlotUpsertCapacity(ctx context.Context, db DBTX, arg *Age
 
 const agentUpsertFromHeartbeat = `-- name: AgentUpsertFromHeartbeat :one
 INSERT INTO agents (id, status, status_changed, region, scaling_group, addr, first_contact,
-                    last_heartbeat, version, architecture)
-VALUES ($1, 'ALIVE', $2, $3, $4, $5, $2, $6, $7, $8)
+                    last_heartbeat, last_seen, version, architecture)
+VALUES ($1, 'ALIVE', $2, $3, $4, $5, $2, $6, $2, $7, $8)
 ON CONFLICT (id) DO UPDATE SET
+    last_seen = EXCLUDED.last_seen,
     addr = EXCLUDED.addr,
     region = EXCLUDED.region,
     scaling_group = EXCLUDED.scaling_group,

@@ -1141,6 +1141,7 @@ type Agent struct {
 	Architecture               string
 	ComputePlugins             json.RawMessage
 	AutoTerminateAbusingKernel bool
+	LastSeen                   *time.Time
 }
 
 type AgentSlot struct {
@@ -1188,20 +1189,23 @@ type Group struct {
 }
 
 type Image struct {
-	ID           uuid.UUID
-	Name         string
-	Image        string
-	CreatedAt    time.Time
-	Tag          string
-	Registry     string
-	Architecture string
-	ConfigDigest string
-	SizeBytes    int64
-	IsLocal      bool
-	Type         ImageType
-	Accelerators *string
-	Labels       json.RawMessage
-	Resources    json.RawMessage
+	ID             uuid.UUID
+	Name           string
+	Image          string
+	CreatedAt      time.Time
+	Tag            string
+	Registry       string
+	Architecture   string
+	ConfigDigest   string
+	SizeBytes      int64
+	IsLocal        bool
+	Type           ImageType
+	Accelerators   *string
+	Labels         json.RawMessage
+	Resources      json.RawMessage
+	ManifestDigest string
+	LastSeenAt     *time.Time
+	MissingSince   *time.Time
 }
 
 type ImageAlias struct {
@@ -1267,6 +1271,12 @@ type Kernel struct {
 	ContainerLog      []byte
 	NumQueries        int64
 	LastStat          json.RawMessage
+}
+
+type KernelUtilization struct {
+	KernelID uuid.UUID
+	At       time.Time
+	Metrics  json.RawMessage
 }
 
 type Keypair struct {
@@ -1368,6 +1378,7 @@ type Session struct {
 	Result            SessionResult
 	NumQueries        int64
 	LastStat          json.RawMessage
+	LastAccessAt      *time.Time
 }
 
 type SessionDependency struct {

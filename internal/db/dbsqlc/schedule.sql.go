@@ -620,18 +620,20 @@ func (q *Queries) ScheduleTickScalingGroups(ctx context.Context, db DBTX) ([]str
 }
 
 const scheduleTickStale = `-- name: ScheduleTickStale :many
-SELECT id, status::text AS status, COALESCE(status_info, '')::text AS status_info
+SELECT id, status::text AS status, COALESCE(status_info, '')::text AS status_info, status_changed
 FROM sessions
-WHERE status IN ('SCHEDULED', 'TERMINATING') AND status_changed < $1::timestamptz
+WHERE status IN ('SCHEDULED', 'PREPARING', 'TERMINATING') AND status_changed < $1::timestamptz
 `
 
 type ScheduleTickStaleRow struct {
-	ID         uuid.UUID
-	Status     string
-	StatusInfo string
+	ID            uuid.UUID
+	Status        string
+	StatusInfo    string
+	StatusChanged time.Time
 }
 
-// ScheduleTickStale lists the sessions SCHEDULED or TERMINATING since before the cutoff.
+// ScheduleTickStale lists the sessions SCHEDULED, PREPARING or TERMINATING since before the
+// cutoff.
 func (q *Queries) ScheduleTickStale(ctx context.Context, db DBTX, cutoff time.Time) ([]*ScheduleTickStaleRow, error) {
 	rows, err := db.Query(ctx, scheduleTickStale, cutoff)
 	if err != nil {
@@ -641,7 +643,12 @@ func (q *Queries) ScheduleTickStale(ctx context.Context, db DBTX, cutoff time.Ti
 	items := []*ScheduleTickStaleRow{}
 	for rows.Next() {
 		var i ScheduleTickStaleRow
-		if err := rows.Scan(&i.ID, &i.Status, &i.StatusInfo); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.StatusInfo,
+			&i.StatusChanged,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)

@@ -1,0 +1,59 @@
+package session
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/jobs"
+)
+
+// TerminateForIdle ends a RUNNING session the idle checkers found expired, the way a user's
+// (non-forced) destroy does: the session and its live kernels become TERMINATING with
+// reason as status_info, session_terminating and kernel_terminating are published, and a
+// session:terminate task destroys the kernels on their agents. It reports whether it moved
+// the session; a session that is no longer RUNNING (already TERMINATING, say) is left alone,
+// so a second run of the idle check does nothing. If the enqueue fails, the schedule tick
+// re-enqueues the termination of a session that stays TERMINATING.
+func (h *Handlers) TerminateForIdle(ctx context.Context, sid uuid.UUID, reason string) (bool, error) {
+	now := h.now()
+	var evs []events.Event
+	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+		status, err := lockSession(ctx, tx, sid)
+		if err != nil || status != statusRunning {
+			return err
+		}
+		row, err := transitionSession(ctx, tx, sid, change{from: []string{statusRunning}, to: statusTerminating, info: strp(reason)}, now)
+		if err != nil || row == nil {
+			return err
+		}
+		ks, err := transitionKernels(ctx, tx, sid, nil, change{from: liveKernelStatuses, to: statusTerminating, info: strp(reason)}, now)
+		if err != nil {
+			return err
+		}
+		ref := refOf(row)
+		ref.mainKernel = mainKernelOf(ks)
+		evs = append(evs, ref.sessionEvent(events.SessionTerminating, reason, statusTerminating, nil, now))
+		for _, k := range ks {
+			evs = append(evs, ref.kernelEvent(events.KernelTerminating, k, reason, nil, now))
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("terminate idle session %s: %w", sid, err)
+	}
+	if len(evs) == 0 {
+		return false, nil
+	}
+	h.publish(ctx, evs...)
+	task, err := jobs.NewSessionTerminateTask(jobs.SessionTerminatePayload{SessionID: sid.String(), Reason: reason})
+	if err := h.enqueue(ctx, task, err); err != nil {
+		h.logger.Warn("idle session marked TERMINATING; its termination was not enqueued (the schedule tick retries)",
+			"session", sid, "reason", reason, "error", err)
+	}
+	return true, nil
+}

@@ -1,0 +1,235 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/usage"
+	"github.com/hangar-run/hangar/jobs"
+)
+
+// DefaultHeartbeatTimeout is manager.heartbeat-timeout's default: an agent not heard from
+// for this long is LOST.
+const DefaultHeartbeatTimeout = 40 * time.Second
+
+// SyncGrace is how long a kernel must have been RUNNING (or TERMINATING) before a sync that
+// finds it missing on its agent closes it: a younger kernel may still be on its way.
+const SyncGrace = 30 * time.Second
+
+// sweepBatch bounds the rows one sweep run handles; the next run takes the rest.
+const sweepBatch = 1000
+
+// Reasons the sweeps end kernels and sessions with (status_info, event reasons).
+const (
+	ReasonAgentLost         = "agent-lost"
+	ReasonAlreadyTerminated = "already-terminated"
+	ReasonHangTimeout       = "hang-timeout"
+)
+
+// HangToleranceKey is the shared-config prefix of the hang tolerance thresholds:
+// <key>/<STATUS> = a duration ("30m", "1h"); "0" turns the check of that status off.
+const HangToleranceKey = "config/session/hang-tolerance/threshold"
+
+// DefaultHangTolerance is how long a session may stay in each transitional status when the
+// shared config names no threshold. PREPARING and TERMINATING follow Backend.AI's sample
+// configuration; the others are Hangar's, so that no status lacks a way out.
+var DefaultHangTolerance = map[string]time.Duration{ //nolint:gochecknoglobals // read-only defaults
+	statusScheduled:   30 * time.Minute,
+	statusPreparing:   time.Hour,
+	"PULLING":         2 * time.Hour,
+	statusTerminating: 30 * time.Minute,
+	"RESTARTING":      30 * time.Minute,
+}
+
+// HandleAgentLostCheck marks LOST the ALIVE agents not heard from for the heartbeat timeout,
+// then ends the kernels still live on LOST (or TERMINATED) agents: each becomes TERMINATED
+// with reason agent-lost, its slots are released (exactly once, as for any kernel end), and a
+// session whose last kernel it was ends too, with the usual events. The second step also
+// picks up kernels a crashed earlier run left behind, so the sweep is idempotent.
+func (h *Handlers) HandleAgentLostCheck(ctx context.Context, _ *asynq.Task) error {
+	now := h.now()
+	lost, err := db.Q.AgentMarkLost(ctx, h.pool, &dbsqlc.AgentMarkLostParams{Now: now, Cutoff: now.Add(-h.heartbeatTimeout)})
+	if err != nil {
+		return fmt.Errorf("mark lost agents: %w", db.Translate(err))
+	}
+	for _, id := range lost {
+		h.logger.Warn("agent lost: no heartbeat within the timeout", "agent", id, "timeout", h.heartbeatTimeout)
+	}
+	kernels, err := db.Q.KernelsLiveOnLostAgents(ctx, h.pool, sweepBatch)
+	if err != nil {
+		return fmt.Errorf("list kernels on lost agents: %w", db.Translate(err))
+	}
+	var errs []error
+	for _, k := range kernels {
+		if err := h.endKernel(ctx, k.SessionID, k.ID, ReasonAgentLost); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		h.logger.Info("kernel ended: its agent is lost", "kernel", k.ID, "session", k.SessionID, "agent", k.Agent)
+	}
+	return errors.Join(errs...)
+}
+
+// endKernel ends one live kernel as TERMINATED with reason, through the same path as an
+// agent's terminated event (slots released once, the session ended with its last kernel).
+func (h *Handlers) endKernel(ctx context.Context, sid, kid uuid.UUID, reason string) error {
+	var evs []events.Event
+	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+		status, err := lockSession(ctx, tx, sid)
+		if err != nil || status == "" {
+			return err
+		}
+		sess, err := db.Q.SessionGetForLifecycle(ctx, tx, sid)
+		if err != nil {
+			return fmt.Errorf("load session: %w", err)
+		}
+		evs, err = h.kernelTerminated(ctx, tx, refOfSession(sess), sid, kid, &jobs.KernelEventPayload{Reason: reason})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("end kernel %s: %w", kid, err)
+	}
+	h.publish(ctx, evs...)
+	return nil
+}
+
+// HandleAgentSync reconciles an ALIVE agent's kernels with the database. It sends the agent
+// the kernels the manager counts as live there (sync_kernel_registry): the agent destroys
+// the kernels it has that are not listed (but none younger than its own grace period, which
+// covers a kernel created after the list was read), and reports the listed ones it does not
+// have. Of those, the ones RUNNING or TERMINATING for longer than SyncGrace are closed here
+// (reason already-terminated); younger ones and those still being started are left to
+// session:start and the hang check. Kernels of other agents are never touched.
+func (h *Handlers) HandleAgentSync(ctx context.Context, t *asynq.Task) error {
+	var p jobs.AgentSyncPayload
+	if err := jobs.Decode(t, &p); err != nil {
+		return err
+	}
+	if p.AgentID == "" {
+		return jobs.Invalid(t, "no agent id")
+	}
+	agent, err := db.Q.AgentGetAddr(ctx, h.pool, p.AgentID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", p.AgentID, db.Translate(err))
+	}
+	if agent.Status != "ALIVE" {
+		h.logger.Debug("agent sync skipped: agent not alive", "agent", p.AgentID, "status", agent.Status)
+		return nil
+	}
+	live, err := db.Q.KernelsLiveOnAgent(ctx, h.pool, &p.AgentID)
+	if err != nil {
+		return fmt.Errorf("agent %s: list kernels: %w", p.AgentID, db.Translate(err))
+	}
+	listedAt := h.now()
+	req := &agentrpc.SyncKernelsRequest{Kernels: make([]agentrpc.KernelRef, 0, len(live))}
+	byID := make(map[string]*dbsqlc.KernelsLiveOnAgentRow, len(live))
+	for _, k := range live {
+		req.Kernels = append(req.Kernels, agentrpc.KernelRef{KernelID: k.ID.String(), SessionID: k.SessionID.String()})
+		byID[k.ID.String()] = k
+	}
+	c, err := h.rpc.Get(agent.Addr)
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", p.AgentID, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.rpcTimeout)
+	defer cancel()
+	rep, err := c.SyncKernels(cctx, req)
+	if err != nil {
+		return fmt.Errorf("agent %s: sync kernels: %w", p.AgentID, err)
+	}
+	for _, id := range rep.Unknown {
+		h.logger.Warn("agent had a kernel the manager counts as ended; the agent destroys it", "agent", p.AgentID, "kernel", id)
+	}
+	var errs []error
+	for _, id := range rep.Missing {
+		k := byID[id]
+		if k == nil || !slices.Contains([]string{statusRunning, statusTerminating, "RUNNING_DEGRADED"}, k.Status) ||
+			!k.StatusChanged.Before(listedAt.Add(-SyncGrace)) {
+			continue
+		}
+		if err := h.endKernel(ctx, k.SessionID, k.ID, ReasonAlreadyTerminated); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		h.logger.Warn("kernel closed: its agent no longer has it", "agent", p.AgentID, "kernel", id, "session", k.SessionID, "reason", p.Reason)
+	}
+	return errors.Join(errs...)
+}
+
+// hangTolerance returns the threshold of every checked status: the shared config's, else
+// DefaultHangTolerance; statuses set to zero are left out.
+func (h *Handlers) hangTolerance() map[string]time.Duration {
+	out := make(map[string]time.Duration, len(DefaultHangTolerance))
+	for status, def := range DefaultHangTolerance {
+		d := def
+		if h.shared != nil {
+			d = h.shared.Duration(HangToleranceKey+"/"+status, def)
+		}
+		if d > 0 {
+			out[status] = d
+		}
+	}
+	return out
+}
+
+// HandleSessionHangCheck force-terminates the sessions that have stayed in a transitional
+// status longer than its hang tolerance, with reason hang-timeout: a SCHEDULED one is
+// cancelled, any other ends even when its agents cannot be reached (session:terminate with
+// Forced). A session still hung at the next run is enqueued again.
+func (h *Handlers) HandleSessionHangCheck(ctx context.Context, _ *asynq.Task) error {
+	now := h.now()
+	cutoffs := map[string]string{}
+	for status, d := range h.hangTolerance() {
+		cutoffs[status] = isoTime(now.Add(-d))
+	}
+	if len(cutoffs) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(cutoffs)
+	if err != nil {
+		return fmt.Errorf("hang check: %w", err)
+	}
+	hung, err := db.Q.SessionsHung(ctx, h.pool, &dbsqlc.SessionsHungParams{Cutoffs: raw, MaxRows: sweepBatch})
+	if err != nil {
+		return fmt.Errorf("hang check: list sessions: %w", db.Translate(err))
+	}
+	var errs []error
+	for _, s := range hung {
+		id := s.ID.String()
+		task, err := jobs.NewSessionTerminateTask(jobs.SessionTerminatePayload{SessionID: id, Reason: ReasonHangTimeout, Forced: true},
+			// Its own TaskID: an earlier termination of the session may still hold the usual one.
+			asynq.TaskID(fmt.Sprintf("%s:%s:%s", jobs.TypeSessionTerminate, id, ReasonHangTimeout)))
+		if err := h.enqueue(ctx, task, err); err != nil {
+			errs = append(errs, fmt.Errorf("enqueue termination of hung session %s: %w", id, err))
+			continue
+		}
+		h.logger.Warn("session hung; force-terminating it", "session", id, "status", s.Status)
+	}
+	return errors.Join(errs...)
+}
+
+// HandleUsageRecalculate recomputes agent occupancy from the kernels holding reservations
+// and corrects any drift, logging each correction (see internal/usage).
+func (h *Handlers) HandleUsageRecalculate(ctx context.Context, _ *asynq.Task) error {
+	res, err := usage.Recalculate(ctx, h.pool)
+	if err != nil {
+		return err
+	}
+	res.Log(h.logger)
+	return nil
+}

@@ -157,9 +157,15 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	t.Cleanup(func() {
-		keys, _ := rdb.Keys(context.Background(), ns+":*").Result()
-		if len(keys) > 0 {
-			_ = rdb.Del(context.Background(), keys...).Err()
+		ctx := context.Background()
+		for _, pattern := range []string{ns + ":*", "asynq:{" + prefix + "*"} {
+			keys, _ := rdb.Keys(ctx, pattern).Result()
+			if len(keys) > 0 {
+				_ = rdb.Del(ctx, keys...).Err()
+			}
+		}
+		for q := range jobs.Queues(prefix) {
+			_ = rdb.SRem(ctx, "asynq:queues", q).Err()
 		}
 	})
 	return &Env{DB: d, Redis: rdb, Etcd: etcd, Namespace: ns, Shared: shared, Deps: deps, Server: srv, HTTP: hs, Clock: clock, Metrics: reg}

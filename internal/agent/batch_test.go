@@ -203,9 +203,10 @@ func TestProcessBatchDestroyed(t *testing.T) {
 	k, err := rt.kernel("kd")
 	require.NoError(t, err)
 	res := call(ctx, t, rt, &agentrpc.ExecuteRequest{KernelID: "kd", Mode: agentrpc.ExecModeBatch, FlushTimeout: time.Millisecond,
-		Options: map[string]any{"build": "exec sleep 1000", "exec": "echo never"}})
+		Options: map[string]any{"build": "exec tail -f /dev/null", "exec": "echo never"}})
 	require.Equal(t, agentrpc.ExecStatusContinued, res.Status)
-	for !groupHas(k.pgid, "sleep") {
+	// (The shell kernel's group leader is a sleep: look for the build's own command.)
+	for !groupHas(k.pgid, "tail") {
 		require.NoError(t, ctx.Err(), "the build did not start before the deadline")
 		runtime.Gosched()
 	}

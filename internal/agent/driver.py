@@ -66,11 +66,10 @@ class Stream:
 
 
 # A signal that arrives just before select() blocks would only be handled once select
-# returns; the wakeup pipe makes select return.
+# returns; while input is awaited, the wakeup pipe makes select return.
 WAKE_R, WAKE_W = os.pipe()
 os.set_blocking(WAKE_R, False)
 os.set_blocking(WAKE_W, False)
-signal.set_wakeup_fd(WAKE_W, warn_on_full_buffer=False)
 
 
 def drain_wakeups():
@@ -107,7 +106,9 @@ def ask(prompt, password):
     seq = Asking.seq
     # Only the main thread handles signals (and may set their handlers).
     main = threading.current_thread() is threading.main_thread()
-    prev = signal.signal(signal.SIGINT, on_interrupt) if main else None
+    if main:
+        prev_wake = signal.set_wakeup_fd(WAKE_W, warn_on_full_buffer=False)
+        prev = signal.signal(signal.SIGINT, on_interrupt)
     answered = False
     try:
         send({"type": "waiting-input", "seq": seq, "isPassword": bool(password)})
@@ -137,6 +138,7 @@ def ask(prompt, password):
         Asking.reading = Asking.pending = False
         if main:
             signal.signal(signal.SIGINT, prev)
+            signal.set_wakeup_fd(prev_wake)
         if not answered:
             send({"type": "input-cancelled", "seq": seq})
 

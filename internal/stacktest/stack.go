@@ -153,6 +153,10 @@ func Start(t testing.TB, o Options) *Stack {
 		if len(keys) > 0 {
 			_ = s.Redis.Del(cctx, keys...).Err()
 		}
+		// asynq lists every queue it has seen in one set, which the job dashboard shows.
+		for q := range jobs.Queues(s.Prefix) {
+			_ = s.Redis.SRem(cctx, "asynq:queues", q).Err()
+		}
 		_ = s.Redis.Close()
 	})
 	require.NoError(t, etcd.Put(ctx, jobs.ScheduleTickIntervalKey, o.ScheduleTick.String()))

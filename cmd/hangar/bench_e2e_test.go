@@ -51,12 +51,16 @@ func BenchmarkSessionsEndToEnd(b *testing.B) {
 		ReadyTimeout: 3 * time.Minute,
 	})
 	unlimit(b, s)
+	round := 0
 
 	b.Run("enqueued", func(b *testing.B) {
 		for b.Loop() {
 			m := measure(b, s, func() []time.Duration {
-				runClients(b, s, n, "q", true)
-				waitRunning(b, s, n, 5*time.Minute)
+				// A round of its own names: with -count, earlier rounds' ended sessions stay.
+				round++
+				prefix := fmt.Sprintf("q%d", round)
+				runClients(b, s, n, prefix, true)
+				waitRunning(b, s, n, "bench-"+prefix+"-", 5*time.Minute)
 				return nil
 			})
 			m.report(b, n)
@@ -67,7 +71,8 @@ func BenchmarkSessionsEndToEnd(b *testing.B) {
 		for b.Loop() {
 			var lat []time.Duration
 			m := measure(b, s, func() []time.Duration {
-				lat = runClients(b, s, n, "w", false)
+				round++
+				lat = runClients(b, s, n, fmt.Sprintf("w%d", round), false)
 				return lat
 			})
 			m.report(b, n)
@@ -184,14 +189,14 @@ func runClientsN(b *testing.B, s *stacktest.Stack, clients, n int, prefix string
 	return lat
 }
 
-// waitRunning polls until n sessions are RUNNING.
-func waitRunning(b *testing.B, s *stacktest.Stack, n int, timeout time.Duration) {
+// waitRunning polls until n sessions whose names start with prefix are RUNNING.
+func waitRunning(b *testing.B, s *stacktest.Stack, n int, prefix string, timeout time.Duration) {
 	b.Helper()
 	stacktest.Eventually(b, timeout, func() (bool, string) {
 		var running, other int
 		err := s.DB.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE status = 'RUNNING'),
 			count(*) FILTER (WHERE status NOT IN ('RUNNING', 'PENDING', 'SCHEDULED', 'PREPARING'))
-			FROM sessions`).Scan(&running, &other)
+			FROM sessions WHERE starts_with(name, $1)`, prefix).Scan(&running, &other)
 		if err != nil {
 			return false, err.Error()
 		}

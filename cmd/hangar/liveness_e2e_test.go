@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,20 +87,12 @@ func TestE2EAgentKilledIsLostAndRevives(t *testing.T) {
 func TestE2EWorkerKilledDuringStart(t *testing.T) {
 	t.Parallel()
 	s := stacktest.Start(t, stacktest.Options{Workers: 1, Agents: []stacktest.AgentSpec{{Runtime: "dummy"}}})
-	agent := s.Agents[0]
-	require.NoError(t, agent.Signal(syscall.SIGSTOP))
-	resumed := false
-	t.Cleanup(func() {
-		if !resumed {
-			_ = agent.Signal(syscall.SIGCONT)
-		}
-	})
+	resume := s.Agents[0].Freeze(t)
 	sid := createSession(t, s, pythonSession("crash-start", map[string]any{"enqueueOnly": true}), http.StatusCreated)["sessionId"].(string)
 	s.WaitSession(t, sid, e2eWait, "PREPARING")
 
 	s.Workers[0].Kill()
-	require.NoError(t, agent.Signal(syscall.SIGCONT))
-	resumed = true
+	resume()
 	other := createSession(t, s, pythonSession("after-crash", map[string]any{"enqueueOnly": true}), http.StatusCreated)["sessionId"].(string)
 	s.RestartWorker(t, 0)
 

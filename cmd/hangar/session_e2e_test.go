@@ -386,22 +386,14 @@ func TestE2EForcedDestroyPreparing(t *testing.T) {
 	t.Parallel()
 	s := stacktest.Start(t, stacktest.Options{Workers: 2, Agents: []stacktest.AgentSpec{{Runtime: "dummy"}}})
 	// A stopped agent never answers create_kernels: its session stays PREPARING.
-	agent := s.Agents[0]
-	require.NoError(t, agent.Signal(syscall.SIGSTOP))
-	resumed := false
-	t.Cleanup(func() {
-		if !resumed {
-			_ = agent.Signal(syscall.SIGCONT)
-		}
-	})
+	resume := s.Agents[0].Freeze(t)
 	sid := createSession(t, s, pythonSession("prep-e2e", map[string]any{"enqueueOnly": true}), http.StatusCreated)["sessionId"].(string)
 	s.WaitSession(t, sid, e2eWait, "PREPARING")
 	require.Equal(t, "1", s.Occupied(t)["agent-1/cpu"], "the PREPARING session holds its slots")
 
 	s.Do(t, http.MethodDelete, "/session/prep-e2e", nil, &stacktest.User).RequireProblem(t, http.StatusForbidden, "generic-forbidden")
 	s.Do(t, http.MethodDelete, "/session/prep-e2e", map[string]any{"forced": true}, &stacktest.User).RequireStatus(t, http.StatusOK)
-	require.NoError(t, agent.Signal(syscall.SIGCONT))
-	resumed = true
+	resume()
 	got := s.WaitSession(t, sid, e2eWait, "TERMINATED", "CANCELLED")
 	require.Equal(t, "force-terminated", got.StatusInfo)
 	for _, st := range kernelStatuses(t, s, sid) {

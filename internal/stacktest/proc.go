@@ -88,6 +88,17 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 	return p.Cmd.Process.Signal(sig)
 }
 
+// Freeze stops the process with SIGSTOP (a hung agent: it takes calls and never answers) and
+// returns the function that resumes it; the process is resumed when the test ends in any case.
+func (p *Proc) Freeze(t testing.TB) (resume func()) {
+	t.Helper()
+	require.NoError(t, p.Signal(syscall.SIGSTOP))
+	var once sync.Once
+	resume = func() { once.Do(func() { _ = p.Signal(syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	return resume
+}
+
 // Kill sends SIGKILL (a crash: no shutdown code runs) and waits until the process is gone.
 func (p *Proc) Kill() {
 	if ok, _ := p.Exited(); ok {

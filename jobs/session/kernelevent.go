@@ -38,36 +38,26 @@ func (h *Handlers) HandleKernelEvent(ctx context.Context, t *asynq.Task) error {
 		return jobs.Invalid(t, fmt.Sprintf("session id %q: %v", p.SessionID, err))
 	}
 	now := h.now()
-	var evs []events.Event
-	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
-		if err != nil || status == "" {
-			return err
-		}
-		sess, err := db.Q.SessionGetForLifecycle(ctx, tx, sid)
-		if err != nil {
-			return fmt.Errorf("load session: %w", err)
-		}
-		ref := refOfSession(sess)
+	evs, err := h.inSessionTx(ctx, sid, func(tx pgx.Tx, ref sessionRef) ([]events.Event, error) {
 		switch p.Event {
 		case jobs.KernelEventPreparing:
 			_, err := transitionKernels(ctx, tx, sid, &kid, change{from: []string{statusScheduled}, to: statusPreparing}, now)
-			return err
+			return nil, err
 		case jobs.KernelEventStarted:
 			ks, err := transitionKernels(ctx, tx, sid, &kid, change{from: []string{statusScheduled, statusPreparing}, to: statusRunning}, now)
 			if err != nil {
-				return err
+				return nil, err
 			}
+			var evs []events.Event
 			for _, k := range ks {
 				evs = append(evs, ref.kernelEvent(events.KernelStarted, k, p.Reason, nil, now))
 			}
-			return nil
+			return evs, nil
 		case jobs.KernelEventTerminated:
-			evs, err = h.kernelTerminated(ctx, tx, ref, sid, kid, &p)
-			return err
+			return h.kernelTerminated(ctx, tx, ref, sid, kid, &p)
 		default:
 			h.logger.Warn("unknown kernel event ignored", "event", p.Event, "kernel", kid)
-			return nil
+			return nil, nil
 		}
 	})
 	if err != nil {
@@ -79,6 +69,26 @@ func (h *Handlers) HandleKernelEvent(ctx context.Context, t *asynq.Task) error {
 	}
 	h.publish(ctx, evs...)
 	return nil
+}
+
+// inSessionTx runs f in a transaction that holds session sid's row lock, with the session's
+// event fields, and returns the events f made (to publish after commit). For a session that
+// does not exist it runs nothing.
+func (h *Handlers) inSessionTx(ctx context.Context, sid uuid.UUID, f func(tx pgx.Tx, ref sessionRef) ([]events.Event, error)) ([]events.Event, error) {
+	var evs []events.Event
+	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+		status, err := lockSession(ctx, tx, sid)
+		if err != nil || status == "" {
+			return err
+		}
+		sess, err := db.Q.SessionGetForLifecycle(ctx, tx, sid)
+		if err != nil {
+			return fmt.Errorf("load session: %w", err)
+		}
+		evs, err = f(tx, refOfSession(sess))
+		return err
+	})
+	return evs, err
 }
 
 // kernelTerminated applies a terminated event in tx, with the session row locked.

@@ -85,18 +85,8 @@ func (h *Handlers) HandleAgentLostCheck(ctx context.Context, _ *asynq.Task) erro
 // endKernel ends one live kernel as TERMINATED with reason, through the same path as an
 // agent's terminated event (slots released once, the session ended with its last kernel).
 func (h *Handlers) endKernel(ctx context.Context, sid, kid uuid.UUID, reason string) error {
-	var evs []events.Event
-	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
-		if err != nil || status == "" {
-			return err
-		}
-		sess, err := db.Q.SessionGetForLifecycle(ctx, tx, sid)
-		if err != nil {
-			return fmt.Errorf("load session: %w", err)
-		}
-		evs, err = h.kernelTerminated(ctx, tx, refOfSession(sess), sid, kid, &jobs.KernelEventPayload{Reason: reason})
-		return err
+	evs, err := h.inSessionTx(ctx, sid, func(tx pgx.Tx, ref sessionRef) ([]events.Event, error) {
+		return h.kernelTerminated(ctx, tx, ref, sid, kid, &jobs.KernelEventPayload{Reason: reason})
 	})
 	if err != nil {
 		return fmt.Errorf("end kernel %s: %w", kid, err)

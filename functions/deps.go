@@ -31,6 +31,7 @@ type EtcdStore interface {
 	Get(ctx context.Context, key string) (string, bool, error)
 	GetPrefix(ctx context.Context, prefix string) (map[string]any, error)
 	Put(ctx context.Context, key, value string) error
+	PutIfAbsent(ctx context.Context, key, value string) (string, error)
 	PutJSON(ctx context.Context, key string, value any) error
 	Delete(ctx context.Context, key string) error
 	DeletePrefix(ctx context.Context, prefix string) error

@@ -142,12 +142,18 @@ func (d *Dashboard) ensureSecret(ctx context.Context) error {
 	if _, err := rand.Read(b[:]); err != nil {
 		return fmt.Errorf("dashboard: secret: %w", err)
 	}
-	d.localSecret = hex.EncodeToString(b[:])
+	secret := hex.EncodeToString(b[:])
 	if d.deps.Etcd != nil {
-		if err := d.deps.Etcd.Put(ctx, SecretKey, d.localSecret); err != nil {
+		// Replicas starting together agree on whichever secret was stored first.
+		stored, err := d.deps.Etcd.PutIfAbsent(ctx, SecretKey, secret)
+		if err != nil {
 			return fmt.Errorf("dashboard: store the login secret in %s: %w", SecretKey, err)
 		}
+		secret = stored
 	}
+	d.mu.Lock()
+	d.localSecret = secret
+	d.mu.Unlock()
 	return nil
 }
 

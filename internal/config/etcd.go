@@ -142,6 +142,30 @@ func (e *Etcd) Put(ctx context.Context, key, val string) error {
 	return nil
 }
 
+// PutIfAbsent stores val at key unless the key exists, atomically, and returns the value the
+// key holds afterwards: val, or what another writer stored first.
+func (e *Etcd) PutIfAbsent(ctx context.Context, key, val string) (string, error) {
+	if strings.Trim(key, "/") == "" {
+		return "", errors.New("etcd put: empty key")
+	}
+	k := e.Key(key)
+	resp, err := e.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, val)).
+		Else(clientv3.OpGet(k)).
+		Commit()
+	if err != nil {
+		return "", fmt.Errorf("etcd put %s: %w", key, err)
+	}
+	if resp.Succeeded {
+		return val, nil
+	}
+	if rs := resp.Responses[0].GetResponseRange(); rs != nil && len(rs.Kvs) > 0 {
+		return string(rs.Kvs[0].Value), nil
+	}
+	return "", fmt.Errorf("etcd put %s: the key vanished while it was read", key)
+}
+
 // PutPrefix writes a value decoded from JSON (nested map[string]any, strings, numbers,
 // bools, arrays, nulls) below key, flattening nested objects into '/'-separated keys whose
 // segments are URL-quoted. A "" member of an object is written at the object's own key.

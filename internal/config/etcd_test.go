@@ -98,6 +98,17 @@ func TestEtcd(t *testing.T) {
 		require.False(t, ok)
 
 		require.Error(t, e.Put(ctx, "", "v"))
+
+		// PutIfAbsent keeps the first value.
+		got, err := e.PutIfAbsent(ctx, "config/hangar/once", "first")
+		require.NoError(t, err)
+		require.Equal(t, "first", got)
+		got, err = e.PutIfAbsent(ctx, "config/hangar/once", "second")
+		require.NoError(t, err)
+		require.Equal(t, "first", got)
+		v, _, err = e.Get(ctx, "config/hangar/once")
+		require.NoError(t, err)
+		require.Equal(t, "first", v)
 		require.Error(t, e.Delete(ctx, "/"))
 	})
 

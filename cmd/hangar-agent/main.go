@@ -119,6 +119,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer rt.Close()
+	if pr, ok := rt.(*agent.ProcessRuntime); ok {
+		for _, id := range pr.Reaped() {
+			logger.Warn("ended a kernel an earlier agent process left running", "kernel", id)
+		}
+	}
 	a, err := agent.New(cfg, rt, enq, opts)
 	if err != nil {
 		return err

@@ -78,6 +78,9 @@ type ProcessRuntime struct {
 	mu      sync.Mutex
 	kernels map[string]*procKernel
 	onExit  func(KernelExit)
+
+	lock   *os.File // the scratch root's flock (leftovers.go)
+	reaped []string
 }
 
 var (
@@ -98,7 +101,32 @@ func NewProcessRuntime(root string, now func() time.Time) (*ProcessRuntime, erro
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("scratch root: %w", err)
 	}
-	return &ProcessRuntime{root: abs, now: now, grace: DefaultKillGrace, kernels: make(map[string]*procKernel)}, nil
+	lock, err := lockRoot(abs)
+	if err != nil {
+		return nil, err
+	}
+	reaped, err := reapLeftovers(abs)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("kernels left in %s: %w", abs, err)
+	}
+	return &ProcessRuntime{root: abs, now: now, grace: DefaultKillGrace, kernels: make(map[string]*procKernel),
+		lock: lock, reaped: reaped}, nil
+}
+
+// Reaped returns the kernels an earlier agent process had left in the scratch root, which
+// NewProcessRuntime killed and removed.
+func (r *ProcessRuntime) Reaped() []string { return r.reaped }
+
+// Close implements [Runtime]: it releases the scratch root for another ProcessRuntime; the
+// kernels' processes are left running (the next agent process on the root ends them).
+func (r *ProcessRuntime) Close() error {
+	if r.lock == nil {
+		return nil
+	}
+	err := r.lock.Close()
+	r.lock = nil
+	return err
 }
 
 // SetKillGrace sets how long DestroyKernel waits between SIGTERM and SIGKILL.
@@ -877,9 +905,6 @@ func (r *ProcessRuntime) ListKernels(context.Context) ([]Kernel, error) {
 	slices.SortFunc(out, func(a, b Kernel) int { return strings.Compare(a.KernelID, b.KernelID) })
 	return out, nil
 }
-
-// Close implements [Runtime]: the kernels' processes are left running.
-func (*ProcessRuntime) Close() error { return nil }
 
 // kernelPath turns a request path into a path relative to the work directory; absolute
 // paths under /home/work (the kernel's view) are accepted.

@@ -469,3 +469,38 @@ func TestProcessCreateErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, ks)
 }
+
+// TestProcessLeftoversReaped: an agent process that died left a kernel running in its scratch
+// root; the next runtime on that root kills the kernel's processes and removes its directory,
+// and a second live runtime may not share the root.
+func TestProcessLeftoversReaped(t *testing.T) {
+	ctx := testCtx(t)
+	root := filepath.Join(t.TempDir(), "scratches")
+	old, err := NewProcessRuntime(root, nil)
+	require.NoError(t, err)
+	_, err = old.CreateKernel(ctx, &agentrpc.KernelConfig{KernelID: "left", SessionID: "s", Image: shellImage,
+		StartupCommand: "sleep 600"})
+	require.NoError(t, err)
+	ks, err := old.ListKernels(ctx)
+	require.NoError(t, err)
+	require.Len(t, ks, 1)
+	pgid, err := strconv.Atoi(strings.TrimPrefix(ks[0].ContainerID, "pgid-"))
+	require.NoError(t, err)
+	require.True(t, groupAlive(pgid))
+
+	_, err = NewProcessRuntime(root, nil)
+	require.ErrorContains(t, err, "in use by another agent process")
+
+	// The old agent process is gone (its lock with it); its kernel is not.
+	require.NoError(t, old.Close())
+	next, err := NewProcessRuntime(root, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = next.Close() })
+	require.Equal(t, []string{"left"}, next.Reaped())
+	require.True(t, waitGroupGone(pgid, 10*time.Second), "the leftover kernel's processes are killed")
+	_, err = os.Stat(filepath.Join(root, "left"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	ks, err = next.ListKernels(ctx)
+	require.NoError(t, err)
+	require.Empty(t, ks)
+}

@@ -259,3 +259,26 @@ func TestTokenRoundTrip(t *testing.T) {
 	_, ok = verifyToken(nil, tok, now)
 	require.False(t, ok, "no secret, no login")
 }
+
+func TestLoginFailuresLimited(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.client(t)
+	for range MaxLoginFailures {
+		require.Equal(t, http.StatusUnauthorized, b.login(t, c, fixture.SuperadminEmail, "guess").status)
+	}
+	// Blocked now, even with the right password.
+	a := b.login(t, c, fixture.SuperadminEmail, fixture.SuperadminPassword)
+	require.Equal(t, http.StatusTooManyRequests, a.status)
+	require.Contains(t, a.body, "Too many failed logins")
+	// Other addresses are not affected.
+	require.Equal(t, http.StatusForbidden, b.login(t, c, fixture.UserEmail, fixture.UserPassword).status)
+
+	// The block ends with its window (counted from the first failure).
+	ttl, err := b.env.Redis.TTL(t.Context(), b.dash.failureKey(fixture.SuperadminEmail)).Result()
+	require.NoError(t, err)
+	require.Greater(t, ttl, time.Duration(0))
+	require.LessOrEqual(t, ttl, LoginFailureWindow)
+	require.NoError(t, b.env.Redis.Del(t.Context(), b.dash.failureKey(fixture.SuperadminEmail)).Err())
+	require.Equal(t, http.StatusSeeOther, b.login(t, c, fixture.SuperadminEmail, fixture.SuperadminPassword).status)
+}

@@ -1,12 +1,15 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hangar-run/hangar/functions"
@@ -101,7 +104,12 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
+	if d.loginBlocked(ctx, email) {
+		renderLogin(w, http.StatusTooManyRequests, loginView{Error: "Too many failed logins for this address; try again later.", Email: email})
+		return
+	}
 	mismatch := func() {
+		d.loginFailed(ctx, email)
 		renderLogin(w, http.StatusUnauthorized, loginView{Error: "Wrong e-mail address or password.", Email: email})
 	}
 	u, err := db.Q.UserGetByEmail(ctx, d.deps.Pool, email)
@@ -124,6 +132,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		renderLogin(w, http.StatusForbidden, loginView{Error: "The job dashboard is for superadmins only.", Email: email})
 		return
 	}
+	d.loginSucceeded(ctx, email)
 	now := d.deps.Clock()
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
@@ -151,4 +160,48 @@ func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
 // secure reports whether the client reached the API over TLS (directly or through a proxy).
 func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// Login attempt limits: MaxLoginFailures wrong passwords for one e-mail address within
+// LoginFailureWindow block further attempts for that address until the window has passed
+// since the first failure. The counts live in Redis, shared by the API replicas; when Redis
+// does not answer, logins are not limited (and the error is logged).
+const (
+	MaxLoginFailures   = 10
+	LoginFailureWindow = 15 * time.Minute
+)
+
+func (d *Dashboard) failureKey(email string) string {
+	return d.deps.RedisPrefix + "dashboard:login-failures:" + strings.ToLower(email)
+}
+
+func (d *Dashboard) loginBlocked(ctx context.Context, email string) bool {
+	if d.deps.Redis == nil {
+		return false
+	}
+	n, err := d.deps.Redis.Get(ctx, d.failureKey(email)).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		d.deps.Log().WarnContext(ctx, "dashboard: login limit not checked", "err", err)
+		return false
+	}
+	return n >= MaxLoginFailures
+}
+
+func (d *Dashboard) loginFailed(ctx context.Context, email string) {
+	if d.deps.Redis == nil {
+		return
+	}
+	key := d.failureKey(email)
+	pipe := d.deps.Redis.TxPipeline()
+	pipe.Incr(ctx, key)
+	pipe.ExpireNX(ctx, key, LoginFailureWindow)
+	if _, err := pipe.Exec(ctx); err != nil {
+		d.deps.Log().WarnContext(ctx, "dashboard: login failure not counted", "err", err)
+	}
+}
+
+func (d *Dashboard) loginSucceeded(ctx context.Context, email string) {
+	if d.deps.Redis != nil {
+		_ = d.deps.Redis.Del(ctx, d.failureKey(email)).Err()
+	}
 }

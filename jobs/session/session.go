@@ -60,6 +60,8 @@ type Handlers struct {
 	heartbeatTimeout time.Duration
 	// shared is the shared configuration (hang tolerance); nil in tests that need none.
 	shared *config.Shared
+	// inspector reads queue backlogs (the lost-agent check); nil without a Redis client.
+	inspector *asynq.Inspector
 }
 
 // New returns Handlers working on deps.Pool, enqueuing follow-up tasks with deps.Enqueuer
@@ -88,6 +90,7 @@ func New(deps *worker.Deps, opts Options) (*Handlers, error) {
 	}
 	if deps.Redis != nil {
 		h.pub = events.NewPublisher(deps.Redis, deps.Enqueuer.Prefix())
+		h.inspector = asynq.NewInspectorFromRedisClient(deps.Redis)
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()

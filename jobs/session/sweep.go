@@ -58,9 +58,16 @@ var DefaultHangTolerance = map[string]time.Duration{ //nolint:gochecknoglobals /
 // with reason agent-lost, its slots are released (exactly once, as for any kernel end), and a
 // session whose last kernel it was ends too, with the usual events. The second step also
 // picks up kernels a crashed earlier run left behind, so the sweep is idempotent.
+//
+// Heartbeats reach the database through the queue, so an agent counts as silent only for the
+// time its heartbeats could not have been waiting there: the cutoff moves back by the age of
+// the oldest pending task of the heartbeat queue. A manager under a backlog thus never takes
+// its live agents for lost (and ends their sessions); a dead agent is found once the backlog
+// is worked off.
 func (h *Handlers) HandleAgentLostCheck(ctx context.Context, _ *asynq.Task) error {
 	now := h.now()
-	lost, err := db.Q.AgentMarkLost(ctx, h.pool, &dbsqlc.AgentMarkLostParams{Now: now, Cutoff: now.Add(-h.heartbeatTimeout)})
+	backlog := h.heartbeatBacklog()
+	lost, err := db.Q.AgentMarkLost(ctx, h.pool, &dbsqlc.AgentMarkLostParams{Now: now, Cutoff: now.Add(-h.heartbeatTimeout - backlog)})
 	if err != nil {
 		return fmt.Errorf("mark lost agents: %w", db.Translate(err))
 	}
@@ -80,6 +87,23 @@ func (h *Handlers) HandleAgentLostCheck(ctx context.Context, _ *asynq.Task) erro
 		h.logger.Info("kernel ended: its agent is lost", "kernel", k.ID, "session", k.SessionID, "agent", k.Agent)
 	}
 	return errors.Join(errs...)
+}
+
+// heartbeatBacklog returns how long the oldest heartbeat waiting in the queue has waited
+// (zero without a Redis client or when the queue is empty or unreadable).
+func (h *Handlers) heartbeatBacklog() time.Duration {
+	if h.inspector == nil {
+		return 0
+	}
+	q := jobs.QueueName(h.enq.Prefix(), jobs.DefaultsOf(jobs.TypeAgentHeartbeat).Queue)
+	info, err := h.inspector.GetQueueInfo(q)
+	if err != nil || info.Latency < 0 {
+		return 0
+	}
+	if info.Latency > time.Second {
+		h.logger.Info("heartbeat queue backlog extends the lost-agent timeout", "backlog", info.Latency.Round(time.Millisecond))
+	}
+	return info.Latency
 }
 
 // endKernel ends one live kernel as TERMINATED with reason, through the same path as an

@@ -243,3 +243,39 @@ func TestScheduleTickRetriesOrphanedStart(t *testing.T) {
 	tick()
 	require.Equal(t, 1, retries(), "one retry per period")
 }
+
+// TestAgentLostCheckAllowsForHeartbeatBacklog: heartbeats waiting in the queue keep their
+// agents alive; an agent is lost only when the backlog cannot explain its silence.
+func TestAgentLostCheckAllowsForHeartbeatBacklog(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	e.insertAgent(t, "i-busy", "tcp://127.0.0.1:1", 4, 8*gib)
+	_, err := e.pool.Exec(t.Context(), `UPDATE agents SET last_seen = $1`, e.clock())
+	require.NoError(t, err)
+
+	// A heartbeat that has waited a minute in the queue (its pending time set back).
+	client := asynq.NewClient(e.redisOpt)
+	defer client.Close()
+	hb := task(jobs.NewAgentHeartbeatTask(jobs.AgentHeartbeatPayload{AgentID: "i-busy", Addr: "tcp://127.0.0.1:1",
+		ScalingGroup: "default", Time: e.clock()}))
+	q := jobs.QueueName(e.prefix, jobs.DefaultsOf(jobs.TypeAgentHeartbeat).Queue)
+	info, err := client.Enqueue(hb, asynq.Queue(q))
+	require.NoError(t, err)
+	require.NoError(t, e.rdb.HSet(t.Context(), "asynq:{"+q+"}:t:"+info.ID, "pending_since",
+		time.Now().Add(-time.Minute).UnixNano()).Err())
+
+	status := func() string {
+		var st string
+		require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT status::text FROM agents WHERE id = 'i-busy'`).Scan(&st))
+		return st
+	}
+	e.advance(session.DefaultHeartbeatTimeout + 10*time.Second)
+	require.NoError(t, e.h.HandleAgentLostCheck(t.Context(), sweep(jobs.TypeAgentLostCheck)))
+	require.Equal(t, "ALIVE", status(), "silence within timeout + backlog")
+
+	// The backlog is gone and the agent still silent: lost.
+	insp := asynq.NewInspector(e.redisOpt)
+	defer insp.Close()
+	require.NoError(t, insp.DeleteTask(q, info.ID))
+	require.NoError(t, e.h.HandleAgentLostCheck(t.Context(), sweep(jobs.TypeAgentLostCheck)))
+	require.Equal(t, "LOST", status())
+}

@@ -33,6 +33,10 @@ FROM sessions
 WHERE status = 'PENDING' AND scaling_group_name = $1
 ORDER BY created_at, id;
 
+-- name: SchedulePendingCount :one
+-- SchedulePendingCount counts the PENDING sessions of a scaling group.
+SELECT count(*)::bigint FROM sessions WHERE status = 'PENDING' AND scaling_group_name = $1;
+
 -- name: SchedulePendingKernels :many
 -- SchedulePendingKernels lists the kernels of the PENDING sessions of a scaling group, main
 -- kernels first within each session.

@@ -30,7 +30,13 @@ var errStale = errors.New("stale snapshot")
 type passResult struct {
 	placed []string
 	events []events.Event
+	// left is how many sessions of the snapshot the pass left PENDING.
+	left int64
 }
+
+// maxPassRounds bounds the passes one schedule task runs back to back while sessions keep
+// arriving during them.
+const maxPassRounds = 3
 
 // HandleScheduleScalingGroup runs one schedule pass over the payload's scaling group: in one
 // transaction, serialized per scaling group by an advisory lock, it loads the snapshot, asks
@@ -46,17 +52,39 @@ func (h *Handlers) HandleScheduleScalingGroup(ctx context.Context, t *asynq.Task
 	if p.ScalingGroup == "" {
 		return jobs.Invalid(t, "no scaling group")
 	}
+	// A create whose wake-up finds this task already taken (same bucket) may commit after the
+	// pass read its snapshot: when more sessions are PENDING after the pass than it left, they
+	// arrived meanwhile, and another pass runs at once rather than at the next tick. Only a
+	// pass that placed something is repeated: a full scaling group waits for the next wake-up.
+	for round := 1; ; round++ {
+		res, err := h.onePass(ctx, p.ScalingGroup)
+		if err != nil {
+			return err
+		}
+		if round == maxPassRounds || len(res.placed) == 0 {
+			return nil
+		}
+		n, err := db.Q.SchedulePendingCount(ctx, h.pool, &p.ScalingGroup)
+		if err != nil || n <= res.left {
+			return nil //nolint:nilerr // the next wake-up or tick schedules what this missed
+		}
+	}
+}
+
+// onePass runs one schedule pass over sg in its own transaction, then publishes its events
+// and enqueues the start of the sessions it placed.
+func (h *Handlers) onePass(ctx context.Context, sg string) (passResult, error) {
 	now := h.now()
 	var res passResult
 	started := time.Now()
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
 		var err error
-		res, err = h.schedulePass(ctx, tx, p.ScalingGroup, now)
+		res, err = h.schedulePass(ctx, tx, sg, now)
 		return err
 	})
-	h.metrics.observePass(p.ScalingGroup, time.Since(started), len(res.placed), err)
+	h.metrics.observePass(sg, time.Since(started), len(res.placed), err)
 	if err != nil {
-		return fmt.Errorf("schedule %s: %w", p.ScalingGroup, err)
+		return res, fmt.Errorf("schedule %s: %w", sg, err)
 	}
 	h.publish(ctx, res.events...)
 	var errs []error
@@ -70,12 +98,11 @@ func (h *Handlers) HandleScheduleScalingGroup(ctx context.Context, t *asynq.Task
 		// The sessions are SCHEDULED; the schedule tick re-enqueues their start.
 		h.logger.Warn("schedule pass: enqueue session start", "error", errors.Join(errs...))
 	}
-	return nil
+	return res, nil
 }
 
 // schedulePass loads the snapshot, plans and applies the plan in tx.
-func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (passResult, error) {
-	var res passResult
+func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (res passResult, _ error) {
 	if err := db.Q.ScheduleLock(ctx, tx, sg); err != nil {
 		return res, fmt.Errorf("lock: %w", err)
 	}
@@ -83,9 +110,14 @@ func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now t
 	if err != nil {
 		return res, err
 	}
+	if h.afterSnapshot != nil {
+		h.afterSnapshot()
+	}
 	if snap == nil || len(snap.Pending) == 0 {
 		return res, nil
 	}
+	cancelled := 0
+	defer func() { res.left = int64(len(snap.Pending) - len(res.placed) - cancelled) }()
 	plan, err := scheduler.Schedule(snap)
 	if err != nil {
 		return res, fmt.Errorf("plan: %w", err)
@@ -147,6 +179,7 @@ func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now t
 		if _, err := transitionKernels(ctx, tx, id, nil, change{from: []string{statusPending}, to: statusCancelled, info: strp(c.Reason)}, now); err != nil {
 			return res, err
 		}
+		cancelled++
 		s := info[c.SessionID]
 		res.events = append(res.events, s.sessionEvent(events.SessionCancelled, c.Reason, statusCancelled, nil, now))
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	RPCTimeout time.Duration
 	// StaleAfter is the schedule tick's lost-wake-up threshold; DefaultStaleAfter when zero.
 	StaleAfter time.Duration
+	// AfterSnapshot, when set, runs in every schedule pass right after the snapshot is read
+	// (tests use it to commit sessions while a pass runs).
+	AfterSnapshot func()
 }
 
 // Handlers processes the session lifecycle tasks. It is safe for concurrent use.
@@ -62,6 +65,8 @@ type Handlers struct {
 	shared *config.Shared
 	// inspector reads queue backlogs (the lost-agent check); nil without a Redis client.
 	inspector *asynq.Inspector
+	// afterSnapshot is Options.AfterSnapshot.
+	afterSnapshot func()
 }
 
 // New returns Handlers working on deps.Pool, enqueuing follow-up tasks with deps.Enqueuer
@@ -82,6 +87,8 @@ func New(deps *worker.Deps, opts Options) (*Handlers, error) {
 		rpcTimeout: opts.RPCTimeout,
 		staleAfter: opts.StaleAfter,
 		shared:     deps.Shared,
+
+		afterSnapshot: opts.AfterSnapshot,
 
 		heartbeatTimeout: deps.HeartbeatTimeout,
 	}

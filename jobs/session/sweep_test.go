@@ -279,3 +279,24 @@ func TestAgentLostCheckAllowsForHeartbeatBacklog(t *testing.T) {
 	require.NoError(t, e.h.HandleAgentLostCheck(t.Context(), sweep(jobs.TypeAgentLostCheck)))
 	require.Equal(t, "LOST", status())
 }
+
+// TestSchedulePassCatchesLateArrivals: a session committed while a pass runs (its wake-up
+// found the pass's task taken) is placed by the same task, not left for the next tick.
+func TestSchedulePassCatchesLateArrivals(t *testing.T) {
+	var late func()
+	e := newEnv(t, session.Options{AfterSnapshot: func() {
+		if f := late; f != nil {
+			late = nil
+			f()
+		}
+	}})
+	e.insertAgent(t, "i-a1", "tcp://127.0.0.1:1", 4, 8*gib)
+	first, _ := e.insertPendingSession(t, "first", "1", "1073741824")
+	var second string
+	late = func() { second, _ = e.insertPendingSession(t, "second", "1", "1073741824") }
+	e.schedule(t)
+	require.NotEmpty(t, second)
+	require.Equal(t, "SCHEDULED", e.session(t, first).status)
+	require.Equal(t, "SCHEDULED", e.session(t, second).status)
+	e.requireConsistent(t)
+}

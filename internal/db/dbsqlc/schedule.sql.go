@@ -421,6 +421,18 @@ func (q *Queries) ScheduleOwnerOccupancy(ctx context.Context, db DBTX, arg *Sche
 	return items, nil
 }
 
+const schedulePendingCount = `-- name: SchedulePendingCount :one
+SELECT count(*)::bigint FROM sessions WHERE status = 'PENDING' AND scaling_group_name = $1
+`
+
+// SchedulePendingCount counts the PENDING sessions of a scaling group.
+func (q *Queries) SchedulePendingCount(ctx context.Context, db DBTX, scalingGroupName *string) (int64, error) {
+	row := db.QueryRow(ctx, schedulePendingCount, scalingGroupName)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const schedulePendingKernels = `-- name: SchedulePendingKernels :many
 SELECT k.id, k.session_id, k.requested_slots, k.architecture, k.agent, k.role::text AS role
 FROM kernels k JOIN sessions s ON s.id = k.session_id

@@ -52,29 +52,26 @@ func reapLeftovers(root string) ([]string, error) {
 	if len(left) == 0 {
 		return nil, nil
 	}
-	procs, err := os.ReadDir("/proc")
-	if err == nil {
-		for _, p := range procs {
-			pid, err := strconv.Atoi(p.Name())
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			env, err := os.ReadFile(filepath.Join("/proc", p.Name(), "environ"))
-			if err != nil {
-				continue
-			}
-			for _, kv := range bytes.Split(env, []byte{0}) {
-				id, ok := strings.CutPrefix(string(kv), "BACKENDAI_KERNEL_ID=")
-				if !ok || !left[id] {
-					continue
-				}
-				if _, pgid, ok := procStat(p.Name()); ok && pgid > 1 && pgid != syscall.Getpgrp() {
-					_ = syscall.Kill(-pgid, syscall.SIGKILL)
-				}
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
+	eachProc(func(p procStatus) {
+		pid, err := strconv.Atoi(p.pid)
+		if err != nil || pid == os.Getpid() {
+			return
 		}
-	}
+		env, err := os.ReadFile(filepath.Join("/proc", p.pid, "environ"))
+		if err != nil {
+			return
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			id, ok := strings.CutPrefix(string(kv), "BACKENDAI_KERNEL_ID=")
+			if !ok || !left[id] {
+				continue
+			}
+			if p.pgrp > 1 && p.pgrp != syscall.Getpgrp() {
+				_ = syscall.Kill(-p.pgrp, syscall.SIGKILL)
+			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	out := make([]string, 0, len(left))
 	var errs []error
 	for id := range left {

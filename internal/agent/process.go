@@ -854,42 +854,11 @@ func waitGroupGone(pgid int, d time.Duration) bool {
 
 // groupAlive reports whether a live (non-zombie) process belongs to group pgid.
 func groupAlive(pgid int) bool {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
+	alive := false
+	if !eachProc(func(p procStatus) { alive = alive || (p.pgrp == pgid && p.live()) }) {
 		return syscall.Kill(-pgid, 0) == nil
 	}
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		state, pg, ok := procStat(e.Name())
-		if ok && pg == pgid && state != "Z" && state != "X" {
-			return true
-		}
-	}
-	return false
-}
-
-// procStat returns the state and process group of /proc/<pid>.
-func procStat(pid string) (state string, pgrp int, ok bool) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return "", 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 3 {
-		return "", 0, false
-	}
-	pg, err := strconv.Atoi(f[2])
-	if err != nil {
-		return "", 0, false
-	}
-	return f[0], pg, true
+	return alive
 }
 
 // ListKernels implements [Runtime].

@@ -201,23 +201,22 @@ func TestProcessShellQuery(t *testing.T) {
 
 // groupHas reports whether a live process named comm is in group pgid.
 func groupHas(pgid int, comm string) bool {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		state, pg, ok := procStat(e.Name())
-		if !ok || pg != pgid || state == "Z" {
-			continue
+	found := false
+	eachProc(func(p procStatus) {
+		if p.pgrp != pgid || p.state == "Z" {
+			return
 		}
-		if b, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil && strings.TrimSpace(string(b)) == comm {
-			return true
+		if b, err := os.ReadFile("/proc/" + p.pid + "/comm"); err == nil && strings.TrimSpace(string(b)) == comm {
+			found = true
 		}
-	}
-	return false
+	})
+	return found
 }
 
 // alive reports whether pid is a live (non-zombie) process.
 func alive(pid int) bool {
-	state, _, ok := procStat(strconv.Itoa(pid))
-	return ok && state != "Z" && state != "X"
+	p, ok := readProcStat(strconv.Itoa(pid))
+	return ok && p.live()
 }
 
 func TestProcessDestroyKillsGroup(t *testing.T) {

@@ -267,40 +267,12 @@ type procUsage struct {
 // procGroupUsage reads /proc once and sums CPU time and resident memory by process group.
 func procGroupUsage() map[int]procUsage {
 	out := map[int]procUsage{}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return out
-	}
 	page := int64(os.Getpagesize())
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		// Fields after the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) ... rss(21).
-		f := strings.Fields(s[i+1:])
-		if len(f) < 22 {
-			continue
-		}
-		pgrp, err1 := strconv.Atoi(f[2])
-		utime, err2 := strconv.ParseInt(f[11], 10, 64)
-		stime, err3 := strconv.ParseInt(f[12], 10, 64)
-		rss, err4 := strconv.ParseInt(f[21], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-			continue
-		}
-		g := out[pgrp]
-		g.cpu += time.Duration(utime+stime) * time.Second / clockTicksPerSecond
-		g.rss += rss * page
-		out[pgrp] = g
-	}
+	eachProc(func(p procStatus) {
+		g := out[p.pgrp]
+		g.cpu += time.Duration(p.ticks) * time.Second / clockTicksPerSecond
+		g.rss += p.pages * page
+		out[p.pgrp] = g
+	})
 	return out
 }

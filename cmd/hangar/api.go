@@ -20,6 +20,7 @@ import (
 	"github.com/hangar-run/hangar/functions/dashboard"
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -67,7 +68,7 @@ func runAPI(ctx context.Context, listen, metricsAddr string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if metricsAddr != "" {
-		stopMetrics, err := serveMetrics(metricsAddr, reg, e)
+		stopMetrics, err := metricsserver.Serve(metricsAddr, reg, e.logger)
 		if err != nil {
 			return err
 		}

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,9 +11,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	agentjobs "github.com/hangar-run/hangar/jobs/agent"
@@ -83,7 +80,7 @@ func runWorker(ctx context.Context, o workerOpts) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(o.MetricsAddr, reg, e)
+		stopMetrics, err := metricsserver.Serve(o.MetricsAddr, reg, e.logger)
 		if err != nil {
 			return err
 		}
@@ -107,29 +104,4 @@ func runWorker(ctx context.Context, o workerOpts) error {
 		Intervals:         svc.shared.Duration,
 		QueuePrefix:       e.cfg.Redis.QueuePrefix,
 	})
-}
-
-// serveMetrics serves reg at http://addr/metrics until the returned function is called.
-func serveMetrics(addr string, reg *prometheus.Registry, e *env) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			e.logger.Error("metrics server", "err", err)
-		}
-	}()
-	e.logger.Info("metrics listening", "addr", ln.Addr().String())
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	}, nil
 }

@@ -141,7 +141,7 @@ func BuiltinPeriodic(o PeriodicOpts) []Periodic {
 		},
 		sweep(TypeAgentLostCheck, DefaultAgentLostCheckEvery, AgentLostCheckIntervalKey),
 		sweep(TypeSessionHangCheck, DefaultHangCheckEvery, HangCheckIntervalKey),
-		sweep(TypeUsageRecalculate, DefaultUsageRecalculateEvery, UsageRecalculateInterval),
+		sweep(TypeUsageRecalculate, DefaultUsageRecalculateEvery, UsageRecalculateIntervalKey),
 		{
 			Name:        TypeIdleCheck,
 			Every:       DefaultIdleCheckEvery,

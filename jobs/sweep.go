@@ -27,9 +27,9 @@ const (
 
 // Shared-config keys (below the namespace) of the sweeps' periods.
 const (
-	AgentLostCheckIntervalKey = "config/hangar/periodic/agent-lost-check/interval"
-	HangCheckIntervalKey      = "config/hangar/periodic/hang-check/interval"
-	UsageRecalculateInterval  = "config/hangar/periodic/usage-recalculate/interval"
+	AgentLostCheckIntervalKey   = "config/hangar/periodic/agent-lost-check/interval"
+	HangCheckIntervalKey        = "config/hangar/periodic/hang-check/interval"
+	UsageRecalculateIntervalKey = "config/hangar/periodic/usage-recalculate/interval"
 )
 
 // Default periods of the sweeps.

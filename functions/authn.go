@@ -3,9 +3,8 @@ package functions
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
-	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -41,6 +40,15 @@ func (i *Identity) UserUUID() uuid.UUID { return i.User.Uuid }
 func (i *Identity) Domain() string { return i.User.DomainName }
 
 type identityKey struct{}
+
+type clientAddrKey struct{}
+
+// ClientAddrFrom returns the client address of an operation's request (Deps.ClientAddr), the
+// zero Addr outside one.
+func ClientAddrFrom(ctx context.Context) netip.Addr {
+	a, _ := ctx.Value(clientAddrKey{}).(netip.Addr)
+	return a
+}
 
 // IdentityFrom returns the caller of an authenticated operation (nil on public ones).
 func IdentityFrom(ctx context.Context) *Identity {
@@ -83,23 +91,29 @@ func (s *Server) authenticate(ctx huma.Context) (*Identity, *Problem) {
 		return nil, authProblem(err)
 	}
 	c := ctx.Context()
+	client := ClientAddrFrom(c)
+	if !auth.ValidAccessKey(params.AccessKey) {
+		// Too long or empty: no such key can exist, so it is not looked up.
+		return nil, ErrAuthFailed("Access key not found")
+	}
 	in := auth.VerifyInputFromRequest(r)
 	in.Authorization = params
+	// A bounded lookup: a database that does not answer makes the request a 503, not a hang.
+	lctx, cancel := context.WithTimeout(c, authLookupTimeout)
+	defer cancel()
 	// The common case, a user's main key, takes one query; the rest fall back to the keypair
 	// alone to tell an unknown key from a key that is not its user's main one.
-	row, err := db.Q.KeypairGetForAuthWithMainUser(c, s.deps.Pool, params.AccessKey)
+	row, err := db.Q.KeypairGetForAuthWithMainUser(lctx, s.deps.Pool, params.AccessKey)
 	if err != nil {
 		if !errors.Is(db.Translate(err), db.ErrNotFound) {
-			s.deps.Log().Error("load keypair", "err", err, "request_id", RequestID(c))
-			return nil, ErrInternal("")
+			return nil, s.dbProblem(c, "load keypair", err)
 		}
-		kp, err := db.Q.KeypairGetForAuth(c, s.deps.Pool, params.AccessKey)
+		kp, err := db.Q.KeypairGetForAuth(lctx, s.deps.Pool, params.AccessKey)
 		if err != nil {
 			if errors.Is(db.Translate(err), db.ErrNotFound) {
 				return nil, ErrAuthFailed("Access key not found")
 			}
-			s.deps.Log().Error("load keypair", "err", err, "request_id", RequestID(c))
-			return nil, ErrInternal("")
+			return nil, s.dbProblem(c, "load keypair", err)
 		}
 		if err := auth.Verify(in, kp.Keypair.SecretKey, date); err != nil {
 			return nil, authProblem(err)
@@ -110,7 +124,7 @@ func (s *Server) authenticate(ctx huma.Context) (*Identity, *Problem) {
 		return nil, authProblem(err)
 	}
 	if len(row.User.AllowedClientIp) > 0 {
-		if p := checkClientIP(r.Header.Get("X-Forwarded-For"), r.RemoteAddr, row.User.AllowedClientIp); p != nil {
+		if p := checkClientIP(client, row.User.AllowedClientIp); p != nil {
 			return nil, p
 		}
 	}
@@ -139,30 +153,42 @@ func signMethodError(err error, params auth.AuthParams) bool {
 	return false
 }
 
-func checkClientIP(forwarded, remote string, allowed []netip.Prefix) *Problem {
-	raw := strings.TrimSpace(forwarded)
-	if raw == "" {
-		host, _, err := net.SplitHostPort(remote)
-		if err != nil {
-			host = remote
-		}
-		raw = host
-	}
-	addr, err := netip.ParseAddr(raw)
-	if err != nil {
+// checkClientIP refuses a client address outside the user's allowed_client_ip. The address
+// is ClientAddr's: forwarded headers count only when a trusted proxy sent them.
+func checkClientIP(client netip.Addr, allowed []netip.Prefix) *Problem {
+	if !client.IsValid() {
 		return ErrInvalidAPIParams("Invalid client IP address.", nil)
 	}
 	for _, p := range allowed {
-		if p.Contains(addr.Unmap()) {
+		if p.Contains(client.Unmap()) {
 			return nil
 		}
 	}
-	return ErrAuthFailed("'" + raw + "' is not allowed IP address")
+	return ErrAuthFailed("'" + client.String() + "' is not allowed IP address")
+}
+
+// authLookupTimeout bounds the keypair lookup of a signed request.
+const authLookupTimeout = 5 * time.Second
+
+// dbProblem logs a database error of the pipeline and returns its answer: 503 with
+// Retry-After when the database is unavailable, else 500.
+func (s *Server) dbProblem(ctx context.Context, what string, err error) *Problem {
+	if db.IsUnavailable(err) {
+		s.deps.Log().WarnContext(ctx, what+": database unavailable", "err", err, "request_id", RequestID(ctx))
+		return ErrDatabaseUnavailable()
+	}
+	s.deps.Log().ErrorContext(ctx, what, "err", err, "request_id", RequestID(ctx))
+	return ErrInternal("")
 }
 
 // authMiddleware runs the protected part of the pipeline: authenticate, rate limit, frozen
 // guard, role check. Public operations pass straight through.
 func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
+	if r, _ := humago.Unwrap(ctx); r != nil {
+		client := s.deps.ClientAddr(r)
+		LogAttrs(ctx.Context(), "client_addr", client.String())
+		ctx = huma.WithValue(ctx, clientAddrKey{}, client)
+	}
 	op := ctx.Operation()
 	role := opRole(op)
 	if role == Public {

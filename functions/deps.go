@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -10,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/authlimit"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/jobs"
 )
@@ -67,6 +69,12 @@ type Deps struct {
 	// Metrics receives the API's Prometheus collectors (request latency); nil keeps them
 	// unexported.
 	Metrics prometheus.Registerer
+	// TrustedProxies are the peers whose X-Forwarded-For / X-Real-IP / Forwarded headers are
+	// believed (manager.toml manager.trusted-proxies); none by default, so the client address
+	// is the TCP peer's. See ClientAddr.
+	TrustedProxies []netip.Prefix
+	// PasswordLimits are the password-attempt limits (zero: authlimit.DefaultLimits).
+	PasswordLimits authlimit.Limits
 }
 
 // Clock returns the current time from d.Now, or time.Now.

@@ -22,6 +22,8 @@ type Problem struct {
 	Title  string `json:"title" doc:"Fixed, human-readable title of the error type."`
 	Msg    string `json:"msg,omitempty" doc:"What went wrong this time."`
 	Data   any    `json:"data,omitempty" doc:"Structured details, e.g. the offending parameters."`
+	// retryAfter, in seconds, is sent as the Retry-After header when set (see WithRetryAfter).
+	retryAfter int
 }
 
 // Error implements error.
@@ -163,6 +165,8 @@ func FromDB(err error, object string) error {
 		return ErrInvalidAPIParams("Invalid value.", detailData(dbErr))
 	case errors.Is(err, db.ErrSerialization):
 		return ErrServiceUnavailable("The operation conflicted with another one; retry it.")
+	case errors.Is(err, db.ErrUnavailable):
+		return ErrDatabaseUnavailable()
 	}
 	return err
 }
@@ -194,6 +198,13 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 		var p *Problem
 		if errors.As(e, &p) {
 			return p
+		}
+	}
+	if status >= 500 {
+		for _, e := range errs {
+			if db.IsUnavailable(e) {
+				return ErrDatabaseUnavailable()
+			}
 		}
 	}
 	switch {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -151,11 +152,17 @@ func withCompat(next http.Handler) http.Handler {
 }
 
 // withRouterErrors answers unrouted requests with Backend.AI's url-not-found and
-// method-not-allowed problems instead of ServeMux's plain-text ones.
+// method-not-allowed problems instead of ServeMux's plain-text ones. Paths match strictly: an
+// unclean path ("/a//b", "/x/../a") is 404, never a redirect to the cleaned path; any method on
+// a path no route has is 404; only a known path with the wrong method is 405.
 func withRouterErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect && r.URL.Path != cleanPath(r.URL.Path) {
+			WriteProblem(w, ErrURLNotFound(r.URL.Path))
+			return
+		}
 		h, pattern := mux.Handler(r)
-		if (pattern == "GET /" || pattern == "HEAD /") && r.URL.Path != "/" {
+		if isRootPattern(pattern) && r.URL.Path != "/" {
 			// ServeMux's "/" pattern matches every path; only the root itself is routed there.
 			pattern = ""
 			h = http.NotFoundHandler()
@@ -166,21 +173,55 @@ func withRouterErrors(mux *http.ServeMux) http.Handler {
 		}
 		probe := &headerProbe{header: http.Header{}}
 		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
+		if probe.status == http.StatusMethodNotAllowed && knownPath(mux, r) {
 			if allow := probe.header.Get("Allow"); allow != "" {
 				w.Header().Set("Allow", allow)
 			}
 			WriteProblem(w, ErrMethodNotAllowed())
 			return
 		}
-		if probe.status == http.StatusMovedPermanently || probe.status == http.StatusTemporaryRedirect ||
-			probe.status == http.StatusPermanentRedirect {
-			// Backend.AI matches paths strictly: a redirect to a cleaned path is a 404 there.
-			WriteProblem(w, ErrURLNotFound(r.URL.Path))
-			return
-		}
+		// Everything else, including ServeMux's redirects, is an unknown path: Backend.AI
+		// matches paths strictly.
 		WriteProblem(w, ErrURLNotFound(r.URL.Path))
 	})
+}
+
+func isRootPattern(pattern string) bool { return pattern == "GET /" || pattern == "HEAD /" }
+
+// routeMethods are the methods routes are registered with.
+var routeMethods = []string{ //nolint:gochecknoglobals // read-only
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+// knownPath reports whether some route serves r's path with another method; the root
+// pattern, which matches every path, counts for the root only.
+func knownPath(mux *http.ServeMux, r *http.Request) bool {
+	for _, m := range routeMethods {
+		if m == r.Method {
+			continue
+		}
+		alt := r.Clone(r.Context())
+		alt.Method = m
+		if _, pattern := mux.Handler(alt); pattern != "" && (!isRootPattern(pattern) || r.URL.Path == "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanPath is ServeMux's canonical form of p: path.Clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // headerProbe captures what ServeMux's fallback handler would answer.

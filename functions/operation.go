@@ -71,6 +71,9 @@ type OpSpec struct {
 	Params bool
 	// Errors lists the error statuses to document besides the ones Role and Frozen imply.
 	Errors []int
+	// MaxBodyBytes bounds the request body (DefaultMaxBodyBytes when zero); a larger body is
+	// 400 generic-bad-request.
+	MaxBodyBytes int64
 }
 
 // Op builds the huma.Operation for s: operation id, tag, security requirement with the role as
@@ -84,15 +87,20 @@ func Op(s OpSpec) huma.Operation {
 		Description:   s.Description,
 		Tags:          []string{s.Tag},
 		DefaultStatus: s.Status,
-		// No body read deadline: huma's default (5 s) stays on the connection after the body is
-		// read and then cancels the request, which would cut long polls (maxWaitSeconds, execute,
-		// event streams) short. Bodies are small and bounded by the body size limit instead.
+		// huma's own body read deadline stays on the connection after the body is read and
+		// then cancels the request, which would cut long polls (maxWaitSeconds, execute, event
+		// streams) short. The body deadline is the server's instead (withBodyDeadline), lifted
+		// once the body has been read; huma's attempts to set one are ignored (bodyContext).
 		BodyReadTimeout: -1,
+		MaxBodyBytes:    s.MaxBodyBytes,
 		Metadata: map[string]any{
 			metaRole:   s.Role,
 			metaFrozen: s.Frozen,
 			metaParams: s.Params,
 		},
+	}
+	if op.MaxBodyBytes <= 0 {
+		op.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	errs := map[int]bool{http.StatusInternalServerError: true}
 	for _, e := range s.Errors {

@@ -3,26 +3,48 @@ package functions
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 )
+
+// bodyContext is the huma context every operation sees. It ignores huma's read deadline
+// (the server's body deadline, withBodyDeadline, is in charge) and, when the middleware has
+// read the body already, serves it from memory.
+type bodyContext struct {
+	hctx
+	body     []byte
+	buffered bool
+}
+
+// hctx lets the contexts embed huma.Context without the field shadowing its Context method.
+type hctx = huma.Context
+
+func (c *bodyContext) BodyReader() io.Reader {
+	if c.buffered {
+		return bytes.NewReader(c.body)
+	}
+	return c.hctx.BodyReader()
+}
+
+// SetReadDeadline ignores huma's deadline: see withBodyDeadline.
+func (c *bodyContext) SetReadDeadline(time.Time) error { return nil }
+
+// Unwrap lets humago.Unwrap reach the request.
+func (c *bodyContext) Unwrap() huma.Context { return c.hctx }
 
 // paramsContext presents Backend.AI parameters to huma: the body as JSON whatever the method
 // and Content-Type, or, when there is no body, the query string converted to a JSON object
 // typed by the operation's body schema.
 type paramsContext struct {
-	hctx
-	body []byte
+	bodyContext
 }
-
-// hctx lets paramsContext embed huma.Context without the field shadowing its Context method.
-type hctx = huma.Context
-
-func (c *paramsContext) BodyReader() io.Reader { return bytes.NewReader(c.body) }
 
 func (c *paramsContext) Header(name string) string {
 	if strings.EqualFold(name, "Content-Type") {
@@ -34,13 +56,33 @@ func (c *paramsContext) Header(name string) string {
 	return c.hctx.Header(name)
 }
 
-// Unwrap lets humago.Unwrap reach the request.
-func (c *paramsContext) Unwrap() huma.Context { return c.hctx }
-
+// paramsMiddleware is the last middleware. It refuses text no handler could store: a path
+// parameter that is not valid UTF-8 or holds a NUL is 404 (no object has such a name), a query
+// value or a JSON string (or object key) that is not valid UTF-8 or holds a NUL is 400
+// invalid-api-params naming it. It reads JSON bodies (bounded by the operation's MaxBodyBytes)
+// and, for Backend.AI parameter operations, presents the body or the query string as JSON.
 func (s *Server) paramsMiddleware(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
-	if !opParams(op) || op.RequestBody == nil {
+	if op == nil {
 		next(ctx)
+		return
+	}
+	u := ctx.URL()
+	for _, p := range op.Parameters {
+		if p != nil && p.In == "path" && !cleanText(ctx.Param(p.Name)) {
+			pr := ErrURLNotFound(u.EscapedPath())
+			huma.WriteErr(s.api, ctx, pr.Status, "", pr)
+			return
+		}
+	}
+	q := u.Query()
+	if p := checkQuery(q); p != nil {
+		huma.WriteErr(s.api, ctx, p.Status, "", p)
+		return
+	}
+	params := opParams(op)
+	if op.RequestBody == nil || (!params && !jsonRequest(ctx, op)) {
+		next(&bodyContext{hctx: ctx})
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(ctx.BodyReader(), op.MaxBodyBytes+1))
@@ -54,9 +96,16 @@ func (s *Server) paramsMiddleware(ctx huma.Context, next func(huma.Context)) {
 		huma.WriteErr(s.api, ctx, p.Status, "", p)
 		return
 	}
+	if p := checkJSONText(body); p != nil {
+		huma.WriteErr(s.api, ctx, p.Status, "", p)
+		return
+	}
+	if !params {
+		next(&bodyContext{hctx: ctx, body: body, buffered: true})
+		return
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		u := ctx.URL()
-		if q := u.Query(); len(q) > 0 {
+		if len(q) > 0 {
 			body, err = json.Marshal(queryToObject(q, s.bodySchema(op)))
 			if err != nil {
 				p := ErrInvalidAPIParams("Malformed query string", nil)
@@ -69,7 +118,154 @@ func (s *Server) paramsMiddleware(ctx huma.Context, next func(huma.Context)) {
 			body = []byte("{}")
 		}
 	}
-	next(&paramsContext{hctx: ctx, body: body})
+	next(&paramsContext{bodyContext{hctx: ctx, body: body, buffered: true}})
+}
+
+// jsonRequest reports whether the request carries a JSON body of an operation that takes one
+// (not a multipart upload, which huma streams).
+func jsonRequest(ctx huma.Context, op *huma.Operation) bool {
+	if _, ok := op.RequestBody.Content["application/json"]; !ok {
+		return false
+	}
+	ct := strings.ToLower(strings.TrimSpace(ctx.Header("Content-Type")))
+	return ct == "" || strings.Contains(ct, "json")
+}
+
+// cleanText reports whether s is valid UTF-8 without NUL: text PostgreSQL can store.
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// textProblem describes why s is not clean text.
+func textProblem(s string) string {
+	if !utf8.ValidString(s) {
+		return "invalid UTF-8"
+	}
+	return "NUL character not allowed"
+}
+
+// checkQuery refuses query keys and values that are not clean text.
+func checkQuery(q url.Values) *Problem {
+	for key, vals := range q {
+		if !cleanText(key) {
+			return ErrInvalidAPIParams("Invalid query parameter name: "+textProblem(key),
+				map[string]string{printableKey(key): textProblem(key)})
+		}
+		for _, v := range vals {
+			if !cleanText(v) {
+				return ErrInvalidAPIParams(key+": "+textProblem(v), map[string]string{key: textProblem(v)})
+			}
+		}
+	}
+	return nil
+}
+
+// printableKey makes a bad key fit for a problem's data.
+func printableKey(k string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(k, "\ufffd"), "\x00", "\\u0000")
+}
+
+// maxJSONDepth bounds the nesting of a JSON body.
+const maxJSONDepth = 256
+
+// checkJSONText walks a JSON body and refuses the first string or object key that is not
+// valid UTF-8 or holds a NUL (encoding/json would silently replace invalid UTF-8 with U+FFFD;
+// PostgreSQL rejects NUL in text), naming it by its dotted path ("config.environ", "tags[2]").
+// It also refuses bodies nested deeper than maxJSONDepth. A body that is not JSON is left to
+// the operation's decoder to report.
+func checkJSONText(body []byte) *Problem {
+	type frame struct {
+		path    string
+		obj     bool
+		key     string
+		wantKey bool
+		idx     int
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []frame
+	// here is the path of the value the next token starts.
+	here := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.obj {
+			if f.path == "" {
+				return f.key
+			}
+			return f.path + "." + f.key
+		}
+		return f.path + "[" + strconv.Itoa(f.idx) + "]"
+	}
+	// consumed advances the enclosing container past one value.
+	consumed := func() {
+		if len(stack) == 0 {
+			return
+		}
+		f := &stack[len(stack)-1]
+		if f.obj {
+			f.wantKey = true
+		} else {
+			f.idx++
+		}
+	}
+	bad := func(path, why string) *Problem {
+		if path == "" {
+			path = "body"
+		}
+		return ErrInvalidAPIParams(path+": "+why, map[string]string{path: why})
+	}
+	var prev int64
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end, or not JSON: the decoder reports the latter
+		}
+		end := dec.InputOffset()
+		raw := body[prev:end]
+		prev = end
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if len(stack) >= maxJSONDepth {
+					return bad(here(), fmt.Sprintf("nested deeper than %d levels", maxJSONDepth))
+				}
+				stack = append(stack, frame{path: here(), obj: t == '{', wantKey: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				consumed()
+			}
+		case string:
+			clean := utf8.Valid(raw) && strings.IndexByte(t, 0) < 0
+			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+				if !clean {
+					where := stack[n-1].path
+					if where == "" {
+						where = printableKey(t)
+					}
+					why := "key: NUL character not allowed"
+					if !utf8.Valid(raw) {
+						why = "key: invalid UTF-8"
+					}
+					return bad(where, why)
+				}
+				stack[n-1].key, stack[n-1].wantKey = t, false
+				continue
+			}
+			if !clean {
+				why := "NUL character not allowed"
+				if !utf8.Valid(raw) {
+					why = "invalid UTF-8"
+				}
+				return bad(here(), why)
+			}
+			consumed()
+		default:
+			consumed()
+		}
+	}
 }
 
 func (s *Server) bodySchema(op *huma.Operation) *huma.Schema {

@@ -1,11 +1,14 @@
 package functions
 
 import (
+	"context"
 	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hangar-run/hangar/internal/authlimit"
 )
 
 // RateLimitWindow is Backend.AI's rolling window per access key.
@@ -24,27 +27,50 @@ return redis.call('ZCARD', KEYS[1])
 `) //nolint:gochecknoglobals
 
 // rateLimit counts the request against the caller's keypair rate_limit and sets the
-// X-RateLimit-* headers. Redis being down does not fail requests: the limit is skipped and
-// the error logged.
+// X-RateLimit-* headers. The count is shared through Redis; when Redis does not answer
+// within RedisTimeout, a per-process fallback (localRateLimiter) applies the limit instead,
+// so that limits never switch off; each such request is counted in
+// hangar_ratelimit_fallbacks_total{limiter="api"}.
 func (s *Server) rateLimit(ctx huma.Context, id *Identity) *Problem {
-	if s.deps.Redis == nil {
-		return nil
-	}
 	limit := int64(id.Keypair.RateLimit)
 	now := s.deps.Clock()
-	score := strconv.FormatFloat(float64(now.UnixMilli())/1000, 'f', 3, 64)
 	window := strconv.Itoa(int(RateLimitWindow.Seconds()))
-	keys := []string{s.deps.RedisPrefix + "rlim:" + id.AccessKey, s.deps.RedisPrefix + "rlim:__request_id"}
-	count, err := rateLimitScript.Run(ctx.Context(), s.deps.Redis, keys, score, window).Int64()
-	if err != nil {
-		s.deps.Log().Warn("rate limit check skipped", "err", err, "request_id", RequestID(ctx.Context()))
-		return nil
+	st := s.deps.limits()
+	c := ctx.Context()
+	var (
+		count int64
+		err   error
+		asked bool
+	)
+	if s.deps.Redis != nil && st.redisUsable() {
+		asked = true
+		score := strconv.FormatFloat(float64(now.UnixMilli())/1000, 'f', 3, 64)
+		keys := []string{s.deps.RedisPrefix + "rlim:" + id.AccessKey, s.deps.RedisPrefix + "rlim:__request_id"}
+		err = authlimit.Bounded(c, RedisTimeout, func(rctx context.Context) error {
+			var err error
+			count, err = rateLimitScript.Run(rctx, s.deps.Redis, keys, score, window).Int64()
+			return err
+		})
 	}
-	remaining := max(limit-count, 0)
+	var remaining int64
+	allowed := true
+	switch {
+	case asked && err == nil:
+		remaining = max(limit-count, 0)
+		allowed = count <= limit
+	case asked && c.Err() != nil:
+		// The client went away while Redis was asked; nothing is served.
+		return ErrServiceUnavailable("The request was cancelled.")
+	default:
+		if s.deps.Redis != nil {
+			st.fellBack(c, s.deps, err)
+		}
+		allowed, remaining = st.local.allow(id.AccessKey, limit, now)
+	}
 	ctx.SetHeader("X-RateLimit-Limit", strconv.FormatInt(limit, 10))
 	ctx.SetHeader("X-RateLimit-Remaining", strconv.FormatInt(remaining, 10))
 	ctx.SetHeader("X-RateLimit-Window", window)
-	if count > limit {
+	if !allowed {
 		return ErrRateLimitExceeded()
 	}
 	return nil

@@ -17,6 +17,7 @@ type Server struct {
 	mux     *http.ServeMux
 	api     huma.API
 	handler http.Handler
+	streams *streamSlots
 
 	// done is closed by Shutdown; long-lived handlers (WebSocket streams) watch it.
 	done     chan struct{}
@@ -55,7 +56,7 @@ func NewServer(deps *Deps) *Server {
 		},
 	}
 	api := humago.New(mux, cfg)
-	s := &Server{deps: deps, mux: mux, api: api, done: make(chan struct{})}
+	s := &Server{deps: deps, mux: mux, api: api, streams: newStreamSlots(deps.Metrics), done: make(chan struct{})}
 	api.UseMiddleware(s.observeMiddleware, s.authMiddleware, s.paramsMiddleware)
 
 	c := cors.New(cors.Options{
@@ -65,7 +66,8 @@ func NewServer(deps *Deps) *Server {
 		ExposedHeaders:   []string{"*"},
 		AllowCredentials: false,
 	})
-	s.handler = withRecover(deps.Log(), newHTTPMetrics(deps.Metrics), c.Handler(withCompat(withRouterErrors(mux))))
+	s.handler = withRecover(deps.Log(), newHTTPMetrics(deps.Metrics),
+		withBodyDeadline(s.bodyReadTimeout, c.Handler(withCompat(withRouterErrors(mux)))))
 	registerRoot(s)
 	return s
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hangar-run/hangar/internal/halfstack"
 )
 
 const testRedisAddr = "127.0.0.1:8110"
@@ -23,7 +25,7 @@ func testQueues(t *testing.T) (string, *asynq.Client, *asynq.Inspector) {
 	_, err := rand.Read(b)
 	require.NoError(t, err)
 	prefix := "test-" + hex.EncodeToString(b) + "-"
-	opt := asynq.RedisClientOpt{Addr: testRedisAddr}
+	opt := asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()}
 	client := asynq.NewClient(opt)
 	require.NoError(t, client.Ping(), "Redis on %s (is the halfstack up?)", testRedisAddr)
 	insp := asynq.NewInspector(opt)
@@ -41,7 +43,7 @@ func deleteQueues(t *testing.T, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rdb := redis.NewClient(&redis.Options{Addr: testRedisAddr})
+	rdb := redis.NewClient(&redis.Options{Addr: testRedisAddr, Password: halfstack.RedisPassword()})
 	defer rdb.Close()
 	for q := range Queues(prefix) {
 		var keys []string

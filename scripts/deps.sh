@@ -11,6 +11,8 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 [ -f /usr/include/zmq.h ] || need+=(libzmq3-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# Bubblewrap: the process runtime runs every kernel in a bwrap sandbox of its own.
+command -v bwrap >/dev/null 2>&1 || [ -x /usr/bin/bwrap ] || need+=(bubblewrap)
 # The distribution registry (Docker Registry HTTP API v2) that the image rescan tests run on a
 # loopback port of their own; the package's system service on :5000 is not used.
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)

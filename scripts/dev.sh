@@ -49,6 +49,8 @@ cat <<'MSG'
     user:       access key AKIANABBDUSEREXAMPLE   secret key C8qnIo29EZvXkPK_MXcuAakYTy4NYrxwmCEyNPlf
     jobs:       http://127.0.0.1:8081/jobs/   (job dashboard; sign in as admin@lablup.com, password wJalrXUt)
     metrics:    http://127.0.0.1:9100/metrics (API), :9101 (worker), :9102 (agent)
+    halfstack:  PostgreSQL 127.0.0.1:8100 (user postgres, password develove), Redis 127.0.0.1:8110
+                (password develove), etcd 127.0.0.1:8120 (no auth unless HALFSTACK_ETCD_AUTH=1)
 
   Try a signed call:
     ./bin/hangar request GET /manager/status

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hangar-run/hangar/internal/agent"
+	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/jobs"
 )
@@ -28,6 +29,8 @@ type options struct {
 	Runtime     string
 	Debug       bool
 	MetricsAddr string
+	// InsecureNoSandbox runs process-runtime kernels unsandboxed.
+	InsecureNoSandbox bool
 }
 
 func main() {
@@ -56,6 +59,7 @@ func newCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.Runtime, "runtime", "", "runtime driver: process or dummy (default: agent.runtime of the configuration)")
 	cmd.Flags().BoolVar(&o.Debug, "debug", false, "debug logging")
 	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "127.0.0.1:9102", "serve Prometheus metrics at http://<addr>/metrics (empty disables)")
+	cmd.Flags().BoolVar(&o.InsecureNoSandbox, "insecure-no-sandbox", false, "run process-runtime kernels WITHOUT a sandbox, as the agent's own user with all its access to this host (only for trusted code; by default each kernel runs in a bubblewrap sandbox of its own)")
 	return cmd
 }
 
@@ -81,9 +85,20 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("--runtime %q is not one of %s, %s", o.Runtime, agent.RuntimeProcess, agent.RuntimeDummy)
 	}
 
-	client := asynq.NewClient(asynq.RedisClientOpt{Addr: cfg.Redis.Addr.String(), Password: cfg.Redis.Password})
+	redisTLS, err := cfg.Redis.Config("redis")
+	if err != nil {
+		return err
+	}
+	client := asynq.NewClient(asynq.RedisClientOpt{
+		Addr: cfg.Redis.Addr.String(), Username: cfg.Redis.Username, Password: cfg.Redis.Password, TLSConfig: redisTLS,
+	})
 	defer client.Close()
 	if err := client.Ping(); err != nil {
+		// Refused credentials are fatal: retrying cannot help.
+		var unreachable *config.UnreachableError
+		if cerr := config.RedisError(cfg.Redis.Addr.String(), err); !errors.As(cerr, &unreachable) {
+			return cerr
+		}
 		// Not fatal: heartbeats are retried every interval until Redis answers.
 		logger.Warn("manager Redis does not answer yet; heartbeats will be retried", "addr", cfg.Redis.Addr.String(), "err", err)
 	}
@@ -111,12 +126,18 @@ func run(ctx context.Context, o options) error {
 		return errors.New("--simulate must not be negative")
 	}
 
+	if o.InsecureNoSandbox && cfg.Agent.Runtime == agent.RuntimeProcess {
+		cfg.Sandbox.Insecure = true
+		logger.Warn("INSECURE: --insecure-no-sandbox: kernels run UNSANDBOXED as the agent's own user; any user's code " +
+			"can read and change this host, other kernels and the agent's credentials")
+	}
 	rt, err := agent.NewRuntime(cfg)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
 	if pr, ok := rt.(*agent.ProcessRuntime); ok {
+		pr.SetLogger(logger)
 		for _, id := range pr.Reaped() {
 			logger.Warn("ended a kernel an earlier agent process left running", "kernel", id)
 		}

@@ -55,8 +55,10 @@ func runAPI(ctx context.Context, listen, metricsAddr string) error {
 	if listen == "" {
 		listen = e.cfg.ServiceAddr()
 	}
-	ropts := svc.redis.Options()
-	aq := asynq.NewClient(asynq.RedisClientOpt{Addr: ropts.Addr, Password: ropts.Password})
+	// Enqueues wait at most about a second for a Redis that does not answer.
+	aqOpt := asynqRedisOpt(svc.redis)
+	aqOpt.DialTimeout, aqOpt.ReadTimeout, aqOpt.WriteTimeout = time.Second, time.Second, time.Second
+	aq := asynq.NewClient(aqOpt)
 	defer func() { _ = aq.Close() }()
 	hub, err := events.NewHub(ctx, svc.redis, e.cfg.Redis.QueuePrefix, e.logger)
 	if err != nil {
@@ -74,7 +76,12 @@ func runAPI(ctx context.Context, listen, metricsAddr string) error {
 		}
 		defer stopMetrics()
 	}
+	proxies, err := e.cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return err
+	}
 	deps := &functions.Deps{
+		TrustedProxies:   proxies,
 		Pool:             svc.pool,
 		Redis:            svc.redis,
 		Shared:           svc.shared,
@@ -91,7 +98,7 @@ func runAPI(ctx context.Context, listen, metricsAddr string) error {
 	}
 	server := api.New(deps)
 	dash, err := dashboard.Mount(ctx, server, dashboard.Options{
-		RedisOpt: asynq.RedisClientOpt{Addr: ropts.Addr, Password: ropts.Password},
+		RedisOpt: asynqRedisOpt(svc.redis),
 	})
 	if err != nil {
 		return err
@@ -101,7 +108,8 @@ func runAPI(ctx context.Context, listen, metricsAddr string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	srv := &http.Server{Handler: server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: server.Handler()}
+	functions.ConfigureHTTPServer(srv) // slow headers, idle keep-alives; bodies: the handler
 	// Open execute WebSockets and event streams end (server-restarting, stream closed) when the
 	// server shuts down, instead of holding Shutdown until its timeout.
 	srv.RegisterOnShutdown(server.Shutdown)

@@ -124,7 +124,7 @@ func BenchmarkSessionsProcessRuntime(b *testing.B) {
 func unlimit(b *testing.B, s *stacktest.Stack) {
 	b.Helper()
 	ctx := context.Background()
-	_, err := s.DB.Exec(ctx, `UPDATE keypair_resource_policies SET max_concurrent_sessions = 0, max_pending_session_count = NULL`)
+	_, err := s.DB.Exec(ctx, `UPDATE keypair_resource_policies SET max_concurrent_sessions = 0, max_pending_session_count = 1000000`)
 	require.NoError(b, err)
 	_, err = s.DB.Exec(ctx, `UPDATE keypairs SET rate_limit = 100000000`)
 	require.NoError(b, err)

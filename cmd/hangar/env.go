@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -46,21 +47,41 @@ func (e *env) openDB(ctx context.Context) (*pgxpool.Pool, error) {
 }
 
 // openRedis connects to Redis at the address manager.toml or the environment give, else
-// etcd's config/redis/addr (Backend.AI keeps it there), else the halfstack's.
+// etcd's config/redis/addr (Backend.AI keeps it there), else the halfstack's, with the
+// configured credentials and TLS.
 func (e *env) openRedis(ctx context.Context, shared *config.Shared) (*redis.Client, error) {
-	addr, password := e.cfg.RedisFrom(shared)
-	client := redis.NewClient(&redis.Options{Addr: addr, Password: password, DialTimeout: 2 * time.Second})
+	ropts, err := e.cfg.RedisOptions(shared)
+	if err != nil {
+		return nil, err
+	}
+	ropts.DialTimeout = 2 * time.Second
+	// A Redis that hangs must not hold requests: bounded reads and writes that honour the
+	// caller's deadline, and a short retry backoff.
+	ropts.ReadTimeout, ropts.WriteTimeout = time.Second, time.Second
+	ropts.ContextTimeoutEnabled = true
+	ropts.MaxRetryBackoff = 100 * time.Millisecond
+	client := redis.NewClient(ropts)
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := client.Ping(pctx).Err(); err != nil {
+	if err := config.RedisError(ropts.Addr, client.Ping(pctx).Err()); err != nil {
 		_ = client.Close()
-		return nil, config.Unreachable("Redis", addr, err)
+		return nil, err
 	}
 	return client, nil
 }
 
+// asynqRedisOpt returns the job queue's connection options for the Redis client rdb.
+func asynqRedisOpt(rdb *redis.Client) asynq.RedisClientOpt {
+	o := rdb.Options()
+	return asynq.RedisClientOpt{Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
+}
+
 func (e *env) openEtcd(ctx context.Context) (*config.Etcd, error) {
-	return config.DialEtcd(ctx, e.cfg.EtcdEndpoint(), e.cfg.Etcd.Namespace, e.cfg.Etcd.User, e.cfg.Etcd.Password)
+	c, err := e.cfg.EtcdDialConfig()
+	if err != nil {
+		return nil, err
+	}
+	return config.DialEtcdConfig(ctx, c)
 }
 
 // requireSchema fails with a hint when the database has no schema yet.

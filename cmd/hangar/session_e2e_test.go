@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,9 +265,9 @@ func TestE2EBatchAndDependencies(t *testing.T) {
 		require.Less(t, indexOf(names, events.SessionSuccess), indexOf(names, events.SessionTerminated), "%v", names)
 	})
 	t.Run("dependency", func(t *testing.T) {
-		// A waits for a file the test creates once B is seen waiting for A.
-		gate := filepath.Join(t.TempDir(), "go")
-		a := createSession(t, s, batchSession("dep-a", fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done", gate), nil), http.StatusCreated)["sessionId"].(string)
+		// A waits for a file in its working directory that the test creates (with a query in
+		// A's sandboxed kernel) once B is seen waiting for A.
+		a := createSession(t, s, batchSession("dep-a", "while [ ! -e go ]; do sleep 0.05; done", nil), http.StatusCreated)["sessionId"].(string)
 		s.WaitSession(t, a, e2eWait, "RUNNING")
 		b := createSession(t, s, batchSession("dep-b", "echo after", map[string]any{"dependencies": []string{a}}), http.StatusCreated)["sessionId"].(string)
 		stacktest.Eventually(t, e2eWait, func() (bool, string) {
@@ -279,7 +277,7 @@ func TestE2EBatchAndDependencies(t *testing.T) {
 		})
 		require.Equal(t, "RUNNING", s.Session(t, a).Status)
 		gateAt := time.Now()
-		require.NoError(t, os.WriteFile(gate, nil, 0o644))
+		require.EqualValues(t, 0, execute(t, s, "dep-a", "gate", "open('go', 'w').close()")["exitCode"])
 		require.Equal(t, "SUCCESS", s.WaitSession(t, a, e2eWait, "TERMINATED").Result)
 		require.Equal(t, "SUCCESS", s.WaitSession(t, b, e2eWait, "TERMINATED").Result)
 		// B was scheduled only once A could end (A cannot end before the gate exists). The
@@ -436,7 +434,7 @@ func TestE2EConcurrentCreates(t *testing.T) {
 		ID: "sim", Runtime: "dummy", Simulate: agents, Slots: map[string]string{"cpu": fmt.Sprint(cpuPerAgent), "mem": "4g"},
 	}}})
 	ctx := context.Background()
-	_, err := s.DB.Exec(ctx, `UPDATE keypair_resource_policies SET max_concurrent_sessions = 10000`)
+	_, err := s.DB.Exec(ctx, `UPDATE keypair_resource_policies SET max_concurrent_sessions = 10000, max_pending_session_count = 10000`)
 	require.NoError(t, err)
 	// What does not fit is cancelled after a while instead of pending forever.
 	_, err = s.DB.Exec(ctx, `UPDATE scaling_groups SET scheduler_opts = scheduler_opts || '{"pending_timeout": 8}'::jsonb WHERE name = 'default'`)

@@ -88,7 +88,7 @@ func runWorker(ctx context.Context, o workerOpts) error {
 	}
 
 	return worker.Run(ctx, worker.Config{
-		RedisOpt:          asynq.RedisClientOpt{Addr: svc.redis.Options().Addr, Password: svc.redis.Options().Password},
+		RedisOpt:          asynqRedisOpt(svc.redis),
 		Etcd:              svc.etcd,
 		ID:                fmt.Sprintf("%s-worker-%d", e.cfg.Manager.ID, os.Getpid()),
 		Concurrency:       o.Concurrency,

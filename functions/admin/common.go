@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -254,32 +253,10 @@ func encodeSlots(s *functions.Server, field string, in map[string]string) (json.
 	return raw, nil
 }
 
-// decodeSlots reads a stored resource slot object; amounts stored as JSON numbers become
-// decimal strings. It never returns a nil map.
+// decodeSlots reads a stored resource slot object with slots.DecodeMap; amounts stored as
+// JSON numbers become decimal strings as written. It never returns a nil map.
 func decodeSlots(raw json.RawMessage) (map[string]string, error) {
-	out := map[string]string{}
-	if len(raw) == 0 || string(raw) == "null" {
-		return out, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("decode resource slots: %w", err)
-	}
-	for k, v := range m {
-		var str string
-		if err := json.Unmarshal(v, &str); err == nil {
-			out[k] = str
-			continue
-		}
-		var num json.Number
-		dec := json.NewDecoder(bytes.NewReader(v))
-		dec.UseNumber()
-		if err := dec.Decode(&num); err != nil {
-			return nil, fmt.Errorf("decode resource slot %q: %w", k, err)
-		}
-		out[k] = num.String()
-	}
-	return out, nil
+	return slots.DecodeMap(raw)
 }
 
 // nonNil returns s, or an empty slice for nil.

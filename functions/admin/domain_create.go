@@ -11,11 +11,12 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/hostperm"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // DomainCreate is the body of create-domain.
 type DomainCreate struct {
-	Name                    string                           `json:"name" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Domain name, unique: letters, digits, '_', '.' and '-'." example:"research"`
+	Name                    string                           `json:"name" minLength:"1" maxLength:"64" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Domain name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit." example:"research"`
 	Description             *string                          `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
 	IsActive                *bool                            `json:"is_active,omitempty" default:"true" doc:"Whether the domain is active."`
 	TotalResourceSlots      map[string]string                `json:"total_resource_slots,omitempty" doc:"Most resources the domain's sessions may occupy together: known slot → amount. Memory-like slots take binary sizes such as \"64g\"; \"Infinity\" means no limit. Default {} (no limit)." example:"{\"cpu\":\"64\",\"mem\":\"256g\"}"`
@@ -35,6 +36,9 @@ func registerCreateDomain(s *functions.Server) {
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
 	}), func(ctx context.Context, in *input) (*domainOutput, error) {
 		b := in.Body
+		if err := functions.CheckName("name", b.Name, names.MaxShortName); err != nil {
+			return nil, err
+		}
 		total, err := encodeSlots(s, "total_resource_slots", b.TotalResourceSlots)
 		if err != nil {
 			return nil, err

@@ -11,11 +11,12 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/hostperm"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // DomainUpdate is the body of update-domain: only the fields given change.
 type DomainUpdate struct {
-	NewName                 *string                          `json:"new_name,omitempty" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Renames the domain; its projects, users and scaling group associations follow." example:"research-2"`
+	NewName                 *string                          `json:"new_name,omitempty" minLength:"1" maxLength:"64" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Renames the domain (ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit); its projects, users and scaling group associations follow." example:"research-2"`
 	Description             *string                          `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
 	IsActive                *bool                            `json:"is_active,omitempty" doc:"Whether the domain is active."`
 	TotalResourceSlots      map[string]string                `json:"total_resource_slots,omitempty" doc:"Replaces the resource limit: known slot → amount; {} means no limit."`
@@ -37,6 +38,11 @@ func registerUpdateDomain(s *functions.Server) {
 		Errors: []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *input) (*domainOutput, error) {
 		b := in.Body
+		if b.NewName != nil {
+			if err := functions.CheckName("new_name", *b.NewName, names.MaxShortName); err != nil {
+				return nil, err
+			}
+		}
 		params := &dbsqlc.DomainUpdateParams{
 			Name:                    in.Name,
 			NewName:                 b.NewName,

@@ -11,11 +11,12 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/hostperm"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // ProjectCreate is the body of create-project.
 type ProjectCreate struct {
-	Name                string                           `json:"name" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Project name, unique within the domain: letters, digits, '_', '.' and '-'." example:"team-a"`
+	Name                string                           `json:"name" minLength:"1" maxLength:"64" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Project name, unique within the domain: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit." example:"team-a"`
 	DomainName          *string                          `json:"domain_name,omitempty" minLength:"1" maxLength:"64" doc:"Domain of the project. Default: the caller's domain." example:"default"`
 	Description         *string                          `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
 	IsActive            *bool                            `json:"is_active,omitempty" default:"true" doc:"Whether the project is active."`
@@ -39,6 +40,9 @@ func registerCreateProject(s *functions.Server) {
 		Errors: []int{http.StatusForbidden},
 	}), func(ctx context.Context, in *input) (*projectOutput, error) {
 		b := in.Body
+		if err := functions.CheckName("name", b.Name, names.MaxShortName); err != nil {
+			return nil, err
+		}
 		id := caller(ctx)
 		domain := deref(b.DomainName, id.Domain())
 		if err := checkDomain(id, domain); err != nil {

@@ -11,11 +11,12 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/hostperm"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // ProjectUpdate is the body of update-project: only the fields given change.
 type ProjectUpdate struct {
-	Name                *string                          `json:"name,omitempty" minLength:"1" maxLength:"64" pattern:"^[\\w.-]+$" doc:"Renames the project (400 if the name is taken in its domain)."`
+	Name                *string                          `json:"name,omitempty" minLength:"1" maxLength:"64" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Renames the project (ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit; 400 if the name is taken in its domain)."`
 	Description         *string                          `json:"description,omitempty" maxLength:"512" doc:"Free-form description."`
 	IsActive            *bool                            `json:"is_active,omitempty" doc:"Whether the project is active."`
 	TotalResourceSlots  map[string]string                `json:"total_resource_slots,omitempty" doc:"Replaces the resource limit: known slot → amount; {} means no limit."`
@@ -37,6 +38,11 @@ func registerUpdateProject(s *functions.Server) {
 		Errors: []int{http.StatusForbidden, http.StatusNotFound},
 	}), func(ctx context.Context, in *input) (*projectOutput, error) {
 		b := in.Body
+		if b.Name != nil {
+			if err := functions.CheckName("name", *b.Name, names.MaxShortName); err != nil {
+				return nil, err
+			}
+		}
 		pool := s.Deps().Pool
 		if _, err := loadProject(ctx, pool, caller(ctx), in.id()); err != nil {
 			return nil, err

@@ -95,32 +95,13 @@ func normalizeSlots(field string, in map[string]string, types map[string]string)
 	return norm, raw, nil
 }
 
-// decodeSlots reads a stored resource slot object; amounts stored as JSON numbers are turned
-// into decimal strings. A NULL column gives nil.
+// decodeSlots reads a stored resource slot object with slots.DecodeMap; amounts stored as
+// JSON numbers become decimal strings as written. A NULL column gives nil.
 func decodeSlots(raw json.RawMessage) (map[string]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("decode resource slots: %w", err)
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		var str string
-		if err := json.Unmarshal(v, &str); err == nil {
-			out[k] = str
-			continue
-		}
-		var num json.Number
-		dec := json.NewDecoder(bytes.NewReader(v))
-		dec.UseNumber()
-		if err := dec.Decode(&num); err != nil {
-			return nil, fmt.Errorf("decode resource slot %q: %w", k, err)
-		}
-		out[k] = num.String()
-	}
-	return out, nil
+	return slots.DecodeMap(raw)
 }
 
 // decodeSlotsNonNil is decodeSlots for NOT NULL columns: never nil.

@@ -11,11 +11,12 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/hostperm"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // KeypairResourcePolicyCreate is the body of create-keypair-resource-policy.
 type KeypairResourcePolicyCreate struct {
-	Name                           string                           `json:"name" minLength:"1" maxLength:"256" doc:"Policy name, unique." example:"gpu-team"`
+	Name                           string                           `json:"name" minLength:"1" maxLength:"256" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Policy name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit." example:"gpu-team"`
 	DefaultForUnspecified          *string                          `json:"default_for_unspecified,omitempty" enum:"LIMITED,UNLIMITED" default:"LIMITED" doc:"Limit of the known slots missing from total_resource_slots: LIMITED means zero, UNLIMITED means no limit."`
 	TotalResourceSlots             map[string]string                `json:"total_resource_slots,omitempty" doc:"Most resources all sessions of a keypair may occupy together: known slot → amount. Memory-like (bytes) slots take binary sizes such as \"16g\"; \"Infinity\" means no limit. Default {}." example:"{\"cpu\":\"8\",\"mem\":\"16g\"}"`
 	MaxSessionLifetime             *int32                           `json:"max_session_lifetime,omitempty" minimum:"0" default:"0" doc:"Seconds a session may live; 0 means no limit."`
@@ -39,6 +40,9 @@ func registerCreateKeypairResourcePolicy(s *functions.Server) {
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
 	}), func(ctx context.Context, in *input) (*keypairResourcePolicyOutput, error) {
 		b := in.Body
+		if err := functions.CheckName("name", b.Name, names.MaxLongName); err != nil {
+			return nil, err
+		}
 		types := slotTypes(s)
 		_, total, err := normalizeSlots("total_resource_slots", b.TotalResourceSlots, types)
 		if err != nil {

@@ -9,11 +9,12 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // ProjectResourcePolicyCreate is the body of create-project-resource-policy.
 type ProjectResourcePolicyCreate struct {
-	Name              string `json:"name" minLength:"1" maxLength:"256" doc:"Policy name, unique." example:"research-lab"`
+	Name              string `json:"name" minLength:"1" maxLength:"256" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Policy name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit." example:"research-lab"`
 	MaxVfolderCount   *int32 `json:"max_vfolder_count,omitempty" minimum:"0" default:"0" doc:"Most virtual folders a project may own; 0 means no limit."`
 	MaxQuotaScopeSize *int64 `json:"max_quota_scope_size,omitempty" minimum:"-1" default:"-1" doc:"Bytes a project's quota scope may hold; -1 means no limit."`
 }
@@ -29,6 +30,9 @@ func registerCreateProjectResourcePolicy(s *functions.Server) {
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
 	}), func(ctx context.Context, in *input) (*projectResourcePolicyOutput, error) {
 		b := in.Body
+		if err := functions.CheckName("name", b.Name, names.MaxLongName); err != nil {
+			return nil, err
+		}
 		row, err := db.Q.ProjectResourcePolicyInsert(ctx, s.Deps().Pool, &dbsqlc.ProjectResourcePolicyInsertParams{
 			Name:              b.Name,
 			MaxVfolderCount:   deref(b.MaxVfolderCount, 0),

@@ -9,11 +9,12 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // ResourcePresetCreate is the body of create-resource-preset.
 type ResourcePresetCreate struct {
-	Name          string            `json:"name" minLength:"1" maxLength:"256" doc:"Preset name, unique." example:"cpu02-medium"`
+	Name          string            `json:"name" minLength:"1" maxLength:"256" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Preset name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit." example:"cpu02-medium"`
 	ResourceSlots map[string]string `json:"resource_slots" minProperties:"1" doc:"Resources the preset requests: known slot → amount, with at least cpu and mem. Memory-like (bytes) slots take binary sizes such as \"8g\"." example:"{\"cpu\":\"4\",\"mem\":\"8g\"}"`
 	SharedMemory  *string           `json:"shared_memory,omitempty" nullable:"true" doc:"Shared memory as a binary size (\"1g\", \"512m\", bytes); null or absent leaves it to the image or the default." example:"1g"`
 }
@@ -29,6 +30,9 @@ func registerCreateResourcePreset(s *functions.Server) {
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
 	}), func(ctx context.Context, in *input) (*resourcePresetOutput, error) {
 		b := in.Body
+		if err := functions.CheckName("name", b.Name, names.MaxLongName); err != nil {
+			return nil, err
+		}
 		raw, err := presetSlots(b.ResourceSlots, slotTypes(s))
 		if err != nil {
 			return nil, err

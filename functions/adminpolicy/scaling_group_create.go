@@ -9,11 +9,12 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // ScalingGroupCreate is the body of create-scaling-group.
 type ScalingGroupCreate struct {
-	Name            string              `json:"name" minLength:"1" maxLength:"64" doc:"Scaling group name, unique." example:"gpu"`
+	Name            string              `json:"name" minLength:"1" maxLength:"64" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Scaling group name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit." example:"gpu"`
 	Description     *string             `json:"description,omitempty" nullable:"true" maxLength:"512" doc:"Free-form description."`
 	IsActive        *bool               `json:"is_active,omitempty" default:"true" doc:"Whether sessions may be scheduled in the group."`
 	IsPublic        *bool               `json:"is_public,omitempty" default:"true" doc:"Whether user sessions may use the group."`
@@ -37,6 +38,9 @@ func registerCreateScalingGroup(s *functions.Server) {
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
 	}), func(ctx context.Context, in *input) (*scalingGroupOutput, error) {
 		b := in.Body
+		if err := functions.CheckName("name", b.Name, names.MaxShortName); err != nil {
+			return nil, err
+		}
 		driverOpts, err := encodeObject("driver_opts", b.DriverOpts)
 		if err != nil {
 			return nil, err

@@ -9,11 +9,12 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 // UserResourcePolicyCreate is the body of create-user-resource-policy.
 type UserResourcePolicyCreate struct {
-	Name                           string `json:"name" minLength:"1" maxLength:"256" doc:"Policy name, unique." example:"researchers"`
+	Name                           string `json:"name" minLength:"1" maxLength:"256" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$" doc:"Policy name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit." example:"researchers"`
 	MaxVfolderCount                *int32 `json:"max_vfolder_count,omitempty" minimum:"0" default:"0" doc:"Most virtual folders a user may own; 0 means no limit."`
 	MaxQuotaScopeSize              *int64 `json:"max_quota_scope_size,omitempty" minimum:"-1" default:"-1" doc:"Bytes a user's quota scope may hold; -1 means no limit."`
 	MaxSessionCountPerModelSession *int32 `json:"max_session_count_per_model_session,omitempty" minimum:"0" default:"10" doc:"Most sessions (replicas) one model service of the user may run."`
@@ -31,6 +32,9 @@ func registerCreateUserResourcePolicy(s *functions.Server) {
 		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
 	}), func(ctx context.Context, in *input) (*userResourcePolicyOutput, error) {
 		b := in.Body
+		if err := functions.CheckName("name", b.Name, names.MaxLongName); err != nil {
+			return nil, err
+		}
 		row, err := db.Q.UserResourcePolicyInsert(ctx, s.Deps().Pool, &dbsqlc.UserResourcePolicyInsertParams{
 			Name:                           b.Name,
 			MaxVfolderCount:                deref(b.MaxVfolderCount, 0),

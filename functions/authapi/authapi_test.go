@@ -2,8 +2,14 @@ package authapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -160,4 +166,73 @@ func TestRole(t *testing.T) {
 	require.Equal(t, "No such project (user group).", p.Title)
 	env.Do(t, http.MethodGet, "/auth/role", map[string]any{"group": "default"}, &functionstest.User).RequireProblem(t, 400, "invalid-api-params")
 	env.Do(t, http.MethodGet, "/auth/role", nil, nil).RequireProblem(t, 400, "invalid-auth-params")
+}
+
+// TestAuthorizeAttemptsLimited: password attempts at POST /auth/authorize go through the
+// shared limiter, atomically: concurrent wrong passwords from one address get at most the
+// address's attempts checked; the right password is then refused from that address (429 with
+// Retry-After) and works from another one once the account's delay has passed.
+func TestAuthorizeAttemptsLimited(t *testing.T) {
+	t.Parallel()
+	env := functionstest.New(t)
+	// The test's client reaches the API through a "proxy" at 127.0.0.1.
+	env.Deps.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	start := time.Now()
+	env.Clock.Set(start)
+	lim := env.Deps.PasswordLimiter().Limits()
+	from := func(addr string) string { return "X-Forwarded-For: " + addr }
+
+	var checked, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			res := env.Do(t, http.MethodPost, "/auth/authorize", login("default", fixture.SuperadminEmail, "guess"), nil, from("198.51.100.1"))
+			switch res.Status {
+			case http.StatusUnauthorized:
+				checked.Add(1)
+			case http.StatusTooManyRequests:
+				require.NotEmpty(t, res.Header.Get("Retry-After"))
+				refused.Add(1)
+			default:
+				t.Errorf("status %d: %s", res.Status, res.Body)
+			}
+		})
+	}
+	wg.Wait()
+	require.LessOrEqual(t, int(checked.Load()), lim.AddressAttempts)
+	require.EqualValues(t, 40, checked.Load()+refused.Load())
+
+	// 40 concurrent attempts for 40 accounts from one address: exactly the address's
+	// attempts are checked.
+	checked.Store(0)
+	for i := range 40 {
+		wg.Go(func() {
+			res := env.Do(t, http.MethodPost, "/auth/authorize", login("default", fmt.Sprintf("u%d@example.com", i), "guess"), nil, from("198.51.100.2"))
+			if res.Status == http.StatusUnauthorized {
+				checked.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, lim.AddressAttempts, checked.Load())
+
+	// The right password from the blocked address is refused.
+	res := env.Do(t, http.MethodPost, "/auth/authorize", login("default", fixture.SuperadminEmail, fixture.SuperadminPassword), nil, from("198.51.100.1"))
+	p := res.RequireProblem(t, http.StatusTooManyRequests, "rate-limit-exceeded")
+	require.Contains(t, p.Msg, "from this address")
+	retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.Greater(t, retry, 800)
+
+	// From another address it works once the account's (short) delay has passed.
+	env.Clock.Set(start.Add(lim.AccountMaxDelay))
+	res = env.Do(t, http.MethodPost, "/auth/authorize", login("default", fixture.SuperadminEmail, fixture.SuperadminPassword), nil, from("203.0.113.1"))
+	res.RequireStatus(t, http.StatusOK)
+	// The success cleared the account: no delay for its owner's next typo.
+	env.Do(t, http.MethodPost, "/auth/authorize", login("default", fixture.SuperadminEmail, "typo"), nil, from("203.0.113.1")).
+		RequireProblem(t, http.StatusUnauthorized, "auth-failed")
+
+	// Invalid text never reaches the database.
+	env.Do(t, http.MethodPost, "/auth/authorize", login("default", "a\u0000b@example.com", "x"), nil).
+		RequireProblem(t, http.StatusBadRequest, "invalid-api-params")
 }

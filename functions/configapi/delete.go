@@ -8,11 +8,12 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 type configDeleteInput struct {
 	Body struct {
-		Key    string `json:"key" minLength:"1" doc:"Key relative to the namespace." example:"config/api/resources/group_resource_visibility"`
+		Key    string `json:"key" minLength:"1" maxLength:"512" doc:"Key relative to the namespace: printable text without '.' or '..' segments." example:"config/api/resources/group_resource_visibility"`
 		Prefix bool   `json:"prefix,omitempty" doc:"Also delete every key below key (whole path segments: a/b does not touch a/bc)."`
 	}
 }
@@ -24,6 +25,9 @@ func registerDeleteConfig(s *functions.Server) {
 		Description: "Deletes a key of the etcd namespace, or with prefix the key and its subtree. Deleting an absent key succeeds.",
 		Role:        functions.Superadmin, Params: true,
 	}), func(ctx context.Context, in *configDeleteInput) (*ConfigOKOutput, error) {
+		if err := functions.InvalidParam("key", names.ConfigKey(in.Body.Key)); err != nil {
+			return nil, err
+		}
 		d := s.Deps()
 		var err error
 		if in.Body.Prefix {

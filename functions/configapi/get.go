@@ -4,15 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 type configGetInput struct {
 	Body struct {
-		Key    string `json:"key" minLength:"1" doc:"Key relative to the namespace." example:"config/docker/registry"`
+		Key    string `json:"key" minLength:"1" maxLength:"512" doc:"Key relative to the namespace: printable text without '.' or '..' segments." example:"config/docker/registry"`
 		Prefix bool   `json:"prefix,omitempty" doc:"Read the key and everything below it as nested objects."`
 	}
 }
@@ -31,6 +33,12 @@ func registerGetConfig(s *functions.Server) {
 		Description: "Reads a key of the etcd namespace, or with prefix a whole subtree as nested objects.",
 		Role:        functions.Superadmin, Params: true,
 	}), func(ctx context.Context, in *configGetInput) (*ConfigResultOutput, error) {
+		// A prefix read of "/" reads the whole namespace; any other key must be a valid key.
+		if !in.Body.Prefix || strings.Trim(in.Body.Key, "/") != "" {
+			if err := functions.InvalidParam("key", names.ConfigKey(in.Body.Key)); err != nil {
+				return nil, err
+			}
+		}
 		d := s.Deps()
 		out := &ConfigResultOutput{}
 		if in.Body.Prefix {

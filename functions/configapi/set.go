@@ -9,11 +9,12 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/names"
 )
 
 type configSetInput struct {
 	Body struct {
-		Key   string `json:"key" minLength:"1" doc:"Key relative to the namespace." example:"config/api/resources/group_resource_visibility"`
+		Key   string `json:"key" minLength:"1" maxLength:"512" doc:"Key relative to the namespace: printable text without '.' or '..' segments." example:"config/api/resources/group_resource_visibility"`
 		Value any    `json:"value" doc:"A string stored as it is, or an object flattened into keys below key (segments URL-quoted, \"\" members stored at the object's own key). Numbers and booleans are stored as their JSON text." example:"true"`
 	}
 }
@@ -38,6 +39,9 @@ func registerSetConfig(s *functions.Server) {
 		Description: "Writes a key of the etcd namespace, or a nested object as a subtree of keys. Keys the object does not mention are left alone.",
 		Role:        functions.Superadmin, Params: true,
 	}), func(ctx context.Context, in *configSetInput) (*ConfigOKOutput, error) {
+		if err := functions.InvalidParam("key", names.ConfigKey(in.Body.Key)); err != nil {
+			return nil, err
+		}
 		d := s.Deps()
 		key := in.Body.Key
 		switch v := in.Body.Value.(type) {

@@ -47,7 +47,7 @@ func chromiumPath(t *testing.T) string {
 func seedQueue(t *testing.T, queue string, completed, pending int) {
 	t.Helper()
 	ctx := t.Context()
-	ropt := asynq.RedisClientOpt{Addr: functionstest.RedisAddr()}
+	ropt := functionstest.RedisOpt()
 	insp := asynq.NewInspector(ropt)
 	t.Cleanup(func() {
 		_ = insp.DeleteQueue(queue, true)

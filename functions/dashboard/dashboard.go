@@ -11,7 +11,12 @@
 // checks the token and then the user again (an account demoted or deactivated since the login
 // is refused at once). Without a valid cookie, pages redirect to the login form and
 // /jobs/api/* answers 401; a user who is not an active superadmin gets 403. POST /jobs/logout
-// clears the cookie.
+// clears the cookie and revokes its token server-side (its id is kept in Redis until the
+// token would have expired), so a copy of the cookie taken before the logout no longer works.
+//
+// Login attempts go through the API's one password-attempt limiter (internal/authlimit,
+// functions.Deps.PasswordLimiter), shared with POST /auth/authorize: per client address, and
+// slowed down per account.
 //
 // The signing secret is the shared-config key config/hangar/dashboard/secret, so that every
 // API replica accepts the others' cookies and a restart logs nobody out. When it is missing at
@@ -89,6 +94,9 @@ type Dashboard struct {
 
 	mu          sync.Mutex
 	localSecret string // used until the shared config holds SecretKey
+	// revokedLocal holds the ids of tokens logged out through this process, with their
+	// expiry (Redis holds everyone's).
+	revokedLocal map[string]time.Time
 }
 
 // Mount serves the dashboard on s's mux under RootPath. It needs s.Deps().Pool (logins) and
@@ -104,7 +112,7 @@ func Mount(ctx context.Context, s *functions.Server, o Options) (*Dashboard, err
 	if o.TTL <= 0 {
 		o.TTL = DefaultTTL
 	}
-	d := &Dashboard{deps: deps, ttl: o.TTL}
+	d := &Dashboard{deps: deps, ttl: o.TTL, revokedLocal: map[string]time.Time{}}
 	if err := d.ensureSecret(ctx); err != nil {
 		return nil, err
 	}
@@ -118,7 +126,7 @@ func Mount(ctx context.Context, s *functions.Server, o Options) (*Dashboard, err
 		http.Redirect(w, r, RootPath+"/", http.StatusSeeOther)
 	})
 	mux.HandleFunc("GET "+LoginPath, d.loginPage)
-	mux.HandleFunc("POST "+LoginPath, d.login)
+	mux.HandleFunc("POST "+LoginPath, d.submitLogin)
 	mux.HandleFunc("POST "+LogoutPath, d.logout)
 	// One pattern per method: a method-less "/jobs/" would conflict with huma's "GET /".
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -209,26 +217,45 @@ func (d *Dashboard) serve(w http.ResponseWriter, r *http.Request) {
 // user returns the logged-in superadmin of r, or the status to refuse it with: 401 without a
 // valid, unexpired cookie, 403 when the user is no (longer an) active superadmin.
 func (d *Dashboard) user(r *http.Request) (*dbsqlc.User, int) {
+	u, _, status := d.login(r)
+	return u, status
+}
+
+// login is user with the verified token.
+func (d *Dashboard) login(r *http.Request) (*dbsqlc.User, token, int) {
 	c, err := r.Cookie(CookieName)
 	if err != nil {
-		return nil, http.StatusUnauthorized
+		return nil, token{}, http.StatusUnauthorized
 	}
-	id, ok := verifyToken(d.secret(), c.Value, d.deps.Clock())
+	tok, ok := parseToken(d.secret(), c.Value, d.deps.Clock())
 	if !ok {
-		return nil, http.StatusUnauthorized
+		return nil, token{}, http.StatusUnauthorized
 	}
-	u, err := db.Q.UserGetByUUID(r.Context(), d.deps.Pool, id)
+	revoked, err := d.revoked(r.Context(), tok)
+	if err != nil {
+		// Fail closed: a logout that cannot be checked may have happened.
+		d.deps.Log().WarnContext(r.Context(), "dashboard: logout list unreachable", "err", err)
+		return nil, token{}, http.StatusServiceUnavailable
+	}
+	if revoked {
+		return nil, token{}, http.StatusUnauthorized
+	}
+	u, err := db.Q.UserGetByUUID(r.Context(), d.deps.Pool, tok.user)
 	if err != nil {
 		if errors.Is(db.Translate(err), db.ErrNotFound) {
-			return nil, http.StatusUnauthorized
+			return nil, token{}, http.StatusUnauthorized
+		}
+		if db.IsUnavailable(err) {
+			d.deps.Log().WarnContext(r.Context(), "dashboard: load user: database unavailable", "err", err)
+			return nil, token{}, http.StatusServiceUnavailable
 		}
 		d.deps.Log().ErrorContext(r.Context(), "dashboard: load user", "err", err)
-		return nil, http.StatusInternalServerError
+		return nil, token{}, http.StatusInternalServerError
 	}
 	if !allowed(u) {
-		return nil, http.StatusForbidden
+		return nil, token{}, http.StatusForbidden
 	}
-	return u, http.StatusOK
+	return u, tok, http.StatusOK
 }
 
 // allowed reports whether u may use the dashboard.
@@ -247,6 +274,9 @@ func (d *Dashboard) refuse(w http.ResponseWriter, r *http.Request, status int) {
 		if msg == "" {
 			msg = http.StatusText(status)
 		}
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", strconv.Itoa(functions.DatabaseRetryAfter))
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = fmt.Fprintf(w, "{\"error\":%q}\n", msg)
@@ -260,36 +290,54 @@ func (d *Dashboard) refuse(w http.ResponseWriter, r *http.Request, status int) {
 	if status != http.StatusForbidden {
 		msg = "The dashboard cannot check your login right now."
 	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(functions.DatabaseRetryAfter))
+	}
 	renderLogin(w, status, loginView{Error: msg})
 }
 
-// Token format: "<user uuid>.<expiry, unix seconds>.<base64url HMAC-SHA256 of the first two
-// parts>". A stateless signed value is enough here (the user is re-checked on every request),
-// so the standard library's HMAC is used rather than a JWT library.
+// Token format: "<user uuid>.<expiry, unix seconds>.<token id>.<base64url HMAC-SHA256 of the
+// first three parts>". A signed value checked against the user on every request, plus the
+// revocation of its id at logout (see revoked), is all a login needs, so the standard
+// library's HMAC is used rather than a JWT library.
+
+// token is a verified login token.
+type token struct {
+	user uuid.UUID
+	exp  time.Time
+	id   string
+}
 
 func signToken(secret []byte, user uuid.UUID, exp time.Time) string {
-	payload := user.String() + "." + strconv.FormatInt(exp.Unix(), 10)
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	payload := user.String() + "." + strconv.FormatInt(exp.Unix(), 10) + "." + hex.EncodeToString(b[:])
 	return payload + "." + mac(secret, payload)
 }
 
-func verifyToken(secret []byte, token string, now time.Time) (uuid.UUID, bool) {
-	payload, sig, ok := cutLast(token, ".")
+func verifyToken(secret []byte, tok string, now time.Time) (uuid.UUID, bool) {
+	t, ok := parseToken(secret, tok, now)
+	return t.user, ok
+}
+
+func parseToken(secret []byte, tok string, now time.Time) (token, bool) {
+	payload, sig, ok := cutLast(tok, ".")
 	if !ok || len(secret) == 0 || !hmac.Equal([]byte(sig), []byte(mac(secret, payload))) {
-		return uuid.Nil, false
+		return token{}, false
 	}
-	idPart, expPart, ok := strings.Cut(payload, ".")
-	if !ok {
-		return uuid.Nil, false
+	parts := strings.Split(payload, ".")
+	if len(parts) != 3 || parts[2] == "" {
+		return token{}, false
 	}
-	exp, err := strconv.ParseInt(expPart, 10, 64)
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil || !now.Before(time.Unix(exp, 0)) {
-		return uuid.Nil, false
+		return token{}, false
 	}
-	id, err := uuid.Parse(idPart)
+	id, err := uuid.Parse(parts[0])
 	if err != nil {
-		return uuid.Nil, false
+		return token{}, false
 	}
-	return id, true
+	return token{user: id, exp: time.Unix(exp, 0), id: parts[2]}, true
 }
 
 func mac(secret []byte, payload string) string {

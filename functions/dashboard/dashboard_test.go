@@ -1,10 +1,14 @@
 package dashboard
 
 import (
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +33,7 @@ func setup(t *testing.T) *testBundle {
 	var dash *Dashboard
 	env := functionstest.New(t, func(s *functions.Server) {
 		var err error
-		dash, err = Mount(t.Context(), s, Options{RedisOpt: asynq.RedisClientOpt{Addr: functionstest.RedisAddr()}})
+		dash, err = Mount(t.Context(), s, Options{RedisOpt: functionstest.RedisOpt()})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = dash.Close() })
 	})
@@ -215,11 +219,11 @@ func TestReadOnlyUnlessEnabled(t *testing.T) {
 	b := setup(t)
 	ctx := t.Context()
 	queue := b.env.Namespace + ":default"
-	aq := asynq.NewClient(asynq.RedisClientOpt{Addr: functionstest.RedisAddr()})
+	aq := asynq.NewClient(functionstest.RedisOpt())
 	t.Cleanup(func() { _ = aq.Close() })
 	_, err := aq.EnqueueContext(ctx, asynq.NewTask("test:noop", nil), asynq.Queue(queue))
 	require.NoError(t, err)
-	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: functionstest.RedisAddr()})
+	insp := asynq.NewInspector(functionstest.RedisOpt())
 	t.Cleanup(func() {
 		_ = insp.DeleteQueue(queue, true)
 		_ = insp.Close()
@@ -260,25 +264,122 @@ func TestTokenRoundTrip(t *testing.T) {
 	require.False(t, ok, "no secret, no login")
 }
 
+// loginFrom posts the login form as a client behind the test's trusted proxy (the peer
+// 127.0.0.1) whose address is from.
+func (b *testBundle) loginFrom(t *testing.T, from, email, password string) answer {
+	t.Helper()
+	return b.loginVia(t, "127.0.0.1", from, email, password)
+}
+
+// loginVia posts the login form from the local address peer with X-Forwarded-For: from.
+func (b *testBundle) loginVia(t *testing.T, peer, from, email, password string) answer {
+	t.Helper()
+	form := url.Values{"email": {email}, "password": {password}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.env.HTTP.URL+LoginPath, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", from)
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(peer)}}
+	tr := &http.Transport{DialContext: dialer.DialContext}
+	defer tr.CloseIdleConnections()
+	c := b.client(t)
+	c.Transport = tr
+	res, err := c.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return answer{status: res.StatusCode, header: res.Header, body: string(raw)}
+}
+
 func TestLoginFailuresLimited(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	c := b.client(t)
-	for range MaxLoginFailures {
-		require.Equal(t, http.StatusUnauthorized, b.login(t, c, fixture.SuperadminEmail, "guess").status)
-	}
-	// Blocked now, even with the right password.
-	a := b.login(t, c, fixture.SuperadminEmail, fixture.SuperadminPassword)
-	require.Equal(t, http.StatusTooManyRequests, a.status)
-	require.Contains(t, a.body, "Too many failed logins")
-	// Other addresses are not affected.
-	require.Equal(t, http.StatusForbidden, b.login(t, c, fixture.UserEmail, fixture.UserPassword).status)
+	b.env.Deps.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	start := time.Now()
+	b.env.Clock.Set(start)
+	lim := b.env.Deps.PasswordLimiter().Limits()
 
-	// The block ends with its window (counted from the first failure).
-	ttl, err := b.env.Redis.TTL(t.Context(), b.dash.failureKey(fixture.SuperadminEmail)).Result()
+	// Per address: wrong passwords (for any accounts) use up the address's attempts; then even
+	// the right password is refused from there, but works from elsewhere.
+	for i := range lim.AddressAttempts {
+		a := b.loginFrom(t, "198.51.100.1", fmt.Sprintf("nobody%d@example.com", i), "guess")
+		require.Equal(t, http.StatusUnauthorized, a.status, a.body)
+	}
+	a := b.loginFrom(t, "198.51.100.1", fixture.SuperadminEmail, fixture.SuperadminPassword)
+	require.Equal(t, http.StatusTooManyRequests, a.status)
+	require.Contains(t, a.body, "Too many failed logins from this address")
+	retry, err := strconv.Atoi(a.header.Get("Retry-After"))
 	require.NoError(t, err)
-	require.Greater(t, ttl, time.Duration(0))
-	require.LessOrEqual(t, ttl, LoginFailureWindow)
-	require.NoError(t, b.env.Redis.Del(t.Context(), b.dash.failureKey(fixture.SuperadminEmail)).Err())
+	require.InDelta(t, lim.AddressWindow.Seconds(), retry, 1)
+	require.Equal(t, http.StatusSeeOther, b.loginFrom(t, "198.51.100.2", fixture.SuperadminEmail, fixture.SuperadminPassword).status)
+
+	// The same limiter counts POST /auth/authorize: an address that used its attempts there is
+	// refused here.
+	for i := range lim.AddressAttempts {
+		res := b.env.Do(t, http.MethodPost, "/auth/authorize",
+			map[string]any{"type": "keypair", "domain": "default", "username": fmt.Sprintf("x%d@example.com", i), "password": "guess"},
+			nil, "X-Forwarded-For: 198.51.100.3")
+		res.RequireProblem(t, http.StatusUnauthorized, "auth-failed")
+	}
+	require.Equal(t, http.StatusTooManyRequests, b.loginFrom(t, "198.51.100.3", fixture.SuperadminEmail, fixture.SuperadminPassword).status)
+
+	// Per account: failures from many addresses slow the account down, without locking its
+	// owner out.
+	for i := range lim.AccountFreeFailures {
+		a := b.loginFrom(t, fmt.Sprintf("192.0.2.%d", i+1), fixture.SuperadminEmail, "guess")
+		require.Equal(t, http.StatusUnauthorized, a.status, a.body)
+	}
+	a = b.loginFrom(t, "203.0.113.1", fixture.SuperadminEmail, fixture.SuperadminPassword)
+	require.Equal(t, http.StatusTooManyRequests, a.status)
+	require.Contains(t, a.body, "for this account")
+	require.Equal(t, "1", a.header.Get("Retry-After"))
+	b.env.Clock.Set(start.Add(time.Second))
+	require.Equal(t, http.StatusSeeOther, b.loginFrom(t, "203.0.113.1", fixture.SuperadminEmail, fixture.SuperadminPassword).status)
+
+	// From a peer that is not a trusted proxy, X-Forwarded-For is not believed: the varying
+	// "addresses" below are all the peer's one address.
+	for i := range lim.AddressAttempts {
+		a := b.loginVia(t, "127.0.0.2", fmt.Sprintf("10.0.0.%d", i), fmt.Sprintf("spoof%d@example.com", i), "guess")
+		require.Equal(t, http.StatusUnauthorized, a.status, a.body)
+	}
+	require.Equal(t, http.StatusTooManyRequests, b.loginVia(t, "127.0.0.2", "10.0.0.99", "spoof@example.com", "guess").status)
+	require.Equal(t, http.StatusUnauthorized, b.loginVia(t, "127.0.0.3", "10.0.0.99", "spoof@example.com", "guess").status)
+}
+
+// TestLogoutRevokesCookie: a copy of the cookie taken before the logout is refused after it,
+// while another login of the same user stays valid.
+func TestLogoutRevokesCookie(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	base := b.env.HTTP.URL
+	u, err := url.Parse(base + "/jobs/")
+	require.NoError(t, err)
+
+	c := b.client(t)
 	require.Equal(t, http.StatusSeeOther, b.login(t, c, fixture.SuperadminEmail, fixture.SuperadminPassword).status)
+	cookies := c.Jar.Cookies(u)
+	require.Len(t, cookies, 1)
+	captured := cookies[0]
+	other := b.client(t)
+	require.Equal(t, http.StatusSeeOther, b.login(t, other, fixture.SuperadminEmail, fixture.SuperadminPassword).status)
+
+	plain := &http.Client{CheckRedirect: c.CheckRedirect}
+	require.Equal(t, http.StatusOK, do(t, plain, http.MethodGet, base+"/jobs/api/queues", nil, captured).status)
+
+	a := do(t, c, http.MethodPost, base+LogoutPath, url.Values{}, nil)
+	require.Equal(t, http.StatusSeeOther, a.status, a.body)
+	a = do(t, plain, http.MethodGet, base+"/jobs/api/queues", nil, captured)
+	require.Equal(t, http.StatusUnauthorized, a.status, a.body)
+	a = do(t, plain, http.MethodGet, base+"/jobs/", nil, captured)
+	require.Equal(t, http.StatusSeeOther, a.status)
+	require.Equal(t, http.StatusOK, do(t, other, http.MethodGet, base+"/jobs/api/queues", nil, nil).status)
+
+	// Every replica sees the logout: another dashboard on the same Redis refuses the cookie too.
+	b2 := setup(t)
+	b2.env.Deps.RedisPrefix = b.env.Deps.RedisPrefix
+	require.NoError(t, b2.env.Etcd.Put(t.Context(), SecretKey, string(b.dash.secret())))
+	require.Eventually(t, func() bool { return string(b2.dash.secret()) == string(b.dash.secret()) }, 10*time.Second, 10*time.Millisecond)
+	a = do(t, plain, http.MethodGet, b2.env.HTTP.URL+"/jobs/api/queues", nil, captured)
+	require.Equal(t, http.StatusUnauthorized, a.status, a.body)
 }

@@ -5,14 +5,16 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/authlimit"
 	"github.com/hangar-run/hangar/internal/db"
 )
 
@@ -93,10 +95,12 @@ var dummyHash = sync.OnceValue(func() []byte { //nolint:gochecknoglobals
 	return h
 })
 
-// login checks the form's e-mail address and password and sets the login cookie.
-func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+// submitLogin checks the form's e-mail address and password and sets the login cookie.
+func (d *Dashboard) submitLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	functions.SetOperation(ctx, Operation)
+	client := d.deps.ClientAddr(r)
+	functions.LogAttrs(ctx, "client_addr", client.String())
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginForm)
 	if err := r.ParseForm(); err != nil {
 		renderLogin(w, http.StatusBadRequest, loginView{Error: "The form could not be read."})
@@ -104,19 +108,34 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
-	if d.loginBlocked(ctx, email) {
-		renderLogin(w, http.StatusTooManyRequests, loginView{Error: "Too many failed logins for this address; try again later.", Email: email})
+	if !utf8.ValidString(email) || strings.ContainsRune(email, 0) {
+		renderLogin(w, http.StatusBadRequest, loginView{Error: "The e-mail address is not valid text."})
+		return
+	}
+	attempt, refused := d.deps.PasswordLimiter().Begin(ctx, client, email)
+	if refused != nil {
+		d.deps.Log().InfoContext(ctx, "dashboard: login attempt refused", "email", email, "limit", string(refused.Scope))
+		w.Header().Set("Retry-After", strconv.Itoa(refused.RetryAfterSeconds()))
+		msg := "Too many failed logins from this address; try again later."
+		if refused.Scope == authlimit.ScopeAccount {
+			msg = "Too many failed logins for this account; try again in " + strconv.Itoa(refused.RetryAfterSeconds()) + " s."
+		}
+		renderLogin(w, http.StatusTooManyRequests, loginView{Error: msg, Email: email})
 		return
 	}
 	mismatch := func() {
-		d.loginFailed(ctx, email)
 		renderLogin(w, http.StatusUnauthorized, loginView{Error: "Wrong e-mail address or password.", Email: email})
 	}
 	u, err := db.Q.UserGetByEmail(ctx, d.deps.Pool, email)
 	if err != nil {
 		if !errors.Is(db.Translate(err), db.ErrNotFound) {
 			d.deps.Log().ErrorContext(ctx, "dashboard: load user", "err", err)
-			renderLogin(w, http.StatusInternalServerError, loginView{Error: "The login cannot be checked right now.", Email: email})
+			status := http.StatusInternalServerError
+			if db.IsUnavailable(err) {
+				status = http.StatusServiceUnavailable
+				w.Header().Set("Retry-After", strconv.Itoa(functions.DatabaseRetryAfter))
+			}
+			renderLogin(w, status, loginView{Error: "The login cannot be checked right now.", Email: email})
 			return
 		}
 		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
@@ -127,12 +146,12 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		mismatch()
 		return
 	}
+	attempt.Succeeded(ctx)
 	if !allowed(u) {
 		d.deps.Log().InfoContext(ctx, "dashboard: login refused: not an active superadmin", "email", email)
 		renderLogin(w, http.StatusForbidden, loginView{Error: "The job dashboard is for superadmins only.", Email: email})
 		return
 	}
-	d.loginSucceeded(ctx, email)
 	now := d.deps.Clock()
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
@@ -147,9 +166,20 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, RootPath+"/", http.StatusSeeOther)
 }
 
-// logout clears the login cookie.
+// logout revokes the login token and clears the cookie.
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
-	functions.SetOperation(r.Context(), Operation)
+	ctx := r.Context()
+	functions.SetOperation(ctx, Operation)
+	if c, err := r.Cookie(CookieName); err == nil {
+		if tok, ok := parseToken(d.secret(), c.Value, d.deps.Clock()); ok {
+			if err := d.revoke(ctx, tok); err != nil {
+				d.deps.Log().ErrorContext(ctx, "dashboard: logout not recorded", "err", err)
+				renderLogin(w, http.StatusServiceUnavailable, loginView{Error: "The logout could not be recorded; try again."})
+				return
+			}
+			d.deps.Log().InfoContext(ctx, "dashboard: logout", "user", tok.user.String())
+		}
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: "", Path: RootPath, MaxAge: -1,
 		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode,
@@ -162,46 +192,44 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// Login attempt limits: MaxLoginFailures wrong passwords for one e-mail address within
-// LoginFailureWindow block further attempts for that address until the window has passed
-// since the first failure. The counts live in Redis, shared by the API replicas; when Redis
-// does not answer, logins are not limited (and the error is logged).
-const (
-	MaxLoginFailures   = 10
-	LoginFailureWindow = 15 * time.Minute
-)
-
-func (d *Dashboard) failureKey(email string) string {
-	return d.deps.RedisPrefix + "dashboard:login-failures:" + strings.ToLower(email)
+func (d *Dashboard) revokedKey(tok token) string {
+	return d.deps.RedisPrefix + "dashboard:revoked:" + tok.id
 }
 
-func (d *Dashboard) loginBlocked(ctx context.Context, email string) bool {
+// revoke records that tok was logged out, until it would have expired: in Redis, shared by
+// every replica, and in this process.
+func (d *Dashboard) revoke(ctx context.Context, tok token) error {
+	ttl := tok.exp.Sub(d.deps.Clock()) + time.Minute
+	d.mu.Lock()
+	d.revokedLocal[tok.id] = tok.exp
+	d.mu.Unlock()
 	if d.deps.Redis == nil {
-		return false
+		return nil
 	}
-	n, err := d.deps.Redis.Get(ctx, d.failureKey(email)).Int()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		d.deps.Log().WarnContext(ctx, "dashboard: login limit not checked", "err", err)
-		return false
-	}
-	return n >= MaxLoginFailures
+	return authlimit.Bounded(context.WithoutCancel(ctx), functions.RedisTimeout, func(ctx context.Context) error {
+		return d.deps.Redis.Set(ctx, d.revokedKey(tok), "1", ttl).Err()
+	})
 }
 
-func (d *Dashboard) loginFailed(ctx context.Context, email string) {
-	if d.deps.Redis == nil {
-		return
+// revoked reports whether tok was logged out. An error means the answer is unknown.
+func (d *Dashboard) revoked(ctx context.Context, tok token) (bool, error) {
+	d.mu.Lock()
+	_, local := d.revokedLocal[tok.id]
+	now := d.deps.Clock()
+	for id, exp := range d.revokedLocal {
+		if !now.Before(exp) {
+			delete(d.revokedLocal, id)
+		}
 	}
-	key := d.failureKey(email)
-	pipe := d.deps.Redis.TxPipeline()
-	pipe.Incr(ctx, key)
-	pipe.ExpireNX(ctx, key, LoginFailureWindow)
-	if _, err := pipe.Exec(ctx); err != nil {
-		d.deps.Log().WarnContext(ctx, "dashboard: login failure not counted", "err", err)
+	d.mu.Unlock()
+	if local || d.deps.Redis == nil {
+		return local, nil
 	}
-}
-
-func (d *Dashboard) loginSucceeded(ctx context.Context, email string) {
-	if d.deps.Redis != nil {
-		_ = d.deps.Redis.Del(ctx, d.failureKey(email)).Err()
-	}
+	var n int64
+	err := authlimit.Bounded(ctx, functions.RedisTimeout, func(ctx context.Context) error {
+		var err error
+		n, err = d.deps.Redis.Exists(ctx, d.revokedKey(tok)).Result()
+		return err
+	})
+	return n > 0, err
 }

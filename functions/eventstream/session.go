@@ -63,6 +63,10 @@ func registerSessionEvents(s *functions.Server, o Options) {
 		if err != nil {
 			return nil, err
 		}
+		release, err := s.AcquireStream(ctx, functions.StreamSSE)
+		if err != nil {
+			return nil, err
+		}
 		// Subscribe before looking at the database, so that a session ending in between is
 		// seen one way or the other.
 		sub := hub.Subscribe(f.match)
@@ -70,10 +74,11 @@ func registerSessionEvents(s *functions.Server, o Options) {
 		if f.watches() {
 			if ended, err = alreadyEnded(ctx, s, f); err != nil {
 				sub.Cancel()
+				release()
 				return nil, err
 			}
 		}
-		st := &stream{s: s, f: f, sub: sub, ping: o.PingInterval, ended: ended}
+		st := &stream{s: s, f: f, sub: sub, release: release, ping: o.PingInterval, ended: ended}
 		return &huma.StreamResponse{Body: st.serve}, nil
 	})
 }
@@ -181,6 +186,8 @@ type stream struct {
 	sub   *events.Subscription
 	ping  time.Duration
 	ended bool
+	// release gives the stream's slot back (functions.Server.AcquireStream).
+	release func()
 
 	w  http.ResponseWriter
 	rc *http.ResponseController
@@ -188,6 +195,7 @@ type stream struct {
 
 // serve writes the stream until it ends (see the package doc for when).
 func (st *stream) serve(hctx huma.Context) {
+	defer st.release()
 	defer st.sub.Cancel()
 	r, w := humago.Unwrap(hctx)
 	st.w, st.rc = w, http.NewResponseController(w)

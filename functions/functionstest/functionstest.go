@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +31,7 @@ import (
 	"github.com/hangar-run/hangar/internal/dbtest"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/fixture"
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -45,20 +45,16 @@ var (
 )
 
 // RedisAddr is the Redis tests use: TEST_REDIS_ADDR or the halfstack's.
-func RedisAddr() string {
-	if a := os.Getenv("TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:8110"
-}
+func RedisAddr() string { return halfstack.RedisAddr() }
+
+// RedisPassword is the password of RedisAddr: TEST_REDIS_PASSWORD or the halfstack's.
+func RedisPassword() string { return halfstack.RedisPassword() }
+
+// RedisOpt returns the asynq connection options of RedisAddr, with its credentials.
+func RedisOpt() asynq.RedisClientOpt { return halfstack.AsynqRedisOpt() }
 
 // EtcdAddr is the etcd tests use: TEST_ETCD_ADDR or the halfstack's.
-func EtcdAddr() string {
-	if a := os.Getenv("TEST_ETCD_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:8120"
-}
+func EtcdAddr() string { return halfstack.EtcdAddr() }
 
 // Clock is a settable clock; its zero value follows the wall clock.
 type Clock struct {
@@ -109,10 +105,10 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 	d := dbtest.NewDatabase(t)
 	require.NoError(t, fixture.LoadExamples(ctx, d.Pool, fixture.Options{BcryptCost: 4}))
 
-	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr()})
+	rdb := halfstack.NewRedis()
 	t.Cleanup(func() { _ = rdb.Close() })
 	ns := "test-" + randHex(6)
-	etcd, err := config.DialEtcd(ctx, EtcdAddr(), ns, "", "")
+	etcd, err := config.DialEtcd(ctx, EtcdAddr(), ns, halfstack.EtcdUser(), halfstack.EtcdPassword())
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		_ = etcd.DeletePrefix(context.Background(), "")
@@ -123,7 +119,7 @@ func New(t testing.TB, extra ...func(*functions.Server)) *Env {
 	t.Cleanup(func() { _ = shared.Close() })
 
 	prefix := ns + ":"
-	aq := asynq.NewClient(asynq.RedisClientOpt{Addr: RedisAddr()})
+	aq := asynq.NewClient(RedisOpt())
 	t.Cleanup(func() { _ = aq.Close() })
 	hub, err := events.NewHub(ctx, rdb, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)

@@ -9,12 +9,13 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/names"
 	"github.com/hangar-run/hangar/internal/registry"
 )
 
 // Alias is an image alias.
 type Alias struct {
-	Alias        string `json:"alias" minLength:"1" maxLength:"128" doc:"The alias." example:"python"`
+	Alias        string `json:"alias" minLength:"1" maxLength:"128" pattern:"^[a-zA-Z0-9]([a-zA-Z0-9._:-]*[a-zA-Z0-9])?(/[a-zA-Z0-9]([a-zA-Z0-9._:-]*[a-zA-Z0-9])?)*$" doc:"The alias: '/'-separated segments of ASCII letters, digits, '.', '_', ':' and '-', each starting and ending with a letter or digit." example:"python"`
 	Target       string `json:"target" minLength:"1" doc:"Canonical name of the image." example:"cr.backend.ai/stable/python:3.11-ubuntu22.04"`
 	Architecture string `json:"architecture,omitempty" doc:"Architecture of the image; needed when the image has several. amd64 and arm64 are understood." example:"x86_64"`
 }
@@ -35,6 +36,9 @@ func registerSetAlias(s *functions.Server) {
 		Role:        functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
 		Errors: []int{http.StatusNotFound},
 	}), func(ctx context.Context, in *input) (*AliasOutput, error) {
+		if err := functions.InvalidParam("alias", names.Alias(in.Body.Alias)); err != nil {
+			return nil, err
+		}
 		pool := s.Deps().Pool
 		rows, err := db.Q.ImageArchitectures(ctx, pool, in.Body.Target)
 		if err != nil {

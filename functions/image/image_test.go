@@ -46,7 +46,7 @@ func TestRescanEnqueues(t *testing.T) {
 	res.JSON(t, &out)
 	require.False(t, out.Queued)
 
-	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: functionstest.RedisAddr()})
+	insp := asynq.NewInspector(functionstest.RedisOpt())
 	defer func() { _ = insp.Close() }()
 	info, err := insp.GetTaskInfo(jobs.QueueName(env.Deps.Enqueuer.Prefix(), jobs.QueueLow), out.TaskID)
 	require.NoError(t, err)

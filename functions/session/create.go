@@ -30,10 +30,10 @@ type CreationConfig struct {
 	Environ       map[string]string         `json:"environ,omitempty" nullable:"true" doc:"Environment variables of the kernels."`
 	ScalingGroup  *string                   `json:"scaling_group,omitempty" nullable:"true" doc:"Scaling group to run in; the first one allowed by default."`
 	ScalingGroup2 *string                   `json:"scalingGroup,omitempty" nullable:"true" doc:"Alias of scaling_group."`
-	Resources     map[string]any            `json:"resources,omitempty" nullable:"true" doc:"Requested resource slots per kernel: numbers or strings such as \"1g\", \"512m\"." example:"{\"cpu\":1,\"mem\":\"1g\"}"`
+	Resources     map[string]any            `json:"resources,omitempty" nullable:"true" doc:"Requested resource slots per kernel: numbers or strings such as \"1g\", \"512m\"; finite, non-negative, at most 10^12 for count slots and 8p (2^53 bytes) for bytes slots." example:"{\"cpu\":1,\"mem\":\"1g\"}"`
 	ResourceOpts  map[string]any            `json:"resource_opts,omitempty" nullable:"true" doc:"Resource options such as shmem."`
 	ResourceOpts2 map[string]any            `json:"resourceOpts,omitempty" nullable:"true" doc:"Alias of resource_opts."`
-	PreopenPorts  []int                     `json:"preopen_ports,omitempty" nullable:"true" doc:"Container ports to open in advance (1024-65535)."`
+	PreopenPorts  []int                     `json:"preopen_ports,omitempty" nullable:"true" doc:"Container ports to open in advance (1024-65535, at most 16, no repeats)."`
 	PreopenPorts2 []int                     `json:"preopenPorts,omitempty" nullable:"true" doc:"Alias of preopen_ports."`
 	AgentList     []string                  `json:"agent_list,omitempty" nullable:"true" doc:"Agents to run on (superadmins only)."`
 	AgentList2    []string                  `json:"agentList,omitempty" nullable:"true" doc:"Alias of agent_list."`
@@ -41,7 +41,7 @@ type CreationConfig struct {
 
 // CreateParams are the parameters of POST /session.
 type CreateParams struct {
-	Name               *string         `json:"name,omitempty" doc:"Session name: 4-64 characters of letters, digits, '_', '.', '-'." example:"my-session"`
+	Name               *string         `json:"name,omitempty" doc:"Session name: 4-64 characters of letters, digits, '_', '.', '-'; not a UUID." example:"my-session"`
 	SessionName        *string         `json:"session_name,omitempty" doc:"Alias of name."`
 	ClientSessionToken *string         `json:"clientSessionToken,omitempty" doc:"Alias of name."`
 	Image              *string         `json:"image,omitempty" doc:"Image reference or alias." example:"python"`
@@ -132,6 +132,9 @@ type request struct {
 	// agents are the agents a superadmin designated (agent_list): one for every kernel of a
 	// multi-node cluster, or one for all kernels of a single-node one.
 	agents []string
+	// pendingLimit is the owner key's pending-session cap, when pendingLimited.
+	pendingLimit   int64
+	pendingLimited bool
 }
 
 func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateOutput, error) {
@@ -211,10 +214,20 @@ func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateO
 		}
 		r.agents = agentList
 	}
-	for _, port := range append(cfg.PreopenPorts, cfg.PreopenPorts2...) {
+	preopen := append(append([]int{}, cfg.PreopenPorts...), cfg.PreopenPorts2...)
+	if len(preopen) > MaxPreopenPorts {
+		return nil, functions.ErrInvalidAPIParams(fmt.Sprintf("At most %d preopen ports may be given.", MaxPreopenPorts),
+			map[string]string{"config.preopen_ports": fmt.Sprintf("%d ports, at most %d", len(preopen), MaxPreopenPorts)})
+	}
+	seenPorts := make(map[int]bool, len(preopen))
+	for _, port := range preopen {
 		if port < 1024 || port > 65535 {
 			return nil, functions.ErrInvalidAPIParams("Preopen ports must be between 1024 and 65535.", map[string]string{"config.preopen_ports": fmt.Sprint(port)})
 		}
+		if seenPorts[port] {
+			return nil, functions.ErrInvalidAPIParams("Preopen ports must not repeat.", map[string]string{"config.preopen_ports": fmt.Sprintf("%d is given twice", port)})
+		}
+		seenPorts[port] = true
 		r.preopen = append(r.preopen, int32(port))
 	}
 	r.environ = cfg.Environ
@@ -240,7 +253,13 @@ func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateO
 	if r.perKernel, err = normalizeResources(cfg.Resources, known, r.img.Resources); err != nil {
 		return nil, err
 	}
+	if err := checkSessionTotal(r, known); err != nil {
+		return nil, err
+	}
 	if r.sgroup, err = resolveScalingGroup(ctx, s, r, first(cfg.ScalingGroup, cfg.ScalingGroup2)); err != nil {
+		return nil, err
+	}
+	if err := checkCapacity(ctx, s, r); err != nil {
 		return nil, err
 	}
 	for _, ref := range p.Dependencies {
@@ -318,15 +337,18 @@ func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateO
 }
 
 // checkClusterSize refuses a cluster larger than the owner's keypair resource policy allows
-// (412 quota-exceeded, as Backend.AI).
+// (412 quota-exceeded, as Backend.AI), and takes the owner's pending-session cap from the
+// policy (see pendingCap).
 func checkClusterSize(ctx context.Context, s *functions.Server, r *request) error {
 	if r.owner.Policy == "" {
+		r.pendingLimit, r.pendingLimited = pendingCap(s, nil)
 		return nil
 	}
 	pol, err := db.Q.KeypairResourcePolicyGetByName(ctx, s.Deps().Pool, r.owner.Policy)
 	if err != nil {
 		return functions.FromDB(err, "keypair resource policy")
 	}
+	r.pendingLimit, r.pendingLimited = pendingCap(s, pol.MaxPendingSessionCount)
 	if pol.MaxContainersPerSession > 0 && r.clusterSize > int(pol.MaxContainersPerSession) {
 		return functions.ErrQuotaExceeded(fmt.Sprintf("You cannot create session with more than %d containers.", pol.MaxContainersPerSession))
 	}
@@ -516,6 +538,9 @@ func insert(ctx context.Context, s *functions.Server, r *request, p *CreateParam
 		preopen = []int32{}
 	}
 	err := db.InTx(ctx, s.Deps().Pool, func(tx pgx.Tx) error {
+		if err := checkPendingCap(ctx, tx, r); err != nil {
+			return err
+		}
 		if err := db.Q.SessionInsert(ctx, tx, &dbsqlc.SessionInsertParams{
 			ID: sid, CreationID: &creationID, Name: r.name, SessionType: sessType, ClusterMode: r.clusterMode,
 			ClusterSize: int32(r.clusterSize), ScalingGroupName: &sg, TargetSgroupNames: []string{sg},

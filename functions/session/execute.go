@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -86,6 +87,8 @@ func registerExecute(s *functions.Server) {
 		res, err := t.Agent.Execute(cctx, req)
 		t.touch(ctx, s) // the run was in progress until now
 		if err != nil {
+			// A second run while one is going, or options the agent refuses, are the caller's
+			// 400; see agentError.
 			return nil, agentError(err, functions.ErrKernelExecutionFailed)
 		}
 		if req.Mode == agentrpc.ExecModeQuery || req.Mode == agentrpc.ExecModeBatch {
@@ -143,10 +146,38 @@ func executeParams(body map[string]any) (*agentrpc.ExecuteRequest, error) {
 	default:
 		return nil, functions.ErrInvalidAPIParams("options must be an object or null.", nil)
 	}
+	if mode == agentrpc.ExecModeBatch {
+		if err := checkBatchOptions(opts); err != nil {
+			return nil, err
+		}
+	}
 	if runID == "" {
 		runID = newRunID()
 	}
 	return &agentrpc.ExecuteRequest{RunID: runID, Mode: mode, Code: code, Options: opts, FlushTimeout: executeFlushTimeout}, nil
+}
+
+// batchOptionTypes are the types of the batch options Backend.AI's SDK sends: the commands
+// clean, build and exec are strings, buildLog a boolean; each may be null or absent. Other
+// keys are passed on untouched.
+var batchOptionTypes = map[string]string{"clean": "string", "build": "string", "exec": "string", "buildLog": "boolean"} //nolint:gochecknoglobals // read-only
+
+// checkBatchOptions refuses batch options of the wrong type, naming the offending key.
+func checkBatchOptions(opts map[string]any) error {
+	for _, key := range []string{"clean", "build", "exec", "buildLog"} {
+		v, ok := opts[key]
+		if !ok || v == nil {
+			continue
+		}
+		want := batchOptionTypes[key]
+		_, isString := v.(string)
+		_, isBool := v.(bool)
+		if (want == "string" && !isString) || (want == "boolean" && !isBool) {
+			msg := fmt.Sprintf("options.%s must be a %s or null.", key, want)
+			return functions.ErrInvalidAPIParams(msg, map[string]string{"options." + key: msg})
+		}
+	}
+	return nil
 }
 
 // executeResult writes an agent's answer as Backend.AI does; no answer at all means the run

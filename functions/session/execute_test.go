@@ -126,9 +126,9 @@ func TestExecuteBatchAndInput(t *testing.T) {
 	require.Equal(t, "finished", r.Status)
 	require.Equal(t, [][2]string{{"stdout", "4\n"}}, r.Console)
 
-	// Input without a run waiting for it fails in the agent, as every refused execution does.
+	// Input without a run waiting for it is refused by the agent: the caller's mistake.
 	p := env.Do(t, http.MethodPost, "/session/"+rs.Name, map[string]any{"mode": "input", "code": "x", "runId": "i"}, &functionstest.User).
-		RequireProblem(t, http.StatusInternalServerError, "kernel-execution-failed")
+		RequireProblem(t, http.StatusBadRequest, "invalid-api-params")
 	require.Contains(t, p.Msg, "not waiting for input")
 }
 

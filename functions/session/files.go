@@ -55,11 +55,14 @@ func registerListFiles(s *functions.Server) {
 		if in.Body.Path != nil && *in.Body.Path != "" {
 			p = *in.Body.Path
 		}
+		if err := checkKernelPath("path", p); err != nil {
+			return nil, err
+		}
 		cctx, cancel := context.WithTimeout(ctx, fileCallTimeout)
 		defer cancel()
 		rep, err := t.Agent.ListFiles(cctx, &agentrpc.ListFilesRequest{KernelID: t.KernelID(), Path: p})
 		if err != nil {
-			return nil, fileAgentError(err)
+			return nil, agentError(err, functions.ErrKernelExecutionFailed, "path")
 		}
 		entries := make([]FileEntry, 0, len(rep.Files))
 		for _, f := range rep.Files {
@@ -86,6 +89,16 @@ func registerListFiles(s *functions.Server) {
 		out.Body.AbsPath = rep.AbsPath
 		return out, nil
 	})
+}
+
+// checkKernelPath checks a path parameter (named param) the way the agent will (no NUL byte,
+// names of at most 255 bytes, at most 4095 bytes in all, inside the working directory), so
+// that a bad path is the caller's 400 before any agent is asked.
+func checkKernelPath(param, p string) error {
+	if _, err := agentrpc.KernelPath(p); err != nil {
+		return agentError(err, functions.ErrKernelExecutionFailed, param)
+	}
+	return nil
 }
 
 // epoch is t in seconds since the epoch, with its fraction.

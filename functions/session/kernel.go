@@ -77,16 +77,42 @@ func (t *target) countQuery(ctx context.Context, s *functions.Server) {
 // newRunID names a run the client gave no id for.
 func newRunID() string { return uuid.NewString() }
 
-// agentError maps an agent call's failure to the Backend.AI type the operation reports
-// (kernel-execution-failed, kernel-restart-failed, ...), keeping the agent's reason as msg.
-func agentError(err error, as func(msg string) *functions.Problem) error {
+// agentError maps an agent call's failure onto the Backend.AI error the client sees. It is
+// the one place where the agent's error kinds (internal/agentrpc) become HTTP answers, by
+// kind and never by message:
+//   - KindInvalidInput and KindTooLarge are the caller's mistakes (a path through a file or
+//     onto a directory, a name too long, a batch option of the wrong type, a second run while
+//     one is going, a download past its limit): 400 invalid-api-params, its data naming the
+//     offending key (param when given, else the agent's field) with the agent's reason;
+//   - KindNotFound about a field is a missing file: 404 object-not-found;
+//   - everything else (the agent failed, timed out, or lost the kernel) is the operation's
+//     own type, as(msg): kernel-execution-failed, kernel-restart-failed, ...
+//
+// Backend.AI answers every agent error as the operation's 500; Hangar keeps that for the
+// agent's failures only, since a user's mistake is no server error.
+func agentError(err error, as func(msg string) *functions.Problem, param ...string) error {
 	var p *functions.Problem
 	if errors.As(err, &p) {
 		return p
 	}
 	var re *agentrpc.RemoteError
-	if errors.As(err, &re) {
+	if !errors.As(err, &re) {
+		return as(err.Error())
+	}
+	key := re.Field
+	if len(param) > 0 && param[0] != "" {
+		key = param[0]
+	}
+	switch {
+	case re.Kind == agentrpc.KindInvalidInput, re.Kind == agentrpc.KindTooLarge:
+		var data map[string]string
+		if key != "" {
+			data = map[string]string{key: re.Message}
+		}
+		return functions.ErrInvalidAPIParams(re.Message, data)
+	case re.Kind == agentrpc.KindNotFound && re.Field != "":
+		return functions.ErrObjectNotFound("file", re.Message)
+	default:
 		return as(re.Message)
 	}
-	return as(err.Error())
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -32,7 +33,7 @@ func checkName(key, name string) error {
 	if name == reservedName {
 		return functions.ErrInvalidAPIParams(fmt.Sprintf("The session name %q is reserved.", name), map[string]string{key: "reserved"})
 	}
-	return nil
+	return checkUUIDName(key, name)
 }
 
 // first returns the first non-nil value.
@@ -62,6 +63,10 @@ func normArch(a string) string {
 }
 
 // parseStartsAt accepts an ISO 8601 time or a relative delay ("30m", "1h30m", "2d").
+// maxStartsAtDays bounds a relative starts_at ("10d", "1d2h"), so that a huge delay cannot
+// overflow into a start time in the past.
+const maxStartsAtDays = 36500
+
 func parseStartsAt(s string, now time.Time) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -75,6 +80,9 @@ func parseStartsAt(s string, now time.Time) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, err
 		}
+		if n < -maxStartsAtDays || n > maxStartsAtDays {
+			return time.Time{}, fmt.Errorf("a delay of at most %d days", maxStartsAtDays)
+		}
 		total += time.Duration(n) * 24 * time.Hour
 		rest = rest[i+1:]
 	}
@@ -83,7 +91,10 @@ func parseStartsAt(s string, now time.Time) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, err
 		}
-		total += d
+		if d < -maxStartsAtDays*24*time.Hour || d > maxStartsAtDays*24*time.Hour {
+			return time.Time{}, fmt.Errorf("a delay of at most %d days", maxStartsAtDays)
+		}
+		total += d // both parts are bounded, so the sum cannot overflow
 	}
 	return now.Add(total), nil
 }
@@ -93,7 +104,8 @@ var defaultResources = map[string]string{"cpu": "1", "mem": "1073741824"} //noli
 
 // normalizeResources turns config.resources into a slot map of every known slot (unknown slot
 // → 400), fills cpu and mem left out or zero with the larger of the default and the image
-// minimum, and refuses amounts below the image minimum.
+// minimum, and refuses amounts below the image minimum. Amounts are read by slots.ParseValue
+// under slots.Finite: finite, non-negative and within slots.Max (400 naming the slot).
 func normalizeResources(in map[string]any, known map[string]string, imageResources json.RawMessage) (map[string]string, error) {
 	raw := make(map[string]string, len(in))
 	for k, v := range in {
@@ -101,7 +113,11 @@ func normalizeResources(in map[string]any, known map[string]string, imageResourc
 		case string:
 			raw[k] = x
 		case float64:
-			raw[k] = strconv.FormatFloat(x, 'f', -1, 64)
+			format := byte('f')
+			if math.Abs(x) >= 1e21 {
+				format = 'g' // a short string that the parser refuses as out of range
+			}
+			raw[k] = strconv.FormatFloat(x, format, -1, 64)
 		case json.Number:
 			raw[k] = x.String()
 		case nil:
@@ -110,7 +126,7 @@ func normalizeResources(in map[string]any, known map[string]string, imageResourc
 			return nil, functions.ErrInvalidAPIParams("Invalid resource amount.", map[string]string{"config.resources." + k: "must be a number or a string"})
 		}
 	}
-	norm, err := slots.Normalize(raw, known)
+	norm, err := slots.NormalizeMap(raw, known, slots.Finite)
 	if err != nil {
 		var se *slots.SlotError
 		if errors.As(err, &se) {

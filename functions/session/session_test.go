@@ -68,7 +68,7 @@ func createOK(t *testing.T, env *functionstest.Env, body map[string]any) created
 
 func pendingTasks(t *testing.T, env *functionstest.Env, queue string) []*asynq.TaskInfo {
 	t.Helper()
-	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: functionstest.RedisAddr()})
+	insp := asynq.NewInspector(functionstest.RedisOpt())
 	t.Cleanup(func() { _ = insp.Close() })
 	tasks, err := insp.ListPendingTasks(jobs.QueueName(env.Deps.Enqueuer.Prefix(), queue))
 	if errors.Is(err, asynq.ErrQueueNotFound) {

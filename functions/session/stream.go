@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -29,6 +30,25 @@ const streamRestartMsg = "The API server is going to restart for maintenance. Pl
 
 type streamExecuteInput struct {
 	SessionName string `path:"session_name" doc:"Session id or name." example:"my-session"`
+
+	upgrade bool // the request asks for a WebSocket upgrade
+}
+
+// Resolve notes whether the request is a WebSocket upgrade, so that a plain GET gets a
+// problem+json answer instead of the WebSocket library's plain-text one.
+func (in *streamExecuteInput) Resolve(ctx huma.Context) []error {
+	in.upgrade = headerHasToken(ctx.Header("Connection"), "upgrade") && headerHasToken(ctx.Header("Upgrade"), "websocket")
+	return nil
+}
+
+// headerHasToken reports whether a comma-separated header value lists token (case-insensitive).
+func headerHasToken(v, token string) bool {
+	for _, t := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
+		}
+	}
+	return false
 }
 
 // StreamRequest is a client message that starts a run on the execute stream.
@@ -64,14 +84,23 @@ func registerStreamExecute(s *functions.Server) {
 			"\"waiting-input\" the client sends the input as one text frame. After a run finished the client may " +
 			"send the next one. Failures end the stream with `{\"status\": \"error\", \"msg\"}`; a server going down " +
 			"sends `{\"status\": \"server-restarting\", \"msg\"}`.",
-		Role: functions.User, Frozen: functions.ReadAllowed, Status: http.StatusSwitchingProtocols, Errors: []int{404},
+		Role: functions.User, Frozen: functions.ReadAllowed, Status: http.StatusSwitchingProtocols, Errors: []int{400, 404},
 	}), func(ctx context.Context, in *streamExecuteInput) (*huma.StreamResponse, error) {
 		id := functions.IdentityFrom(ctx)
 		t, err := findTarget(ctx, s, id.AccessKey, in.SessionName, true)
 		if err != nil {
 			return nil, err
 		}
+		if !in.upgrade {
+			// aiohttp answers a plain request to a WebSocket route with 400 as well.
+			return nil, functions.ErrGenericBadRequest("No WebSocket UPGRADE header: this route speaks WebSocket only.")
+		}
+		release, err := s.AcquireStream(ctx, functions.StreamWebSocket)
+		if err != nil {
+			return nil, err
+		}
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			defer release()
 			r, w := humago.Unwrap(hctx)
 			// Requests are authenticated by their signature, not by cookies, so a foreign
 			// Origin cannot ride on the caller's credentials.

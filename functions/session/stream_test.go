@@ -156,6 +156,10 @@ func TestStreamExecuteAuth(t *testing.T) {
 		require.Empty(t, res.Header.Get("Upgrade"), tc.name)
 	}
 
+	// A plain GET (no upgrade) is a problem+json 400, not the WebSocket library's text/plain 426.
+	env.Do(t, http.MethodGet, "/stream/session/"+rs.Name+"/execute", nil, &functionstest.User).
+		RequireProblem(t, http.StatusBadRequest, "generic-bad-request")
+
 	// A session that is not running cannot stream.
 	_, err := env.DB.Pool.Exec(t.Context(), `UPDATE kernels SET status = 'PENDING' WHERE session_id = $1`, rs.ID)
 	require.NoError(t, err)

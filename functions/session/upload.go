@@ -9,7 +9,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -24,7 +23,9 @@ const (
 	uploadMaxFiles = 20
 	// uploadMaxFileSize is the bound every uploaded file must stay below.
 	uploadMaxFileSize = 1 << 20
-	// uploadMaxBody bounds the whole request: the files plus their part headers.
+	// uploadMaxBody bounds the whole request: the files plus their part headers. A larger
+	// body is refused (400 generic-bad-request, as Backend.AI answers its 413) after at most
+	// this many bytes were read.
 	uploadMaxBody = uploadMaxFiles*uploadMaxFileSize + 1<<20
 )
 
@@ -40,12 +41,6 @@ type uploadInput struct {
 // UploadOutput is the empty 204 answer of POST /session/{session_name}/upload.
 type UploadOutput struct{}
 
-// uploadedFile is one file of an upload: its destination and content.
-type uploadedFile struct {
-	path string
-	data []byte
-}
-
 func registerUpload(s *functions.Server) {
 	op := functions.Op(functions.OpSpec{
 		ID: "upload-session-files", Method: http.MethodPost, Path: "/session/{session_name}/upload", Tag: tag,
@@ -53,7 +48,9 @@ func registerUpload(s *functions.Server) {
 		Description: "Writes files into the working directory of the session's main kernel. The body is " +
 			"multipart/form-data with one part per file in the field \"src\"; each part's filename is the " +
 			"destination path relative to the working directory (sub-directories are created). At most 20 " +
-			"files, each smaller than 1 MiB.",
+			"files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A " +
+			"file replaces the one at its path; a path naming a directory, or going through a file, is " +
+			"refused. Every file is checked before the first is written.",
 		Role: functions.User, Frozen: functions.ReadAllowed, Status: http.StatusNoContent, Errors: []int{404},
 	})
 	op.MaxBodyBytes = uploadMaxBody
@@ -76,78 +73,85 @@ func registerUpload(s *functions.Server) {
 		if err != nil {
 			return nil, err
 		}
-		files, err := parseUpload(in.ContentType, in.RawBody)
+		boundary, err := uploadBoundary(in.ContentType)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range files {
+		// Check every file, then read them again one at a time to send them: besides the
+		// body, one file at most is held in memory.
+		if err := eachUpload(in.RawBody, boundary, nil); err != nil {
+			return nil, err
+		}
+		err = eachUpload(in.RawBody, boundary, func(name string, data []byte) error {
 			cctx, cancel := context.WithTimeout(ctx, fileCallTimeout)
-			err := t.Agent.UploadFile(cctx, &agentrpc.UploadFileRequest{KernelID: t.KernelID(), Path: f.path, Data: f.data})
-			cancel()
+			defer cancel()
+			err := t.Agent.UploadFile(cctx, &agentrpc.UploadFileRequest{KernelID: t.KernelID(), Path: name, Data: data})
 			if err != nil {
-				return nil, fileAgentError(err)
+				return agentError(err, functions.ErrKernelExecutionFailed, "src")
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		return &UploadOutput{}, nil
 	})
 }
 
-// parseUpload reads the files of a multipart/form-data body, enforcing the count and size
-// limits. Parts of other fields are skipped, as are parts without a filename.
-func parseUpload(contentType string, body []byte) ([]uploadedFile, error) {
+// uploadBoundary returns the multipart boundary of an upload's Content-Type.
+func uploadBoundary(contentType string) (string, error) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return nil, functions.ErrInvalidAPIParams("The body must be multipart/form-data with a boundary.", nil)
+		return "", functions.ErrInvalidAPIParams("The body must be multipart/form-data with a boundary.", nil)
 	}
-	rd := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	var files []uploadedFile
+	return params["boundary"], nil
+}
+
+// eachUpload reads the files of a multipart/form-data body, enforcing the count, size and
+// path limits, and calls send (when not nil) with each file in turn; data is valid only
+// during the call. Parts of other fields are skipped, as are parts without a filename.
+func eachUpload(body []byte, boundary string, send func(name string, data []byte) error) error {
+	rd := multipart.NewReader(bytes.NewReader(body), boundary)
+	n := 0
+	var buf bytes.Buffer
 	for {
 		part, err := rd.NextRawPart()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, functions.ErrInvalidAPIParams("Malformed multipart body: "+err.Error(), nil)
+			return functions.ErrInvalidAPIParams("Malformed multipart body: "+err.Error(), nil)
 		}
 		// The destination keeps its directories: Part.FileName would reduce it to a base name.
 		_, disp, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
 		if err != nil || disp["name"] != "src" || disp["filename"] == "" {
 			continue
 		}
-		if len(files) == uploadMaxFiles {
-			return nil, functions.ErrInvalidAPIParams(fmt.Sprintf("Too many files (at most %d per upload).", uploadMaxFiles), nil)
+		name := disp["filename"]
+		if n == uploadMaxFiles {
+			return functions.ErrInvalidAPIParams(fmt.Sprintf("Too many files (at most %d per upload).", uploadMaxFiles), nil)
 		}
-		data, err := io.ReadAll(io.LimitReader(part, uploadMaxFileSize))
+		n++
+		if err := checkKernelPath("src", name); err != nil {
+			return err
+		}
+		buf.Reset()
+		size, err := buf.ReadFrom(io.LimitReader(part, uploadMaxFileSize))
 		if err != nil {
-			return nil, functions.ErrInvalidAPIParams("Malformed multipart body: "+err.Error(), nil)
+			return functions.ErrInvalidAPIParams("Malformed multipart body: "+err.Error(), nil)
 		}
-		if len(data) >= uploadMaxFileSize {
-			return nil, functions.ErrInvalidAPIParams(fmt.Sprintf("Too large file: %s (each file must be smaller than 1 MiB).",
-				disp["filename"]), nil)
+		if size >= uploadMaxFileSize {
+			return functions.ErrInvalidAPIParams(fmt.Sprintf("Too large file: %s (each file must be smaller than 1 MiB).", name),
+				map[string]string{"src": name})
 		}
-		files = append(files, uploadedFile{path: disp["filename"], data: data})
-	}
-	if len(files) == 0 {
-		return nil, functions.ErrInvalidAPIParams("No files to upload (send them in the field \"src\").", nil)
-	}
-	return files, nil
-}
-
-// fileAgentError maps a file operation's failure: a path the agent rejects (one escaping the
-// working directory, say) is the caller's 400, a missing file a 404, anything else
-// kernel-execution-failed.
-func fileAgentError(err error) error {
-	var re *agentrpc.RemoteError
-	if errors.As(err, &re) {
-		switch re.Kind {
-		case agentrpc.KindInvalidInput:
-			return functions.ErrInvalidAPIParams(re.Message, nil)
-		case agentrpc.KindNotFound:
-			// The kind also covers a kernel the agent does not have, which is no caller's fault.
-			if strings.HasSuffix(re.Message, "no such file or directory") {
-				return functions.ErrObjectNotFound("file", re.Message)
+		if send != nil {
+			if err := send(name, buf.Bytes()); err != nil {
+				return err
 			}
 		}
 	}
-	return agentError(err, functions.ErrKernelExecutionFailed)
+	if n == 0 {
+		return functions.ErrInvalidAPIParams("No files to upload (send them in the field \"src\").", nil)
+	}
+	return nil
 }

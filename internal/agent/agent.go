@@ -408,25 +408,7 @@ func (a *Agent) GetLogs(ctx context.Context, req *agentrpc.GetLogsRequest) (*age
 	return &agentrpc.GetLogsReply{Logs: logs}, nil
 }
 
-// UploadFile implements agentrpc.Handler.
-func (a *Agent) UploadFile(ctx context.Context, req *agentrpc.UploadFileRequest) error {
-	return rpcError(a.rt.UploadFile(ctx, req.KernelID, req.Path, req.Data))
-}
-
-// ListFiles implements agentrpc.Handler.
-func (a *Agent) ListFiles(ctx context.Context, req *agentrpc.ListFilesRequest) (*agentrpc.ListFilesReply, error) {
-	rep, err := a.rt.ListFiles(ctx, req.KernelID, req.Path)
-	return rep, rpcError(err)
-}
-
-// DownloadFile implements agentrpc.Handler.
-func (a *Agent) DownloadFile(ctx context.Context, req *agentrpc.DownloadFileRequest) (*agentrpc.DownloadFileReply, error) {
-	data, err := a.rt.DownloadFile(ctx, req.KernelID, req.Path, req.Archive)
-	if err != nil {
-		return nil, rpcError(err)
-	}
-	return &agentrpc.DownloadFileReply{Data: data}, nil
-}
+// The file methods (UploadFile, ListFiles, WalkFiles, ReadFile) are in files.go.
 
 // kernelStarted records that a kernel was created, then sends the terminated event its main
 // process already ended with, if any. No started event is sent: the create_kernels reply is

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,8 +79,6 @@ func TestProcessBatch(t *testing.T) {
 			_, err := rt.CreateKernel(ctx, &agentrpc.KernelConfig{KernelID: "kb", SessionID: "s", Image: tc.image,
 				Environ: map[string]string{"GREETING": "hello"}})
 			require.NoError(t, err)
-			k, err := rt.kernel("kb")
-			require.NoError(t, err)
 			require.NoError(t, rt.UploadFile(ctx, "kb", "stale.o", []byte("old")))
 
 			phases := batch(ctx, t, rt, "kb", map[string]any{
@@ -93,7 +90,9 @@ func TestProcessBatch(t *testing.T) {
 			require.Equal(t, []phase{
 				{agentrpc.ExecStatusCleanFinished, 0, "cleaned\n", ""},
 				{agentrpc.ExecStatusBuildFinished, 0, "building\n", "warning\n"},
-				{agentrpc.ExecStatusFinished, 3, "built\nhello kb " + k.work + "\n" + strconv.Itoa(k.pgid) + "\n", ""},
+				// In its sandbox the kernel works in /home/work, and its process group is that
+				// of the sandbox's init, pid 1 there.
+				{agentrpc.ExecStatusFinished, 3, "built\nhello kb " + sandboxWorkDir + "\n1\n", ""},
 			}, phases)
 
 			logs, err := rt.Logs(ctx, "kb")

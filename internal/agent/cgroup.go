@@ -73,3 +73,11 @@ func (c kernelCgroup) remove() error {
 	}
 	return nil
 }
+
+// open opens the cgroup's directory, for starting a process right in it (CLONE_INTO_CGROUP).
+func (c kernelCgroup) open() (*os.File, error) {
+	if c == "" {
+		return nil, errors.New("no cgroup")
+	}
+	return os.Open(string(c))
+}

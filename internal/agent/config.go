@@ -108,10 +108,15 @@ type ResourceSection struct {
 type RedisSection struct {
 	// Addr is the Redis address; 127.0.0.1:8110 by default.
 	Addr config.HostPort `toml:"addr"`
-	// Password is the Redis password, if any.
+	// Username is the Redis ACL user; empty means Redis's default user.
+	Username string `toml:"username"`
+	// Password is the Redis password (requirepass, or the ACL user's); the halfstack's
+	// (config.DefaultRedisPassword) when neither the address nor a password is set.
 	Password string `toml:"password"`
 	// QueuePrefix is put in front of the manager's queue names (see jobs.QueueName).
 	QueuePrefix string `toml:"queue-prefix"`
+	// TLSOptions (ssl-enabled, ssl-ca, ssl-cert, ssl-key, ssl-server-name) turn on TLS.
+	config.TLSOptions
 }
 
 // DebugSection is agent.toml's [debug] section.
@@ -127,6 +132,8 @@ type Config struct {
 	Resource  ResourceSection  `toml:"resource"`
 	Redis     RedisSection     `toml:"redis"`
 	Debug     DebugSection     `toml:"debug"`
+	// Sandbox is how the process runtime sandboxes kernels (sandbox.go).
+	Sandbox SandboxSection `toml:"sandbox"`
 
 	// Path is the file the configuration was read from; empty when none was found.
 	Path string `toml:"-"`
@@ -254,7 +261,7 @@ func Parse(data []byte, host Host) (*Config, error) {
 
 // applyEnv applies the environment overrides, BACKEND_* or HANGAR_*: AGENT_ID, REGION,
 // SCALING_GROUP, RPC_LISTEN_ADDR, ADVERTISED_RPC_ADDR, AGENT_RUNTIME, SCRATCH_ROOT,
-// REDIS_ADDR, REDIS_PASSWORD, QUEUE_PREFIX and HEARTBEAT_INTERVAL.
+// REDIS_ADDR, REDIS_USERNAME, REDIS_PASSWORD, QUEUE_PREFIX and HEARTBEAT_INTERVAL.
 func (c *Config) applyEnv(getenv func(string) string) error {
 	lookup := func(name string) (string, bool) {
 		if v := getenv("HANGAR_" + name); v != "" {
@@ -288,6 +295,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("AGENT_RUNTIME", &c.Agent.Runtime)
 	str("SCRATCH_ROOT", &c.Container.ScratchRoot)
 	str("REDIS_PASSWORD", &c.Redis.Password)
+	str("REDIS_USERNAME", &c.Redis.Username)
 	str("QUEUE_PREFIX", &c.Redis.QueuePrefix)
 	if err := errors.Join(
 		addr("RPC_LISTEN_ADDR", &c.Agent.RPCListenAddr),
@@ -346,6 +354,13 @@ func (c *Config) normalize(host Host) error {
 			return err
 		}
 		c.Redis.Addr = hp
+		// The halfstack's Redis has a password; it is the default only for its address.
+		if c.Redis.Password == "" {
+			c.Redis.Password = config.DefaultRedisPassword
+		}
+	}
+	if _, err := c.Redis.Config("redis"); err != nil {
+		return err
 	}
 	s, err := c.computeSlots(host)
 	if err != nil {

@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/binary"
@@ -11,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,7 +60,10 @@ type ExitNotifier interface {
 }
 
 // ProcessRuntime runs each kernel as a process group on the host, in its own scratch
-// directory <root>/<kernel id> with the working directory work/ and the log kernel.log.
+// directory <root>/<kernel id> with the working directory work/ and the log kernel.log. By
+// default every kernel runs in a sandbox of its own (sandbox.go): its own uid, namespaces
+// and limits, the host read-only, work/ as /home/work; WithSandbox(SandboxSection{Insecure:
+// true}) runs kernels as the agent's user instead.
 // Python images get a persistent interpreter for query mode, which can ask for input (mode
 // input); others run each query with /bin/sh -c (or the image's shell). Mode batch runs its
 // clean, build and exec commands with the shell, for every image (batch.go). A batch
@@ -81,6 +82,22 @@ type ProcessRuntime struct {
 
 	lock   *os.File // the scratch root's flock (leftovers.go)
 	reaped []string
+
+	sb     *sandbox             // nil when kernels run unsandboxed
+	uids   map[string]*uidLease // the uid of each sandboxed kernel, by kernel id
+	logger *slog.Logger
+}
+
+// ProcessOption configures a ProcessRuntime.
+type ProcessOption func(*processOptions)
+
+type processOptions struct {
+	sandbox SandboxSection
+}
+
+// WithSandbox sets how the runtime sandboxes its kernels (agent.toml's [sandbox]).
+func WithSandbox(cfg SandboxSection) ProcessOption {
+	return func(o *processOptions) { o.sandbox = cfg }
 }
 
 var (
@@ -89,10 +106,16 @@ var (
 )
 
 // NewProcessRuntime returns a ProcessRuntime keeping scratch directories under root
-// (created when missing); now is its clock (time.Now when nil).
-func NewProcessRuntime(root string, now func() time.Time) (*ProcessRuntime, error) {
+// (created when missing); now is its clock (time.Now when nil). Kernels are sandboxed unless
+// an option says otherwise; the sandbox is tested once here, and a sandbox that cannot work
+// on this host (no bubblewrap, not root, no user namespaces) is an error.
+func NewProcessRuntime(root string, now func() time.Time, opts ...ProcessOption) (*ProcessRuntime, error) {
 	if now == nil {
 		now = time.Now
+	}
+	var o processOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -100,6 +123,17 @@ func NewProcessRuntime(root string, now func() time.Time) (*ProcessRuntime, erro
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("scratch root: %w", err)
+	}
+	var sb *sandbox
+	if !o.sandbox.Insecure {
+		if sb, err = newSandbox(o.sandbox, abs); err != nil {
+			return nil, sandboxError(err)
+		}
+		// Only the agent enters the root (a kernel's directories reach its sandbox through
+		// the stage, sandbox_init.go).
+		if err := os.Chmod(abs, 0o700); err != nil {
+			return nil, fmt.Errorf("scratch root: %w", err)
+		}
 	}
 	lock, err := lockRoot(abs)
 	if err != nil {
@@ -110,9 +144,27 @@ func NewProcessRuntime(root string, now func() time.Time) (*ProcessRuntime, erro
 		lock.Close()
 		return nil, fmt.Errorf("kernels left in %s: %w", abs, err)
 	}
-	return &ProcessRuntime{root: abs, now: now, grace: DefaultKillGrace, kernels: make(map[string]*procKernel),
-		lock: lock, reaped: reaped}, nil
+	r := &ProcessRuntime{root: abs, now: now, grace: DefaultKillGrace, kernels: make(map[string]*procKernel),
+		lock: lock, reaped: reaped, sb: sb, uids: map[string]*uidLease{}, logger: slog.Default()}
+	if sb != nil {
+		if err := r.checkSandbox(); err != nil {
+			lock.Close()
+			return nil, sandboxError(err)
+		}
+	}
+	return r, nil
 }
+
+func sandboxError(err error) error {
+	return fmt.Errorf("the process runtime cannot sandbox kernels on this host: %w "+
+		"(install bubblewrap and run the agent as root, or run kernels unsandboxed with --insecure-no-sandbox)", err)
+}
+
+// Sandboxed reports whether the runtime runs its kernels in sandboxes.
+func (r *ProcessRuntime) Sandboxed() bool { return r.sb != nil }
+
+// SetLogger sets the logger of the runtime's warnings.
+func (r *ProcessRuntime) SetLogger(l *slog.Logger) { r.logger = l }
 
 // Reaped returns the kernels an earlier agent process had left in the scratch root, which
 // NewProcessRuntime killed and removed.
@@ -148,6 +200,7 @@ type procKernel struct {
 	cfg     agentrpc.KernelConfig // the creation config, for restarts
 	dir     string
 	work    string
+	box     *box // the kernel's sandbox; nil when unsandboxed
 	python  bool
 	interp  string // the image's interpreter: the Python path for Python images, else the shell
 	shell   string
@@ -330,6 +383,10 @@ func (r *ProcessRuntime) CreateKernel(_ context.Context, cfg *agentrpc.KernelCon
 	if err != nil {
 		return nil, err
 	}
+	if r.sb == nil {
+		r.logger.Warn("KERNEL RUNS UNSANDBOXED, as the agent's own user with the agent's access to this host "+
+			"(hangar-agent --insecure-no-sandbox)", "kernel", cfg.KernelID, "session", cfg.SessionID)
+	}
 	r.kernels[cfg.KernelID] = k
 	return r.created(k, cfg), nil
 }
@@ -345,7 +402,12 @@ func (r *ProcessRuntime) created(k *procKernel, cfg *agentrpc.KernelConfig) *age
 }
 
 // imageRuntime returns whether the image runs Python and the interpreter (or shell) path.
-func imageRuntime(img agentrpc.ImageRef) (python bool, path string, err error) {
+// visible, when not nil, says whether a path can be run inside the kernel's sandbox:
+// interpreters the sandbox hides are passed over.
+func imageRuntime(img agentrpc.ImageRef, visible func(string) bool) (python bool, path string, err error) {
+	if visible == nil {
+		visible = func(string) bool { return true }
+	}
 	typ := img.Labels[LabelRuntimeType]
 	if typ == "" {
 		typ = img.RuntimeType
@@ -355,25 +417,39 @@ func imageRuntime(img agentrpc.ImageRef) (python bool, path string, err error) {
 		p = img.RuntimePath
 	}
 	python = strings.HasPrefix(typ, "python") || (typ == "" && strings.Contains(img.Canonical, "python"))
-	if p != "" {
+	if p != "" && visible(p) {
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
 			return python, p, nil
 		}
 	}
 	if python {
-		p, err := exec.LookPath("python3")
-		if err != nil {
-			return true, "", fmt.Errorf("python image %q: no python3 on this host: %w", img.Canonical, err)
+		err := exec.ErrNotFound
+		for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+			if dir == "" || !filepath.IsAbs(dir) {
+				continue
+			}
+			cand := filepath.Join(dir, "python3")
+			if _, lerr := exec.LookPath(cand); lerr == nil && visible(cand) {
+				return true, cand, nil
+			}
 		}
-		return true, p, nil
+		return true, "", fmt.Errorf("python image %q: no python3 on this host: %w", img.Canonical, err)
 	}
 	return false, "/bin/sh", nil
 }
 
 // start sets up a kernel's scratch directory and starts its processes. A restart reuses the
-// directory as it is and keeps it when the start fails.
+// directory as it is and keeps it when the start fails. r.mu is held.
+//
+// Sandboxed, the scratch directory is root's with mode 0700 and its log 0600; work/ and tmp/
+// (the kernel's /home/work and /tmp) belong to the kernel's uid with mode 0700. The uid is
+// the kernel's from its creation until it is destroyed, restarts included.
 func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *procKernel, err error) {
-	python, interp, err := imageRuntime(cfg.Image)
+	var visible func(string) bool
+	if r.sb != nil {
+		visible = r.sb.visible
+	}
+	python, interp, err := imageRuntime(cfg.Image, visible)
 	if err != nil {
 		return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "%v", err)
 	}
@@ -392,6 +468,7 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 	if err := os.MkdirAll(k.work, 0o755); err != nil {
 		return nil, fmt.Errorf("scratch dir: %w", err)
 	}
+	var lease *uidLease
 	defer func() {
 		if err != nil {
 			k.mu.Lock()
@@ -404,63 +481,113 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 			if !restart {
 				_ = os.RemoveAll(dir)
 			}
+			// A kernel that does not start is forgotten, restarts included.
+			if lease != nil {
+				lease.release()
+				delete(r.uids, cfg.KernelID)
+			}
 		}
 	}()
-	if k.log, err = os.OpenFile(filepath.Join(dir, "kernel.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	if r.sb != nil {
+		if lease = r.uids[cfg.KernelID]; lease == nil {
+			if lease, err = r.sb.uids.acquire(); err != nil {
+				return nil, err
+			}
+			r.uids[cfg.KernelID] = lease
+		}
+		for _, d := range []struct {
+			path string
+			uid  int
+			mode os.FileMode
+		}{{dir, 0, 0o700}, {k.work, lease.uid, 0o700}, {filepath.Join(dir, "tmp"), lease.uid, 0o700}} {
+			if err := os.Mkdir(d.path, d.mode); err != nil && !errors.Is(err, fs.ErrExist) {
+				return nil, fmt.Errorf("scratch dir: %w", err)
+			}
+			if err := os.Lchown(d.path, d.uid, d.uid); err != nil {
+				return nil, fmt.Errorf("scratch dir: %w", err)
+			}
+			if err := os.Chmod(d.path, d.mode); err != nil {
+				return nil, fmt.Errorf("scratch dir: %w", err)
+			}
+		}
+	}
+	if k.log, err = os.OpenFile(filepath.Join(dir, "kernel.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, fmt.Errorf("kernel log: %w", err)
 	}
-	k.env = kernelEnv(cfg, k.work)
+	home, tmp := k.work, ""
+	if r.sb != nil {
+		home, tmp = sandboxWorkDir, "/tmp"
+	}
+	k.env = kernelEnv(cfg, home, tmp)
 
-	// The group leader: the Python driver, or a placeholder holding the group for shells.
-	var leader *exec.Cmd
-	var repR *os.File
+	drv := ""
 	if python {
-		drv := filepath.Join(dir, "driver.py")
+		drv = filepath.Join(dir, "driver.py")
 		if err := os.WriteFile(drv, pythonDriver, 0o644); err != nil {
 			return nil, fmt.Errorf("write driver: %w", err)
 		}
+	}
+	k.cgroup = newKernelCgroup(cfg.KernelID, cfg.ResourceSlots)
+	// The kernel's process group: its sandbox, or (unsandboxed) the Python driver or a
+	// placeholder started first.
+	holderIsMain := !python && cfg.StartupCommand == ""
+	if r.sb != nil {
+		spec := &boxSpec{kernelID: cfg.KernelID, uid: lease.uid, work: k.work, tmp: filepath.Join(dir, "tmp"),
+			driver: drv, env: boxEnv(cfg), log: k.log, cgroup: k.cgroup}
+		if k.box, err = r.sb.start(spec); err != nil {
+			return nil, err
+		}
+		k.pgid = k.box.pgid
+		k.waiters.Add(1)
+		go func() {
+			defer k.waiters.Done()
+			<-k.box.exited
+			if holderIsMain {
+				r.reportExit(k, k.box.code)
+			}
+		}()
+		drv = sandboxDriver
+	} else if !python {
+		wait, err := k.launch([]string{"/bin/sh", "-c", "trap '' INT; exec sleep 2147483647"}, nil, k.log, k.log)
+		if err != nil {
+			return nil, fmt.Errorf("start kernel process: %w", err)
+		}
+		k.waiters.Add(1)
+		go func() {
+			defer k.waiters.Done()
+			if code := wait(); holderIsMain {
+				r.reportExit(k, code)
+			}
+		}()
+	}
+
+	if python {
 		reqR, reqW, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("pipe: %w", err)
 		}
-		rr, repW, err := os.Pipe()
+		defer reqR.Close()
+		repR, repW, err := os.Pipe()
 		if err != nil {
-			reqR.Close()
 			reqW.Close()
 			return nil, fmt.Errorf("pipe: %w", err)
 		}
-		k.reqW, repR = reqW, rr
+		k.reqW = reqW
 		// SIGINT is ignored from the start (the driver takes it only while code runs), so
 		// that an interrupt before the driver is up does not end the interpreter.
-		leader = exec.Command("/bin/sh", "-c", `trap '' INT; exec "$0" -u "$1"`, interp, drv)
-		leader.ExtraFiles = []*os.File{reqR, repW}
-		defer reqR.Close()
-		defer repW.Close()
-	} else {
-		leader = exec.Command("/bin/sh", "-c", "trap '' INT; exec sleep 2147483647")
-	}
-	leader.Dir, leader.Env, leader.Stdout, leader.Stderr = k.work, k.env, k.log, k.log
-	leader.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := leader.Start(); err != nil {
-		if repR != nil {
+		wait, err := k.launch([]string{"/bin/sh", "-c", `trap '' INT; exec "$0" -u "$1"`, interp, drv},
+			[]*os.File{reqR, repW}, k.log, k.log)
+		repW.Close()
+		if err != nil {
 			repR.Close()
+			return nil, fmt.Errorf("start kernel process: %w", err)
 		}
-		return nil, fmt.Errorf("start kernel process: %w", err)
-	}
-	k.pgid = leader.Process.Pid
-	k.cgroup = newKernelCgroup(cfg.KernelID, cfg.ResourceSlots)
-	k.cgroup.add(k.pgid)
-	k.info.ContainerID = "pgid-" + strconv.Itoa(k.pgid)
-	if python {
 		go k.readReplies(repR)
-	}
-
-	mainIsLeader := cfg.StartupCommand == ""
-	k.waiters.Add(1)
-	go func() {
-		defer k.waiters.Done()
-		code := exitCode(leader.Wait())
-		if python {
+		mainIsDriver := cfg.StartupCommand == ""
+		k.waiters.Add(1)
+		go func() {
+			defer k.waiters.Done()
+			code := wait()
 			k.mu.Lock()
 			cur := k.cur
 			k.mu.Unlock()
@@ -468,42 +595,110 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 				cur.add("stderr", fmt.Sprintf("kernel interpreter exited with code %d\n", code))
 				cur.finish(code)
 			}
-		}
-		if mainIsLeader {
-			r.reportExit(k, code)
-		}
-	}()
+			if mainIsDriver {
+				r.reportExit(k, code)
+			}
+		}()
+	}
+	k.info.ContainerID = "pgid-" + strconv.Itoa(k.pgid)
+
 	if cfg.StartupCommand != "" {
-		main := exec.Command("/bin/sh", "-c", cfg.StartupCommand)
-		main.Dir, main.Env, main.Stdout, main.Stderr = k.work, k.env, k.log, k.log
-		main.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: k.pgid}
-		if err := main.Start(); err != nil {
+		wait, err := k.launch([]string{"/bin/sh", "-c", cfg.StartupCommand}, nil, k.log, k.log)
+		if err != nil {
 			return nil, fmt.Errorf("start startup command: %w", err)
 		}
-		k.cgroup.add(main.Process.Pid)
 		k.waiters.Add(1)
 		go func() {
 			defer k.waiters.Done()
-			r.reportExit(k, exitCode(main.Wait()))
+			r.reportExit(k, wait())
 		}()
 	}
 	return k, nil
 }
 
-// kernelEnv returns the environment of a kernel's processes.
-func kernelEnv(cfg *agentrpc.KernelConfig, work string) []string {
+// launch starts argv as one of k's processes, with stdin /dev/null, stdout and stderr going
+// to the writers and extra as its fds 3 and up: in the kernel's sandbox, or unsandboxed in
+// its working directory, process group (which the first process launched leads) and cgroup.
+// wait waits for the process, and for its output to be copied, and returns its exit code
+// (128+signal when a signal ended it); it must be called.
+func (k *procKernel) launch(argv []string, extra []*os.File, stdout, stderr io.Writer) (wait func() int, err error) {
+	if k.box == nil {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = k.work, k.env, stdout, stderr, extra
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: k.pgid}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		if k.pgid == 0 {
+			k.pgid = cmd.Process.Pid
+		}
+		k.cgroup.add(cmd.Process.Pid)
+		return func() int { return exitCode(cmd.Wait()) }, nil
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer null.Close()
+	files := []*os.File{null}
+	var copies sync.WaitGroup
+	var readers []*os.File
+	for range 2 {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			for _, f := range append(readers, files[1:]...) {
+				f.Close()
+			}
+			return nil, err
+		}
+		readers = append(readers, pr)
+		files = append(files, pw)
+	}
+	boxWait, err := k.box.spawn(argv, k.env, append(files, extra...))
+	for _, f := range files[1:] {
+		f.Close()
+	}
+	if err != nil {
+		for _, f := range readers {
+			f.Close()
+		}
+		return nil, err
+	}
+	for i, w := range []io.Writer{stdout, stderr} {
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			defer readers[i].Close()
+			_, _ = io.Copy(w, readers[i])
+		}()
+	}
+	return func() int {
+		code := boxWait()
+		copies.Wait()
+		return code
+	}, nil
+}
+
+// kernelEnv returns the environment of a kernel's processes: home is HOME, tmp TMPDIR (the
+// agent's TMPDIR when empty, for unsandboxed kernels).
+func kernelEnv(cfg *agentrpc.KernelConfig, home, tmp string) []string {
 	env := map[string]string{}
 	for _, key := range []string{"PATH", "LANG", "TMPDIR"} {
 		if v, ok := os.LookupEnv(key); ok {
 			env[key] = v
 		}
 	}
+	if tmp != "" {
+		// Sandboxed: the kernel's user has no name on the host, as "work" in Backend.AI's
+		// containers.
+		env["TMPDIR"], env["USER"], env["LOGNAME"] = tmp, "work", "work"
+	}
 	for key, v := range cfg.Environ {
 		env[key] = v
 	}
 	env["BACKENDAI_SESSION_ID"] = cfg.SessionID
 	env["BACKENDAI_KERNEL_ID"] = cfg.KernelID
-	env["HOME"] = work
+	env["HOME"] = home
 	env["PYTHONUNBUFFERED"] = "1"
 	out := make([]string, 0, len(env))
 	for key, v := range env {
@@ -511,6 +706,13 @@ func kernelEnv(cfg *agentrpc.KernelConfig, work string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// boxEnv returns the environment of a kernel's sandbox and supervisor: not the kernel's
+// (its environ could name LD_PRELOAD and so run code in bwrap before the sandbox exists),
+// only what finds the kernel's processes again (leftovers.go).
+func boxEnv(cfg *agentrpc.KernelConfig) []string {
+	return []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "BACKENDAI_SESSION_ID=" + cfg.SessionID, "BACKENDAI_KERNEL_ID=" + cfg.KernelID}
 }
 
 // exitCode maps a Wait error onto an exit code, 128+signal for a killed process.
@@ -730,24 +932,19 @@ func (k *procKernel) startQuery(cur *run, code string) error {
 // must be called. spawn fails once the kernel is being stopped, so that no process starts
 // after DestroyKernel or RestartKernel killed the group.
 func (k *procKernel) spawn(cur *run, command string) (wait func() int, err error) {
-	cmd := exec.Command(k.shell, "-c", command)
-	cmd.Dir, cmd.Env = k.work, k.env
-	cmd.Stdout = streamWriter{cur, "stdout", k.log}
-	cmd.Stderr = streamWriter{cur, "stderr", k.log}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: k.pgid}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.destroyed {
 		return nil, fmt.Errorf("kernel %s: %w", k.info.KernelID, ErrKernelNotFound)
 	}
-	if err := cmd.Start(); err != nil {
+	w, err := k.launch([]string{k.shell, "-c", command}, nil, streamWriter{cur, "stdout", k.log}, streamWriter{cur, "stderr", k.log})
+	if err != nil {
 		return nil, err
 	}
-	k.cgroup.add(cmd.Process.Pid)
 	k.waiters.Add(1)
 	return func() int {
 		defer k.waiters.Done()
-		return exitCode(cmd.Wait())
+		return w()
 	}, nil
 }
 
@@ -806,18 +1003,27 @@ func (r *ProcessRuntime) DestroyKernel(_ context.Context, kernelID string) error
 	k.kill(r.grace)
 	k.close()
 	k.waiters.Wait()
+	_ = k.cgroup.remove()
+	err = os.RemoveAll(k.dir)
 	r.mu.Lock()
 	delete(r.kernels, kernelID)
+	// The uid is free again once nothing of the kernel is left.
+	r.uids[kernelID].release()
+	delete(r.uids, kernelID)
 	r.mu.Unlock()
-	_ = k.cgroup.remove()
-	if err := os.RemoveAll(k.dir); err != nil {
+	if err != nil {
 		return fmt.Errorf("remove scratch dir of kernel %s: %w", kernelID, err)
 	}
 	return nil
 }
 
-// kill ends k's process group: SIGTERM, then SIGKILL when it outlives grace.
+// kill ends k's process group: SIGTERM, then SIGKILL when it outlives grace. A sandbox is
+// ended as a whole (box.kill).
 func (k *procKernel) kill(grace time.Duration) {
+	if k.box != nil {
+		k.box.kill(grace)
+		return
+	}
 	if k.pgid <= 0 {
 		return
 	}
@@ -832,6 +1038,9 @@ func (k *procKernel) kill(grace time.Duration) {
 func (k *procKernel) close() {
 	if k.reqW != nil {
 		_ = k.reqW.Close()
+	}
+	if k.box != nil {
+		k.box.close()
 	}
 	if k.log != nil {
 		_ = k.log.Close()
@@ -873,148 +1082,4 @@ func (r *ProcessRuntime) ListKernels(context.Context) ([]Kernel, error) {
 	r.mu.Unlock()
 	slices.SortFunc(out, func(a, b Kernel) int { return strings.Compare(a.KernelID, b.KernelID) })
 	return out, nil
-}
-
-// kernelPath turns a request path into a path relative to the work directory; absolute
-// paths under /home/work (the kernel's view) are accepted.
-func kernelPath(p string) (string, error) {
-	if rest, ok := strings.CutPrefix(p, "/home/work"); ok && (rest == "" || rest[0] == '/') {
-		p = strings.TrimPrefix(rest, "/")
-	}
-	if p == "" {
-		p = "."
-	}
-	p = path.Clean(p)
-	if !filepath.IsLocal(p) && p != "." {
-		return "", agentrpc.Errorf(agentrpc.KindInvalidInput, "path %q escapes the kernel's working directory", p)
-	}
-	return p, nil
-}
-
-func (r *ProcessRuntime) openRoot(kernelID, p string) (*os.Root, string, error) {
-	k, err := r.kernel(kernelID)
-	if err != nil {
-		return nil, "", err
-	}
-	rel, err := kernelPath(p)
-	if err != nil {
-		return nil, "", err
-	}
-	root, err := os.OpenRoot(k.work)
-	if err != nil {
-		return nil, "", fmt.Errorf("kernel %s work dir: %w", kernelID, err)
-	}
-	return root, rel, nil
-}
-
-// fileError maps a file error onto the RPC error kind the manager sees.
-func fileError(err error, p string) error {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return agentrpc.Errorf(agentrpc.KindNotFound, "%s: no such file or directory", p)
-	case strings.Contains(err.Error(), "escapes"):
-		return agentrpc.Errorf(agentrpc.KindInvalidInput, "path %q escapes the kernel's working directory", p)
-	default:
-		return fmt.Errorf("%s: %w", p, err)
-	}
-}
-
-// UploadFile writes data to path p inside a kernel's work directory, creating parents.
-func (r *ProcessRuntime) UploadFile(_ context.Context, kernelID, p string, data []byte) error {
-	root, rel, err := r.openRoot(kernelID, p)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	if rel == "." {
-		return agentrpc.Errorf(agentrpc.KindInvalidInput, "upload needs a file path")
-	}
-	if dir := path.Dir(rel); dir != "." {
-		if err := root.MkdirAll(dir, 0o755); err != nil {
-			return fileError(err, p)
-		}
-	}
-	if err := root.WriteFile(rel, data, 0o644); err != nil {
-		return fileError(err, p)
-	}
-	return nil
-}
-
-// ListFiles lists directory p inside a kernel's work directory.
-func (r *ProcessRuntime) ListFiles(_ context.Context, kernelID, p string) (*agentrpc.ListFilesReply, error) {
-	root, rel, err := r.openRoot(kernelID, p)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	ents, err := fs.ReadDir(root.FS(), rel)
-	if err != nil {
-		return nil, fileError(err, p)
-	}
-	rep := &agentrpc.ListFilesReply{Files: make([]agentrpc.FileInfo, 0, len(ents)), AbsPath: path.Join("/home/work", rel)}
-	for _, e := range ents {
-		fi, err := e.Info()
-		if err != nil {
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", e.Name(), err))
-			continue
-		}
-		info := agentrpc.FileInfo{Name: e.Name(), Size: fi.Size(), Mode: fi.Mode(), Mtime: fi.ModTime(), IsDir: fi.IsDir()}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			info.Atime = time.Unix(st.Atim.Unix()).UTC()
-			info.Ctime = time.Unix(st.Ctim.Unix()).UTC()
-		}
-		rep.Files = append(rep.Files, info)
-	}
-	return rep, nil
-}
-
-// DownloadFile reads file p inside a kernel's work directory, or a tar archive of p (a file
-// or a directory) when archive is set.
-func (r *ProcessRuntime) DownloadFile(_ context.Context, kernelID, p string, archive bool) ([]byte, error) {
-	root, rel, err := r.openRoot(kernelID, p)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	if !archive {
-		b, err := root.ReadFile(rel)
-		if err != nil {
-			return nil, fileError(err, p)
-		}
-		return b, nil
-	}
-	st, err := root.Stat(rel)
-	if err != nil {
-		return nil, fileError(err, p)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if st.IsDir() {
-		sub, err := fs.Sub(root.FS(), rel)
-		if err != nil {
-			return nil, fileError(err, p)
-		}
-		if err := tw.AddFS(sub); err != nil {
-			return nil, fileError(err, p)
-		}
-	} else {
-		b, err := root.ReadFile(rel)
-		if err != nil {
-			return nil, fileError(err, p)
-		}
-		hdr, err := tar.FileInfoHeader(st, "")
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("archive %s: %w", p, err)
-	}
-	return buf.Bytes(), nil
 }

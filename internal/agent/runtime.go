@@ -54,9 +54,12 @@ type Runtime interface {
 	UploadFile(ctx context.Context, kernelID, path string, data []byte) error
 	// ListFiles lists a directory, relative to the kernel's working directory.
 	ListFiles(ctx context.Context, kernelID, path string) (*agentrpc.ListFilesReply, error)
-	// DownloadFile reads a file, or a tar archive of a file or directory when archive is
-	// set, relative to the kernel's working directory.
-	DownloadFile(ctx context.Context, kernelID, path string, archive bool) ([]byte, error)
+	// WalkFiles describes a regular file, or a file or directory tree when req.Recursive is
+	// set, before a download reads it, within the request's size and entry budgets.
+	WalkFiles(ctx context.Context, req *agentrpc.WalkFilesRequest) (*agentrpc.WalkFilesReply, error)
+	// ReadFile reads one chunk (at most agentrpc.MaxChunk bytes) of a regular file, holding
+	// nothing open once it returns.
+	ReadFile(ctx context.Context, req *agentrpc.ReadFileRequest) (*agentrpc.ReadFileReply, error)
 	// Close releases the runtime's resources; its kernels are left alone.
 	Close() error
 }
@@ -74,7 +77,7 @@ func NewRuntime(cfg *Config) (Runtime, error) {
 		}
 		return NewDummyRuntime(time.Now), nil
 	case RuntimeProcess:
-		return NewProcessRuntime(cfg.Container.ScratchRoot, time.Now)
+		return NewProcessRuntime(cfg.Container.ScratchRoot, time.Now, WithSandbox(cfg.Sandbox))
 	default:
 		return nil, fmt.Errorf("unknown agent.runtime %q", cfg.Agent.Runtime)
 	}
@@ -190,9 +193,14 @@ func (r *DummyRuntime) ListFiles(_ context.Context, kernelID, _ string) (*agentr
 	return nil, r.unsupported(kernelID)
 }
 
-// DownloadFile implements [Runtime]: ErrNotSupported.
-func (r *DummyRuntime) DownloadFile(_ context.Context, kernelID, _ string, _ bool) ([]byte, error) {
-	return nil, r.unsupported(kernelID)
+// WalkFiles implements [Runtime]: ErrNotSupported.
+func (r *DummyRuntime) WalkFiles(_ context.Context, req *agentrpc.WalkFilesRequest) (*agentrpc.WalkFilesReply, error) {
+	return nil, r.unsupported(req.KernelID)
+}
+
+// ReadFile implements [Runtime]: ErrNotSupported.
+func (r *DummyRuntime) ReadFile(_ context.Context, req *agentrpc.ReadFileRequest) (*agentrpc.ReadFileReply, error) {
+	return nil, r.unsupported(req.KernelID)
 }
 
 // check returns ErrKernelNotFound for a kernel the runtime does not have.

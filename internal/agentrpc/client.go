@@ -418,9 +418,23 @@ func (c *Client) ListFiles(ctx context.Context, req *ListFilesRequest) (*ListFil
 	return invoke[ListFilesReply](ctx, c, MethodListFiles, req)
 }
 
-// DownloadFile reads a file, or a tar archive of a path, out of a kernel.
-func (c *Client) DownloadFile(ctx context.Context, req *DownloadFileRequest) (*DownloadFileReply, error) {
-	return invoke[DownloadFileReply](ctx, c, MethodDownloadFile, req)
+// WalkFiles describes a file, or a directory tree when req.Recursive is set, before a
+// download reads it; it fails with a [KindTooLarge] error past req.MaxBytes or MaxEntries.
+func (c *Client) WalkFiles(ctx context.Context, req *WalkFilesRequest) (*WalkFilesReply, error) {
+	return invoke[WalkFilesReply](ctx, c, MethodWalkFiles, req)
+}
+
+// ReadFile reads one chunk of at most [MaxChunk] bytes of a regular file in a kernel.
+func (c *Client) ReadFile(ctx context.Context, req *ReadFileRequest) (*ReadFileReply, error) {
+	rep, err := invoke[ReadFileReply](ctx, c, MethodReadFile, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Data) > ClampChunk(req.Length) {
+		return nil, &CallError{Addr: c.addr, Method: MethodReadFile, Err: fmt.Errorf(
+			"reply of %d bytes exceeds the requested %d", len(rep.Data), ClampChunk(req.Length))}
+	}
+	return rep, nil
 }
 
 // Ping checks that the agent is alive and speaks this protocol [Version]. It sends its own

@@ -4,9 +4,19 @@
 //
 // The methods and their arguments keep the names and shapes of Backend.AI's agent RPC
 // (create_kernels, destroy_kernel, restart_kernel, execute, interrupt_kernel, get_logs,
-// upload_file, list_files, download_file, ping, sync_kernel_registry) so each maps 1:1 onto
-// its Backend.AI counterpart, but the framing is Hangar's own: Hangar's agent speaks it, and
-// Backend.AI's Python agent does not. This package imports no other Hangar package.
+// upload_file, list_files, ping, sync_kernel_registry) so each maps 1:1 onto its Backend.AI
+// counterpart, but the framing is Hangar's own: Hangar's agent speaks it, and Backend.AI's
+// Python agent does not. This package imports no other Hangar package.
+//
+// Downloads are Hangar's own: Backend.AI's download_file and download_single answer a whole
+// file (or tar archive) in one reply, which lets one large or sparse file exhaust the memory
+// of the agent and the manager. Here walk_files first describes what would be read (one
+// regular file, or a tree, with the sum of the apparent sizes, refused with too-large past
+// the caller's limit before anything is read), then read_file reads one regular file chunk
+// by chunk, at most [MaxChunk] bytes per reply, by offset. Each read opens, reads and closes
+// the file within the call, so the agent keeps nothing open between chunks: a client that
+// reads slowly or goes away holds no file handle and no memory on the agent. The manager
+// builds tar archives itself, over the chunks.
 //
 // # Framing
 //
@@ -21,9 +31,10 @@
 // is one of the Method* constants. Both bodies are msgpack maps whose keys are the msgpack
 // tags of the request and reply structs (snake_case). Status is "ok", with the method's reply
 // as body (msgpack nil for methods without a result), or "error", with a [RemoteError]
-// {kind, message, details} as body. Kinds are invalid-input, not-found, timeout, failure and
-// unknown-method; the manager maps them onto Backend.AI's agent-invalid-input, agent-timeout
-// and agent-failure. Unknown map keys are ignored on decoding, so fields can be added without
+// {kind, message, field, details} as body. Kinds are invalid-input, not-found, too-large,
+// timeout, failure and unknown-method; field names the request argument at fault. The
+// manager answers the caller's mistakes (invalid-input, too-large, not-found of a field) as
+// the caller's errors and the rest as the agent's failures, by kind, never by message. Unknown map keys are ignored on decoding, so fields can be added without
 // a version bump; values decoded into `any` come out as int64, uint64, float64, string, bool,
 // []any or map[string]any. The protocol [Version] travels in ping: the server rejects a
 // ping of another version with invalid-input, and the client rejects a reply of another

@@ -1,9 +1,11 @@
 package agentrpc
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"sync"
@@ -147,11 +149,34 @@ func (f *fakeHandler) ListFiles(ctx context.Context, req *ListFilesRequest) (*Li
 	return listing(req), nil
 }
 
-func (f *fakeHandler) DownloadFile(ctx context.Context, req *DownloadFileRequest) (*DownloadFileReply, error) {
-	if err := f.enter(ctx, MethodDownloadFile, req); err != nil {
+func walked(req *WalkFilesRequest) *WalkFilesReply {
+	return &WalkFilesReply{
+		Entries: []WalkEntry{
+			{Name: "sub", Path: req.Path, Mode: 0o755 | fs.ModeDir, Mtime: time.Unix(1_700_000_000, 0)},
+			{Name: "sub/a.txt", Path: req.Path + "/a.txt", Mode: 0o644, Size: 3, Mtime: time.Unix(1_700_000_001, 0)},
+			{Name: "sub/l", Path: req.Path + "/l", Mode: 0o777 | fs.ModeSymlink, Mtime: time.Unix(1_700_000_002, 0), Linkname: "a.txt"},
+		},
+		TotalSize: 3,
+	}
+}
+
+func (f *fakeHandler) WalkFiles(ctx context.Context, req *WalkFilesRequest) (*WalkFilesReply, error) {
+	if err := f.enter(ctx, MethodWalkFiles, req); err != nil {
 		return nil, err
 	}
-	return &DownloadFileReply{Data: []byte("content of " + req.Path)}, nil
+	return walked(req), nil
+}
+
+// ReadFile answers as many bytes as asked for, or more when the path says "greedy".
+func (f *fakeHandler) ReadFile(ctx context.Context, req *ReadFileRequest) (*ReadFileReply, error) {
+	if err := f.enter(ctx, MethodReadFile, req); err != nil {
+		return nil, err
+	}
+	n := req.Length
+	if req.Path == "greedy" {
+		n = 2 * MaxChunk
+	}
+	return &ReadFileReply{Data: bytes.Repeat([]byte{byte(req.Offset)}, n)}, nil
 }
 
 func (f *fakeHandler) Ping(ctx context.Context, req *PingRequest) (*PingReply, error) {

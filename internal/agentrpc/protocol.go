@@ -15,7 +15,7 @@ import (
 // server rejects a ping from a client of another version, and [Client.Ping] rejects a reply
 // from a server of another version. Bump it on any incompatible change of the framing or of
 // a payload.
-const Version = 1
+const Version = 2
 
 // Method names: the second frame of a request. They keep the names of Backend.AI's agent RPC
 // methods so that each maps 1:1 onto its Backend.AI counterpart.
@@ -28,7 +28,8 @@ const (
 	MethodGetLogs         = "get_logs"
 	MethodUploadFile      = "upload_file"
 	MethodListFiles       = "list_files"
-	MethodDownloadFile    = "download_file"
+	MethodWalkFiles       = "walk_files"
+	MethodReadFile        = "read_file"
 	MethodPing            = "ping"
 	MethodSyncKernels     = "sync_kernel_registry"
 )
@@ -55,17 +56,25 @@ func decodeID(b []byte) (uint64, bool) {
 	return binary.BigEndian.Uint64(b), true
 }
 
-// ErrorKind classifies a [RemoteError]. The manager maps the kinds onto Backend.AI's error
-// types: KindTimeout to agent-timeout, KindInvalidInput to agent-invalid-input (as does
-// KindNotFound where the object is the caller's fault), everything else to agent-failure.
+// ErrorKind classifies a [RemoteError]. The manager tells the caller's mistakes
+// (KindInvalidInput, KindTooLarge, KindNotFound of a [RemoteError.Field]) from the agent's
+// failures (everything else) by the kind alone, never by the message.
 type ErrorKind string
 
 // The error kinds an agent may send.
 const (
-	// KindInvalidInput: the request was malformed or its arguments were rejected.
+	// KindInvalidInput: the request was malformed or its arguments were rejected (a path
+	// that escapes the working directory, names a directory where a file is needed or goes
+	// through a file, a name too long, a batch option of the wrong type, a second run while
+	// one is going); [RemoteError.Field] names the argument when one is at fault.
 	KindInvalidInput ErrorKind = "invalid-input"
 	// KindNotFound: the kernel, file or other object named in the request does not exist.
+	// With a [RemoteError.Field] the missing object is the one that argument names (a file
+	// for "path"); without one it is the kernel.
 	KindNotFound ErrorKind = "not-found"
+	// KindTooLarge: what the request names exceeds a limit the request set (a download past
+	// [WalkFilesRequest.MaxBytes] or MaxEntries).
+	KindTooLarge ErrorKind = "too-large"
 	// KindTimeout: the agent gave up on an operation of its own (an image pull, a container
 	// start) because it took too long.
 	KindTimeout ErrorKind = "timeout"
@@ -85,6 +94,8 @@ type RemoteError struct {
 	Kind ErrorKind `msgpack:"kind"`
 	// Message is a human-readable description.
 	Message string `msgpack:"message"`
+	// Field names the request argument at fault ("path", "options.exec"), if any.
+	Field string `msgpack:"field,omitempty"`
 	// Details carries optional structured data (for example the offending field).
 	Details map[string]any `msgpack:"details,omitempty"`
 }
@@ -103,6 +114,12 @@ func (e *RemoteError) Is(target error) bool {
 // Errorf returns a *RemoteError of the given kind with a formatted message.
 func Errorf(kind ErrorKind, format string, args ...any) *RemoteError {
 	return &RemoteError{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns a *RemoteError of the given kind about the request argument field,
+// with a formatted message.
+func FieldErrorf(kind ErrorKind, field, format string, args ...any) *RemoteError {
+	return &RemoteError{Kind: kind, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // toRemoteError turns whatever a handler returned into the error reply sent on the wire.

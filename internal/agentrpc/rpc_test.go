@@ -144,12 +144,26 @@ func TestRoundTrip(t *testing.T) {
 		require.Equal(t, want.AbsPath, rep.AbsPath)
 	})
 
-	t.Run("download_file", func(t *testing.T) {
-		req := &DownloadFileRequest{KernelID: "k-1", Path: "a.txt", Archive: true}
-		rep, err := c.DownloadFile(ctx, req)
+	t.Run("walk_files", func(t *testing.T) {
+		req := &WalkFilesRequest{KernelID: "k-1", Path: "sub", Recursive: true, MaxBytes: 1 << 30, MaxEntries: 10}
+		rep, err := c.WalkFiles(ctx, req)
 		require.NoError(t, err)
-		require.Equal(t, req, h.last(MethodDownloadFile))
-		require.Equal(t, []byte("content of a.txt"), rep.Data)
+		require.Equal(t, req, h.last(MethodWalkFiles))
+		want := walked(req)
+		require.Len(t, rep.Entries, len(want.Entries))
+		for i := range want.Entries {
+			w, g := want.Entries[i], rep.Entries[i]
+			require.True(t, w.Mtime.Equal(g.Mtime))
+			w.Mtime, g.Mtime = time.Time{}, time.Time{}
+			require.Equal(t, w, g)
+		}
+		require.Equal(t, want.TotalSize, rep.TotalSize)
+	})
+
+	t.Run("read_file", func(t *testing.T) {
+		rep, err := c.ReadFile(ctx, &ReadFileRequest{KernelID: "k-1", Path: "a.bin", Offset: 7, Length: 5})
+		require.NoError(t, err)
+		require.Equal(t, &ReadFileReply{Data: []byte{7, 7, 7, 7, 7}}, rep)
 	})
 
 	t.Run("ping", func(t *testing.T) {
@@ -187,6 +201,8 @@ func TestErrorsAreTyped(t *testing.T) {
 			return &RemoteError{Kind: KindNotFound, Message: "no such kernel", Details: map[string]any{"kernel_id": "missing", "n": 7}}
 		case "wrapped":
 			return fmt.Errorf("lookup: %w", Errorf(KindInvalidInput, "bad kernel id %q", "wrapped"))
+		case "field":
+			return fmt.Errorf("upload: %w", FieldErrorf(KindTooLarge, "path", "%s is too large", "big.bin"))
 		case "plain":
 			return errors.New("disk on fire")
 		case "slow":
@@ -223,6 +239,13 @@ func TestErrorsAreTyped(t *testing.T) {
 	re = remote(t, err)
 	require.Equal(t, KindInvalidInput, re.Kind)
 	require.Equal(t, `bad kernel id "wrapped"`, re.Message)
+
+	// The argument at fault travels as a field of its own.
+	_, err = c.GetLogs(ctx, &GetLogsRequest{KernelID: "field"})
+	re = remote(t, err)
+	require.Equal(t, KindTooLarge, re.Kind)
+	require.Equal(t, "path", re.Field)
+	require.Equal(t, "big.bin is too large", re.Message)
 
 	_, err = c.GetLogs(ctx, &GetLogsRequest{KernelID: "plain"})
 	re = remote(t, err)
@@ -263,6 +286,38 @@ func TestErrorsAreTyped(t *testing.T) {
 	logs, err := c.GetLogs(ctx, &GetLogsRequest{KernelID: "k-9"})
 	require.NoError(t, err)
 	require.Equal(t, "log of k-9", logs.Logs)
+}
+
+// TestReadFileChunkBound checks that no read_file exchange carries more than MaxChunk bytes:
+// a longer (or unset) Length reaches the handler clamped to MaxChunk, and a handler that
+// answers more than it was asked for is refused with a failure instead of sent.
+func TestReadFileChunkBound(t *testing.T) {
+	t.Parallel()
+	h := newFakeHandler()
+	s := startServer(t, h, ServerOptions{})
+	c := dial(t, s.Addr(), ClientOptions{})
+	ctx := context.Background()
+
+	for _, n := range []int{0, -1, MaxChunk + 1, 1 << 40} {
+		rep, err := c.ReadFile(ctx, &ReadFileRequest{KernelID: "k", Path: "a.bin", Length: n})
+		require.NoError(t, err)
+		require.Len(t, rep.Data, MaxChunk, "length %d", n)
+		require.Equal(t, MaxChunk, h.last(MethodReadFile).(*ReadFileRequest).Length)
+	}
+	rep, err := c.ReadFile(ctx, &ReadFileRequest{KernelID: "k", Path: "a.bin", Length: 10})
+	require.NoError(t, err)
+	require.Len(t, rep.Data, 10)
+
+	_, err = c.ReadFile(ctx, &ReadFileRequest{KernelID: "k", Path: "greedy", Length: 10})
+	var re *RemoteError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, KindFailure, re.Kind)
+	require.Contains(t, re.Message, "exceeds the requested 10")
+
+	_, err = c.ReadFile(ctx, &ReadFileRequest{KernelID: "k", Path: "a.bin", Offset: -1})
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, KindInvalidInput, re.Kind)
+	require.Equal(t, "offset", re.Field)
 }
 
 func TestPingVersionMismatch(t *testing.T) {

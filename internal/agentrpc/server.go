@@ -37,9 +37,12 @@ type Handler interface {
 	UploadFile(ctx context.Context, req *UploadFileRequest) error
 	// ListFiles lists a directory in a kernel (list_files).
 	ListFiles(ctx context.Context, req *ListFilesRequest) (*ListFilesReply, error)
-	// DownloadFile reads a file, or a tar archive of a path, out of a kernel (download_file,
-	// download_single).
-	DownloadFile(ctx context.Context, req *DownloadFileRequest) (*DownloadFileReply, error)
+	// WalkFiles describes a file or a directory tree before a download reads it
+	// (walk_files).
+	WalkFiles(ctx context.Context, req *WalkFilesRequest) (*WalkFilesReply, error)
+	// ReadFile reads one chunk of a regular file (read_file). The server has clamped
+	// req.Length to (0, MaxChunk] and refuses a reply with more data than that.
+	ReadFile(ctx context.Context, req *ReadFileRequest) (*ReadFileReply, error)
 	// Ping answers a ping (ping). The server has already checked the protocol version and
 	// sets PingReply.Version itself.
 	Ping(ctx context.Context, req *PingRequest) (*PingReply, error)
@@ -96,9 +99,14 @@ func (UnimplementedHandler) ListFiles(context.Context, *ListFilesRequest) (*List
 	return nil, unimplemented(MethodListFiles)
 }
 
-// DownloadFile implements [Handler].
-func (UnimplementedHandler) DownloadFile(context.Context, *DownloadFileRequest) (*DownloadFileReply, error) {
-	return nil, unimplemented(MethodDownloadFile)
+// WalkFiles implements [Handler].
+func (UnimplementedHandler) WalkFiles(context.Context, *WalkFilesRequest) (*WalkFilesReply, error) {
+	return nil, unimplemented(MethodWalkFiles)
+}
+
+// ReadFile implements [Handler].
+func (UnimplementedHandler) ReadFile(context.Context, *ReadFileRequest) (*ReadFileReply, error) {
+	return nil, unimplemented(MethodReadFile)
 }
 
 // Ping implements [Handler] with an echo and an empty agent id.
@@ -165,6 +173,40 @@ func pingRoute(ctx context.Context, h Handler, body []byte) (any, error) {
 	return rep, nil
 }
 
+// readFileRoute bounds a read_file exchange: the request's Length is clamped to
+// (0, MaxChunk] before the handler sees it, and a reply carrying more than that is refused,
+// so no chunk larger than MaxChunk is ever built or sent.
+func readFileRoute(ctx context.Context, h Handler, body []byte) (any, error) {
+	req, err := decodeRequest[ReadFileRequest](MethodReadFile, body)
+	if err != nil {
+		return nil, err
+	}
+	if req.Offset < 0 {
+		return nil, FieldErrorf(KindInvalidInput, "offset", "negative offset %d", req.Offset)
+	}
+	req.Length = ClampChunk(req.Length)
+	rep, err := h.ReadFile(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if rep == nil {
+		rep = &ReadFileReply{EOF: true}
+	}
+	if len(rep.Data) > req.Length {
+		return nil, Errorf(KindFailure, "read_file reply of %d bytes exceeds the requested %d", len(rep.Data), req.Length)
+	}
+	return rep, nil
+}
+
+// ClampChunk returns the read length a read_file request of length n gets: n within
+// (0, MaxChunk], MaxChunk otherwise.
+func ClampChunk(n int) int {
+	if n <= 0 || n > MaxChunk {
+		return MaxChunk
+	}
+	return n
+}
+
 // routes maps method names to their decoders; it is never modified.
 var routes = map[string]route{
 	MethodCreateKernels:   typedRoute(MethodCreateKernels, Handler.CreateKernels),
@@ -175,7 +217,8 @@ var routes = map[string]route{
 	MethodGetLogs:         typedRoute(MethodGetLogs, Handler.GetLogs),
 	MethodUploadFile:      voidRoute(MethodUploadFile, Handler.UploadFile),
 	MethodListFiles:       typedRoute(MethodListFiles, Handler.ListFiles),
-	MethodDownloadFile:    typedRoute(MethodDownloadFile, Handler.DownloadFile),
+	MethodWalkFiles:       typedRoute(MethodWalkFiles, Handler.WalkFiles),
+	MethodReadFile:        readFileRoute,
 	MethodPing:            pingRoute,
 	MethodSyncKernels:     typedRoute(MethodSyncKernels, Handler.SyncKernels),
 }

@@ -362,21 +362,81 @@ type FileInfo struct {
 	IsDir bool `msgpack:"is_dir"`
 }
 
-// DownloadFileRequest reads a file out of a kernel.
-type DownloadFileRequest struct {
+// MaxChunk bounds the data of one read_file reply: the server clamps a longer
+// [ReadFileRequest.Length] to it, so that a download holds at most one chunk in memory on
+// either side, whatever the file's size.
+const MaxChunk = 1 << 20
+
+// DefaultWalkEntries is the [WalkFilesRequest.MaxEntries] a request without one gets.
+const DefaultWalkEntries = 10_000
+
+// WalkFilesRequest describes what a download will read, before a byte of it is read: one
+// regular file (download_single), or a file or directory tree to archive (download). The
+// manager checks sizes with it and then reads each regular file with read_file.
+type WalkFilesRequest struct {
+	// KernelID is the kernel's UUID.
+	KernelID string `msgpack:"kernel_id"`
+	// Path is the file or directory, relative to the kernel's working directory.
+	Path string `msgpack:"path"`
+	// Recursive asks for the tree under Path (which may then be a directory or a file).
+	// Without it Path must be a regular file.
+	Recursive bool `msgpack:"recursive,omitempty"`
+	// MaxBytes, when positive, bounds the sum of the regular files' apparent sizes (a
+	// sparse file counts by its apparent size): past it the agent stops and answers
+	// [KindTooLarge].
+	MaxBytes int64 `msgpack:"max_bytes,omitempty"`
+	// MaxEntries bounds the entries visited, [DefaultWalkEntries] when not positive: past it
+	// the agent stops and answers [KindTooLarge].
+	MaxEntries int `msgpack:"max_entries,omitempty"`
+}
+
+// WalkFilesReply lists the entries of a walk, parents before their children. Only
+// directories, regular files and symbolic links are listed; FIFOs, sockets and devices are
+// left out.
+type WalkFilesReply struct {
+	// Entries are the walked entries, in archive order.
+	Entries []WalkEntry `msgpack:"entries"`
+	// TotalSize is the sum of the regular files' apparent sizes.
+	TotalSize int64 `msgpack:"total_size"`
+}
+
+// WalkEntry is one entry of a walk.
+type WalkEntry struct {
+	// Name is the entry's name in an archive: relative to the walked directory, or the base
+	// name of a walked file.
+	Name string `msgpack:"name"`
+	// Path is the entry's path relative to the kernel's working directory, to read it with.
+	Path string `msgpack:"path"`
+	// Mode holds the type and permission bits as Go's os.FileMode.
+	Mode os.FileMode `msgpack:"mode"`
+	// Size is a regular file's apparent size in bytes (0 for other entries).
+	Size int64 `msgpack:"size"`
+	// Mtime is the modification time.
+	Mtime time.Time `msgpack:"mtime"`
+	// Linkname is a symbolic link's target, as written (it is not followed).
+	Linkname string `msgpack:"linkname,omitempty"`
+}
+
+// ReadFileRequest reads one chunk of a regular file inside a kernel. Reads are stateless:
+// the agent opens the file, reads and closes it in the one call, so nothing stays open
+// between the chunks of a download, however slowly its client reads or wherever it stops.
+type ReadFileRequest struct {
 	// KernelID is the kernel's UUID.
 	KernelID string `msgpack:"kernel_id"`
 	// Path is the file's path, relative to the kernel's working directory.
 	Path string `msgpack:"path"`
-	// Archive asks for a tar archive of Path (which may then be a directory) instead of the
-	// single file's bytes: Backend.AI's download_file rather than download_single.
-	Archive bool `msgpack:"archive,omitempty"`
+	// Offset is where to read from.
+	Offset int64 `msgpack:"offset"`
+	// Length is how many bytes to read at most; [MaxChunk] when not positive or larger.
+	Length int `msgpack:"length"`
 }
 
-// DownloadFileReply carries a file's content, or a tar archive when Archive was set.
-type DownloadFileReply struct {
-	// Data is the content.
+// ReadFileReply is one chunk of a file.
+type ReadFileReply struct {
+	// Data holds at most the requested Length (and at most [MaxChunk]) bytes.
 	Data []byte `msgpack:"data"`
+	// EOF reports that the file ends with this chunk.
+	EOF bool `msgpack:"eof,omitempty"`
 }
 
 // PingRequest checks that an agent is alive and speaks this protocol version.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -221,6 +222,10 @@ func TestParseAuthorization(t *testing.T) {
 		{name: "piece without equals", header: "BackendAI signMethod=HMAC-SHA256, credential=AK:abc, junk", reason: ReasonMalformedParams, kind: KindInvalidParams, msg: malformedParams},
 		{name: "trailing comma", header: good + ",", reason: ReasonMalformedParams, kind: KindInvalidParams, msg: malformedParams},
 		{name: "empty params", header: "BackendAI ", reason: ReasonMalformedParams, kind: KindInvalidParams, msg: malformedParams},
+		{name: "invalid UTF-8 access key", header: "BackendAI signMethod=HMAC-SHA256, credential=\xff\xfe:" + sig, reason: ReasonMalformedParams, kind: KindInvalidParams, msg: malformedParams},
+		{name: "NUL in access key", header: "BackendAI signMethod=HMAC-SHA256, credential=AK\x00IA:" + sig, reason: ReasonMalformedParams, kind: KindInvalidParams, msg: malformedParams},
+		{name: "control character in access key", header: "BackendAI signMethod=HMAC-SHA256, credential=AK\x07:" + sig, reason: ReasonMalformedParams, kind: KindInvalidParams, msg: malformedParams},
+		{name: "non-ASCII access key, bad method", header: "BackendAI signMethod=RSA-SHA256, credential=AKé:" + sig, reason: ReasonMalformedParams, kind: KindInvalidParams, msg: malformedParams},
 
 		{name: "extra dash", header: "BackendAI signMethod=HMAC-SHA3-256, credential=AK:abc",
 			want:   AuthParams{Type: "BackendAI", SignMethod: "HMAC-SHA3-256", AccessKey: "AK", Signature: "abc"},
@@ -653,11 +658,18 @@ func FuzzParseAuthorization(f *testing.F) {
 		"BackendAI signMethod=HMAC-SHA256, credential=a:b, junk",
 		"BackendAI ,,,=,=:",
 		"BackendAI signMethod=\x1c-\x85, credential=\xff:\xfe",
+		"BackendAI signMethod=HMAC-SHA256, credential=\xff\xfe:e58894a7",
+		"BackendAI signMethod=HMAC-SHA256, credential=AK\x00:e58894a7",
+		"BackendAI signMethod=HMAC-SHA256, credential=AKIAIOSFODNN7EXAMPLEXXXXX:e58894a7",
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
 		p, err := ParseAuthorization(header)
+		// Whatever is returned next to an error or not, an access key that reaches a lookup
+		// is printable ASCII: never a NUL, a control character or invalid UTF-8.
+		require.True(t, p.AccessKey == "" || printableASCII(p.AccessKey), "%q", p.AccessKey)
+		require.True(t, utf8.ValidString(p.AccessKey))
 		if err != nil {
 			var ae *Error
 			require.True(t, errors.As(err, &ae))
@@ -669,6 +681,16 @@ func FuzzParseAuthorization(f *testing.F) {
 		require.True(t, HashSupported(p.Hash))
 		require.Contains(t, []string{"BackendAI", "Sorna"}, p.Type)
 	})
+}
+
+func TestValidAccessKey(t *testing.T) {
+	t.Parallel()
+	for key, want := range map[string]bool{
+		exampleAccessKey: true, "AK": true, "AKIA0123456789ABCDEF": true, "a-b_c.d~!": true,
+		"": false, "AKIA0123456789ABCDEFG": false, "AK IA": false, "AK\x00": false, "\xff\xfe": false, "AKé": false, "AK\x7f": false,
+	} {
+		require.Equal(t, want, ValidAccessKey(key), "%q", key)
+	}
 }
 
 func FuzzParseDate(f *testing.F) {

@@ -35,7 +35,9 @@ type AuthParams struct {
 // space; the type must be "BackendAI" or "Sorna"; the rest is split at every
 // ',', each piece is trimmed and cut at its first '=', and keys and values
 // are trimmed (a repeated key keeps its last value); signMethod and
-// credential are required and the credential is cut at its first ':'.
+// credential are required and the credential is cut at its first ':'. An access key with a
+// character other than printable ASCII (a NUL, invalid UTF-8, a control character) is
+// malformed.
 //
 // An empty header yields ReasonNoCredentials. Structural problems yield
 // ReasonMalformedHeader, ReasonInvalidType or ReasonMalformedParams (all
@@ -81,6 +83,11 @@ func ParseAuthorization(header string) (AuthParams, error) {
 	if !ok {
 		return AuthParams{}, newError(ReasonMalformedParams, "credential without ':'")
 	}
+	if !printableASCII(accessKey) {
+		// No access key has such characters; reject them before anything looks the key up
+		// (PostgreSQL refuses NUL and invalid UTF-8 in a text parameter).
+		return AuthParams{}, newError(ReasonMalformedParams, "access key with characters other than printable ASCII")
+	}
 	p := AuthParams{
 		Type:       typ,
 		SignMethod: signMethod,
@@ -93,6 +100,27 @@ func ParseAuthorization(header string) (AuthParams, error) {
 	}
 	p.Mac, p.Hash = mac, hash
 	return p, nil
+}
+
+// AccessKeyMaxLen is the longest access key Backend.AI stores (keypairs.access_key is
+// varchar(20)).
+const AccessKeyMaxLen = 20
+
+// ValidAccessKey reports whether s can be an access key: 1 to AccessKeyMaxLen printable ASCII
+// characters without spaces. A key that is not valid cannot exist, so callers answer "Access
+// key not found" without looking it up.
+func ValidAccessKey(s string) bool {
+	return s != "" && len(s) <= AccessKeyMaxLen && printableASCII(s)
+}
+
+// printableASCII reports whether every byte of s is a printable, non-space ASCII character.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseSignMethod splits a signMethod such as "HMAC-SHA256" into its

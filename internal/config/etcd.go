@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,27 +30,80 @@ type Etcd struct {
 	namespace string
 }
 
+// EtcdConfig says how to reach etcd: the endpoint ("host:port"), the namespace, and the
+// credentials of an etcd with authentication enabled (User, Password) and TLS, when used.
+type EtcdConfig struct {
+	Endpoint  string
+	Namespace string
+	User      string
+	Password  string
+	// TLS, when not nil, makes the connection use TLS with this client configuration.
+	TLS *tls.Config
+}
+
 // DialEtcd connects to the etcd server at endpoint ("host:port") and checks that it answers
-// within PingTimeout; a server that does not answer yields an *UnreachableError.
+// within PingTimeout; a server that does not answer yields an *UnreachableError. user and
+// password are the etcd credentials, empty for an etcd without authentication.
 func DialEtcd(ctx context.Context, endpoint, namespace, user, password string) (*Etcd, error) {
-	if namespace == "" {
+	return DialEtcdConfig(ctx, EtcdConfig{Endpoint: endpoint, Namespace: namespace, User: user, Password: password})
+}
+
+// DialEtcdConfig connects to etcd as c says and checks within PingTimeout that the server
+// answers and lets the user read the namespace. A server that does not answer yields an
+// *UnreachableError; refused credentials yield one line naming etcd and what to set.
+func DialEtcdConfig(ctx context.Context, c EtcdConfig) (*Etcd, error) {
+	if c.Namespace == "" {
 		return nil, errors.New("etcd namespace must not be empty")
 	}
-	if strings.Contains(namespace, "/") {
-		return nil, fmt.Errorf("etcd namespace %q must not contain '/'", namespace)
+	if strings.Contains(c.Namespace, "/") {
+		return nil, fmt.Errorf("etcd namespace %q must not contain '/'", c.Namespace)
 	}
-	cli, err := newEtcdClient(endpoint, user, password)
+	cli, err := newEtcdClient(c.Endpoint, c.User, c.Password, c.TLS)
 	if err != nil {
-		if errors.Is(err, rpctypes.ErrAuthFailed) || errors.Is(err, rpctypes.ErrInvalidAuthToken) {
-			return nil, fmt.Errorf("etcd at %s: authentication failed for user %q", endpoint, user)
+		if authErr := etcdAuthError(c.Endpoint, c.User, err); authErr != nil {
+			return nil, authErr
 		}
-		return nil, Unreachable("etcd", endpoint, err)
+		return nil, Unreachable("etcd", c.Endpoint, err)
 	}
-	if err := checkEtcd(ctx, cli, endpoint); err != nil {
+	if err := checkEtcd(ctx, cli, c.Endpoint); err != nil {
 		_ = cli.Close()
+		if authErr := etcdAuthError(c.Endpoint, c.User, err); authErr != nil {
+			return nil, authErr
+		}
 		return nil, err
 	}
-	return &Etcd{cli: cli, endpoint: endpoint, namespace: namespace}, nil
+	e := &Etcd{cli: cli, endpoint: c.Endpoint, namespace: c.Namespace}
+	// The status call above needs no permission; a read of the namespace proves the
+	// credentials (or their absence) are accepted before the caller relies on them.
+	rctx, cancel := context.WithTimeout(ctx, PingTimeout)
+	defer cancel()
+	if _, err := cli.Get(rctx, e.nsPrefix(), clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
+		_ = cli.Close()
+		if authErr := etcdAuthError(c.Endpoint, c.User, err); authErr != nil {
+			return nil, authErr
+		}
+		return nil, Unreachable("etcd", c.Endpoint, err)
+	}
+	return e, nil
+}
+
+// etcdAuthError turns an authentication or permission error from etcd at endpoint into one
+// line naming what to set; it returns nil for other errors.
+func etcdAuthError(endpoint, user string, err error) error {
+	switch {
+	case errors.Is(err, rpctypes.ErrUserEmpty) || errors.Is(err, rpctypes.ErrGRPCUserEmpty) ||
+		strings.Contains(err.Error(), rpctypes.ErrUserEmpty.Error()):
+		return fmt.Errorf("etcd at %s requires authentication: set [etcd] user and password in manager.toml (or BACKEND_ETCD_USER and BACKEND_ETCD_PASSWORD)", endpoint)
+	case errors.Is(err, rpctypes.ErrAuthFailed) || errors.Is(err, rpctypes.ErrGRPCAuthFailed) ||
+		strings.Contains(err.Error(), rpctypes.ErrAuthFailed.Error()):
+		return fmt.Errorf("etcd at %s: authentication failed for user %q: check [etcd] user and password", endpoint, user)
+	case errors.Is(err, rpctypes.ErrPermissionDenied) || errors.Is(err, rpctypes.ErrGRPCPermissionDenied) ||
+		strings.Contains(err.Error(), rpctypes.ErrPermissionDenied.Error()):
+		return fmt.Errorf("etcd at %s: user %q may not read %s: grant it a role with readwrite permission on that prefix", endpoint, user, RootPrefix)
+	case errors.Is(err, rpctypes.ErrAuthNotEnabled) || errors.Is(err, rpctypes.ErrGRPCAuthNotEnabled):
+		return fmt.Errorf("etcd at %s has authentication disabled: leave [etcd] user and password empty", endpoint)
+	}
+	return nil
 }
 
 // Client returns the underlying etcd client; its keys are absolute (see Key).

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/redis/go-redis/v9"
 )
 
 // Halfstack defaults: the addresses of the local development services.
@@ -24,6 +25,13 @@ const (
 	DefaultNamespace   = "local"
 	DefaultDBName      = "hangar"
 	DefaultDBUser      = "postgres"
+	// DefaultDBPassword is the halfstack PostgreSQL's password for DefaultDBUser (the one
+	// Backend.AI's halfstack uses). It applies only when the database address is
+	// DefaultDBAddr and neither manager.toml nor the environment names a password.
+	DefaultDBPassword = "develove"
+	// DefaultRedisPassword is the halfstack Redis's requirepass. It applies only when the
+	// Redis address is the default one and no password is named anywhere.
+	DefaultRedisPassword = "develove"
 )
 
 // FileName is the name of the local configuration file.
@@ -100,15 +108,18 @@ func (h *HostPort) UnmarshalTOML(v any) error {
 	}
 }
 
-// EtcdSection is manager.toml's [etcd] section.
+// EtcdSection is manager.toml's [etcd] section. User and Password authenticate to an etcd
+// with auth enabled (Backend.AI's keys); the ssl-* keys of TLSOptions are Hangar additions.
 type EtcdSection struct {
 	Namespace string   `toml:"namespace"`
 	Addr      HostPort `toml:"addr"`
 	User      string   `toml:"user"`
 	Password  string   `toml:"password"`
+	TLSOptions
 }
 
-// DBSection is manager.toml's [db] section.
+// DBSection is manager.toml's [db] section. The ssl-* keys are Hangar additions that map to
+// libpq's sslmode, sslrootcert, sslcert and sslkey.
 type DBSection struct {
 	Type     string   `toml:"type"`
 	Addr     HostPort `toml:"addr"`
@@ -116,6 +127,14 @@ type DBSection struct {
 	User     string   `toml:"user"`
 	Password string   `toml:"password"`
 	PoolSize int      `toml:"pool-size"`
+	// SSLMode is libpq's sslmode: disable (the default), allow, prefer, require, verify-ca
+	// or verify-full.
+	SSLMode string `toml:"ssl-mode"`
+	// SSLCA is the PEM file of CA certificates for verify-ca and verify-full.
+	SSLCA string `toml:"ssl-ca"`
+	// SSLCert and SSLKey are a client certificate and its key.
+	SSLCert string `toml:"ssl-cert"`
+	SSLKey  string `toml:"ssl-key"`
 }
 
 // ManagerSection is manager.toml's [manager] section (the keys Hangar uses).
@@ -128,13 +147,21 @@ type ManagerSection struct {
 	AgentSelectionResourcePriority []string `toml:"agent-selection-resource-priority"`
 	DistributedLock                string   `toml:"distributed-lock"`
 	PIDFile                        string   `toml:"pid-file"`
+	// TrustedProxies (Hangar's own key) lists the addresses or CIDR ranges of the reverse
+	// proxies whose X-Forwarded-For / X-Real-IP / Forwarded headers are believed; none by
+	// default. See TrustedProxyPrefixes.
+	TrustedProxies []string `toml:"trusted-proxies"`
 }
 
 // RedisSection is manager.toml's [redis] section, a Hangar addition: Backend.AI keeps the
 // Redis address only in etcd (config/redis/addr).
 type RedisSection struct {
-	Addr     HostPort `toml:"addr"`
-	Password string   `toml:"password"`
+	Addr HostPort `toml:"addr"`
+	// Username is the Redis ACL user (a Hangar key); empty means Redis's default user.
+	Username string `toml:"username"`
+	// Password is requirepass, or the ACL user's password.
+	Password string `toml:"password"`
+	TLSOptions
 	// QueuePrefix (Hangar's own key) is put in front of every job queue name and of the
 	// lifecycle events channel, so that several deployments (or test runs) can share one Redis.
 	// API, workers and agents of one deployment must agree on it. Empty by default.
@@ -167,6 +194,9 @@ type Manager struct {
 
 	// redisSet records whether the file or the environment named a Redis address.
 	redisSet bool
+	// dbPasswordSet and redisPasswordSet record whether the file or the environment named
+	// a password (possibly an empty one), so that the halfstack's are not used.
+	dbPasswordSet, redisPasswordSet bool
 }
 
 // Default returns the configuration used when no manager.toml exists: the local halfstack.
@@ -276,6 +306,8 @@ func (m *Manager) decodeFile(path string) error {
 	} else {
 		m.Redis.Addr = mustHostPort(DefaultRedisAddr)
 	}
+	m.dbPasswordSet = md.IsDefined("db", "password")
+	m.redisPasswordSet = md.IsDefined("redis", "password")
 	m.Ignored = topKeys(md.Undecoded())
 	return nil
 }
@@ -326,10 +358,12 @@ func (m *Manager) applyEnv(getenv func(string) string) error {
 		*dst = hp
 		return true, nil
 	}
-	str := func(name string, dst *string) {
-		if v, ok := lookup(name); ok {
+	str := func(name string, dst *string) bool {
+		v, ok := lookup(name)
+		if ok {
 			*dst = v
 		}
+		return ok
 	}
 
 	str("NAMESPACE", &m.Etcd.Namespace)
@@ -343,13 +377,15 @@ func (m *Manager) applyEnv(getenv func(string) string) error {
 	}
 	str("DB_NAME", &m.DB.Name)
 	str("DB_USER", &m.DB.User)
-	str("DB_PASSWORD", &m.DB.Password)
+	m.dbPasswordSet = str("DB_PASSWORD", &m.DB.Password) || m.dbPasswordSet
 	set, err := addr("REDIS_ADDR", &m.Redis.Addr)
 	if err != nil {
 		return err
 	}
 	m.redisSet = m.redisSet || set
-	str("REDIS_PASSWORD", &m.Redis.Password)
+	m.redisPasswordSet = str("REDIS_PASSWORD", &m.Redis.Password) || m.redisPasswordSet
+	str("REDIS_USERNAME", &m.Redis.Username)
+	str("DB_SSL_MODE", &m.DB.SSLMode)
 	str("QUEUE_PREFIX", &m.Redis.QueuePrefix)
 	if _, err := addr("SERVICE_ADDR", &m.Manager.ServiceAddr); err != nil {
 		return err
@@ -362,6 +398,9 @@ func (m *Manager) applyEnv(getenv func(string) string) error {
 		m.Manager.NumProc = n
 	}
 	str("PID_FILE", &m.Manager.PIDFile)
+	if v, ok := lookup("TRUSTED_PROXIES"); ok {
+		m.Manager.TrustedProxies = strings.Split(v, ",")
+	}
 	if v, ok := lookup("HEARTBEAT_TIMEOUT"); ok {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -376,6 +415,9 @@ func (m *Manager) applyEnv(getenv func(string) string) error {
 func (m *Manager) normalize() error {
 	if m.Etcd.Namespace == "" {
 		return errors.New("etcd.namespace must not be empty")
+	}
+	if _, err := m.TrustedProxyPrefixes(); err != nil {
+		return err
 	}
 	if m.DB.Type == "" {
 		m.DB.Type = "postgresql"
@@ -405,6 +447,22 @@ func (m *Manager) normalize() error {
 	default:
 		return fmt.Errorf("manager.distributed-lock %q is not one of pg_advisory, filelock, redlock, etcd", m.Manager.DistributedLock)
 	}
+	if !m.dbPasswordSet && m.DB.Password == "" && m.DB.Addr == mustHostPort(DefaultDBAddr) {
+		m.DB.Password = DefaultDBPassword
+	}
+	switch m.DB.SSLMode {
+	case "":
+		m.DB.SSLMode = "disable"
+	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		return fmt.Errorf("db.ssl-mode %q is not one of disable, allow, prefer, require, verify-ca, verify-full", m.DB.SSLMode)
+	}
+	if _, err := m.Etcd.Config("etcd"); err != nil {
+		return err
+	}
+	if _, err := m.Redis.Config("redis"); err != nil {
+		return err
+	}
 	if m.DB.PoolSize <= 0 {
 		m.DB.PoolSize = 8
 	}
@@ -416,11 +474,21 @@ func (m *Manager) normalize() error {
 
 // DSN returns the PostgreSQL connection URL for the [db] section.
 func (m *Manager) DSN() string {
+	q := url.Values{}
+	q.Set("sslmode", m.DB.SSLMode)
+	if q.Get("sslmode") == "" {
+		q.Set("sslmode", "disable")
+	}
+	for k, v := range map[string]string{"sslrootcert": m.DB.SSLCA, "sslcert": m.DB.SSLCert, "sslkey": m.DB.SSLKey} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
 	u := url.URL{
 		Scheme:   "postgres",
 		Host:     m.DB.Addr.String(),
 		Path:     "/" + m.DB.Name,
-		RawQuery: "sslmode=disable",
+		RawQuery: q.Encode(),
 	}
 	switch {
 	case m.DB.User != "" && m.DB.Password != "":
@@ -434,6 +502,22 @@ func (m *Manager) DSN() string {
 // EtcdEndpoint returns the etcd endpoint as "host:port".
 func (m *Manager) EtcdEndpoint() string { return m.Etcd.Addr.String() }
 
+// EtcdDialConfig returns what DialEtcdConfig needs to reach the configured etcd: endpoint,
+// namespace, user, password and TLS.
+func (m *Manager) EtcdDialConfig() (EtcdConfig, error) {
+	tlsCfg, err := m.Etcd.Config("etcd")
+	if err != nil {
+		return EtcdConfig{}, err
+	}
+	return EtcdConfig{
+		Endpoint:  m.EtcdEndpoint(),
+		Namespace: m.Etcd.Namespace,
+		User:      m.Etcd.User,
+		Password:  m.Etcd.Password,
+		TLS:       tlsCfg,
+	}, nil
+}
+
 // ServiceAddr returns the address the API listens on (manager.service-addr) as "host:port".
 func (m *Manager) ServiceAddr() string { return m.Manager.ServiceAddr.String() }
 
@@ -446,17 +530,35 @@ func (m *Manager) RedisConfigured() bool { return m.redisSet }
 
 // RedisFrom resolves the Redis address and password: manager.toml or the environment first,
 // then etcd's config/redis/addr and config/redis/password (as Backend.AI keeps them), then
-// the halfstack default. shared may be nil.
+// the halfstack default (with the halfstack's password, DefaultRedisPassword, unless a
+// password is named). A password named in manager.toml or the environment always wins.
+// shared may be nil.
 func (m *Manager) RedisFrom(shared *Shared) (addr, password string) {
-	if m.redisSet || shared == nil {
+	if m.redisSet {
 		return m.RedisAddr(), m.Redis.Password
 	}
-	if a, ok := shared.Get("config/redis/addr"); ok && a != "" {
-		pw := m.Redis.Password
-		if p, ok := shared.Get("config/redis/password"); ok && pw == "" {
-			pw = p
+	if shared != nil {
+		if a, ok := shared.Get("config/redis/addr"); ok && a != "" {
+			if m.redisPasswordSet {
+				return a, m.Redis.Password
+			}
+			p, _ := shared.Get("config/redis/password")
+			return a, p
 		}
-		return a, pw
 	}
-	return m.RedisAddr(), m.Redis.Password
+	if m.redisPasswordSet {
+		return m.RedisAddr(), m.Redis.Password
+	}
+	return m.RedisAddr(), DefaultRedisPassword
+}
+
+// RedisOptions returns the go-redis options for the Redis RedisFrom resolves, with the
+// [redis] username and TLS settings.
+func (m *Manager) RedisOptions(shared *Shared) (*redis.Options, error) {
+	addr, password := m.RedisFrom(shared)
+	tlsCfg, err := m.Redis.Config("redis")
+	if err != nil {
+		return nil, err
+	}
+	return &redis.Options{Addr: addr, Username: m.Redis.Username, Password: password, TLSConfig: tlsCfg}, nil
 }

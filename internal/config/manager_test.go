@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -13,7 +14,7 @@ import (
 var envNames = []string{
 	"NAMESPACE", "ETCD_ADDR", "ETCD_USER", "ETCD_PASSWORD", "DB_ADDR", "DB_NAME", "DB_USER",
 	"DB_PASSWORD", "REDIS_ADDR", "REDIS_PASSWORD", "SERVICE_ADDR", "MANAGER_NPROC", "PID_FILE",
-	"QUEUE_PREFIX", "HEARTBEAT_TIMEOUT",
+	"QUEUE_PREFIX", "HEARTBEAT_TIMEOUT", "REDIS_USERNAME", "DB_SSL_MODE",
 }
 
 // isolate points the working directory and HOME at empty temporary directories and clears
@@ -51,9 +52,14 @@ func TestLoad(t *testing.T) {
 		require.Equal(t, "local", m.Etcd.Namespace)
 		require.Equal(t, "127.0.0.1:8120", m.EtcdEndpoint())
 		require.Equal(t, "127.0.0.1:8100", m.DB.Addr.String())
-		require.Equal(t, "postgres://postgres@127.0.0.1:8100/hangar?sslmode=disable", m.DSN())
+		require.Equal(t, "postgres://postgres:develove@127.0.0.1:8100/hangar?sslmode=disable", m.DSN())
 		require.Equal(t, "127.0.0.1:8110", m.RedisAddr())
 		require.False(t, m.RedisConfigured())
+		addr, pw := m.RedisFrom(nil)
+		require.Equal(t, "127.0.0.1:8110", addr)
+		require.Equal(t, "develove", pw)
+		require.Empty(t, m.Etcd.User)
+		require.Empty(t, m.Etcd.Password)
 		require.Equal(t, "0.0.0.0:8081", m.ServiceAddr())
 		require.Equal(t, "i-"+host, m.Manager.ID)
 		require.Equal(t, runtime.NumCPU(), m.Manager.NumProc)
@@ -161,13 +167,16 @@ enabled = true
 	t.Run("InvalidValues", func(t *testing.T) {
 		cwd, _ := isolate(t)
 		for name, content := range map[string]string{
-			"BadAddr":   "[etcd]\naddr = \"no-port\"",
-			"BadPort":   "[db]\naddr = { host = \"x\", port = 70000 }",
-			"BadType":   "[db]\ntype = \"mysql\"",
-			"BadLock":   "[manager]\ndistributed-lock = \"zookeeper\"",
-			"EmptyNS":   "[etcd]\nnamespace = \"\"",
-			"NotTOML":   "[etcd\n",
-			"WrongType": "[manager]\nnum-proc = \"many\"",
+			"BadAddr":    "[etcd]\naddr = \"no-port\"",
+			"BadPort":    "[db]\naddr = { host = \"x\", port = 70000 }",
+			"BadType":    "[db]\ntype = \"mysql\"",
+			"BadLock":    "[manager]\ndistributed-lock = \"zookeeper\"",
+			"EmptyNS":    "[etcd]\nnamespace = \"\"",
+			"NotTOML":    "[etcd\n",
+			"WrongType":  "[manager]\nnum-proc = \"many\"",
+			"BadSSLMode": "[db]\nssl-mode = \"sometimes\"",
+			"MissingCA":  "[etcd]\nssl-ca = \"/nonexistent/ca.pem\"",
+			"CertNoKey":  "[redis]\nssl-cert = \"/nonexistent/cert.pem\"",
 		} {
 			t.Run(name, func(t *testing.T) {
 				writeFile(t, filepath.Join(cwd, "manager.toml"), content)
@@ -176,6 +185,100 @@ enabled = true
 				require.Contains(t, err.Error(), "manager.toml")
 			})
 		}
+	})
+
+	t.Run("Credentials", func(t *testing.T) {
+		cwd, _ := isolate(t)
+		// A file naming other servers but no passwords sends none: the halfstack's passwords
+		// are defaults of the halfstack's addresses only.
+		writeFile(t, filepath.Join(cwd, "manager.toml"), "[db]\naddr = \"db.example:5432\"\n[redis]\naddr = \"redis.example:6379\"\n")
+		m, _, err := Load("")
+		require.NoError(t, err)
+		require.Equal(t, "postgres://postgres@db.example:5432/hangar?sslmode=disable", m.DSN())
+		addr, pw := m.RedisFrom(nil)
+		require.Equal(t, "redis.example:6379", addr)
+		require.Empty(t, pw)
+
+		// Backend.AI's keys, and Hangar's username and TLS keys.
+		writeFile(t, filepath.Join(cwd, "manager.toml"), `
+[etcd]
+namespace = "prod"
+addr = { host = "etcd.example", port = 2379 }
+user = "manager"
+password = "etcd-pw"
+ssl-enabled = true
+ssl-server-name = "etcd.internal"
+
+[db]
+addr = { host = "db.example", port = 5432 }
+user = "backend"
+password = "db-pw"
+ssl-mode = "verify-full"
+ssl-ca = "/etc/ssl/db-ca.pem"
+
+[redis]
+addr = "redis.example:6380"
+username = "hangar"
+password = "redis-pw"
+ssl-enabled = true
+`)
+		m, _, err = Load("")
+		require.NoError(t, err)
+		require.Empty(t, m.Ignored)
+		require.Equal(t, "postgres://backend:db-pw@db.example:5432/hangar?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Fdb-ca.pem", m.DSN())
+		c, err := m.EtcdDialConfig()
+		require.NoError(t, err)
+		require.Equal(t, "etcd.example:2379", c.Endpoint)
+		require.Equal(t, "manager", c.User)
+		require.Equal(t, "etcd-pw", c.Password)
+		require.NotNil(t, c.TLS)
+		require.Equal(t, "etcd.internal", c.TLS.ServerName)
+		ro, err := m.RedisOptions(nil)
+		require.NoError(t, err)
+		require.Equal(t, "redis.example:6380", ro.Addr)
+		require.Equal(t, "hangar", ro.Username)
+		require.Equal(t, "redis-pw", ro.Password)
+		require.NotNil(t, ro.TLSConfig)
+
+		// The environment wins over the file.
+		t.Setenv("BACKEND_ETCD_USER", "env-user")
+		t.Setenv("BACKEND_ETCD_PASSWORD", "env-etcd-pw")
+		t.Setenv("BACKEND_REDIS_PASSWORD", "env-redis-pw")
+		t.Setenv("HANGAR_REDIS_USERNAME", "env-redis-user")
+		t.Setenv("BACKEND_DB_PASSWORD", "env-db-pw")
+		t.Setenv("HANGAR_DB_SSL_MODE", "require")
+		m, _, err = Load("")
+		require.NoError(t, err)
+		require.Equal(t, "env-user", m.Etcd.User)
+		require.Equal(t, "env-etcd-pw", m.Etcd.Password)
+		ro, err = m.RedisOptions(nil)
+		require.NoError(t, err)
+		require.Equal(t, "env-redis-user", ro.Username)
+		require.Equal(t, "env-redis-pw", ro.Password)
+		require.Equal(t, "postgres://backend:env-db-pw@db.example:5432/hangar?sslmode=require&sslrootcert=%2Fetc%2Fssl%2Fdb-ca.pem", m.DSN())
+	})
+
+	t.Run("RedisFromEtcd", func(t *testing.T) {
+		isolate(t)
+		e := testEtcd(t)
+		ctx := testCtx(t, 10*time.Second)
+		require.NoError(t, e.Put(ctx, "config/redis/addr", "10.9.9.9:6379"))
+		require.NoError(t, e.Put(ctx, "config/redis/password", "etcd-pw"))
+		shared, err := NewShared(ctx, e)
+		require.NoError(t, err)
+		defer shared.Close()
+		m, _, err := Load("")
+		require.NoError(t, err)
+		// Backend.AI's config/redis/password goes with config/redis/addr, not the halfstack's.
+		addr, pw := m.RedisFrom(shared)
+		require.Equal(t, "10.9.9.9:6379", addr)
+		require.Equal(t, "etcd-pw", pw)
+		// A password named in the environment wins.
+		t.Setenv("BACKEND_REDIS_PASSWORD", "env-pw")
+		m, _, err = Load("")
+		require.NoError(t, err)
+		_, pw = m.RedisFrom(shared)
+		require.Equal(t, "env-pw", pw)
 	})
 
 	t.Run("EnvironmentOverrides", func(t *testing.T) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -80,6 +81,13 @@ func isTimeout(err error) bool {
 	return false
 }
 
+// PostgresAuthHint tells the operator where the database credentials are set.
+const PostgresAuthHint = "set [db] user and password in manager.toml (or BACKEND_DB_USER and BACKEND_DB_PASSWORD)"
+
+// IsPostgresAuthCode reports whether a SQLSTATE says the server refused the login:
+// 28P01 (invalid password) or 28000 (invalid authorization, e.g. no pg_hba.conf entry).
+func IsPostgresAuthCode(code string) bool { return code == "28P01" || code == "28000" }
+
 // PingPostgres connects to the database named by dsn and runs a trivial query, waiting at
 // most PingTimeout. A server that does not answer yields an *UnreachableError; a server that
 // answers with an error (unknown database, bad password) yields a one-line error naming it.
@@ -102,6 +110,9 @@ func PingPostgres(ctx context.Context, dsn string) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		if IsPostgresAuthCode(pgErr.Code) {
+			return fmt.Errorf("PostgreSQL at %s: %s (SQLSTATE %s); %s", addr, pgErr.Message, pgErr.Code, PostgresAuthHint)
+		}
 		return fmt.Errorf("PostgreSQL at %s: %s (SQLSTATE %s)", addr, pgErr.Message, pgErr.Code)
 	}
 	return Unreachable("PostgreSQL", addr, err)
@@ -109,30 +120,50 @@ func PingPostgres(ctx context.Context, dsn string) error {
 
 // PingRedis sends PING to the Redis server at addr, waiting at most PingTimeout.
 func PingRedis(ctx context.Context, addr, password string) error {
+	return PingRedisOptions(ctx, &redis.Options{Addr: addr, Password: password})
+}
+
+// PingRedisOptions sends PING to the Redis server o names, with o's credentials and TLS,
+// waiting at most PingTimeout. See RedisError for the errors.
+func PingRedisOptions(ctx context.Context, o *redis.Options) error {
 	ctx, cancel := context.WithTimeout(ctx, PingTimeout)
 	defer cancel()
-	if err := probeTCP(ctx, addr); err != nil {
-		return Unreachable("Redis", addr, err)
+	if err := probeTCP(ctx, o.Addr); err != nil {
+		return Unreachable("Redis", o.Addr, err)
 	}
-	rdb := redis.NewClient(&redis.Options{
-		Addr:            addr,
-		Password:        password,
-		DialTimeout:     PingTimeout,
-		ReadTimeout:     PingTimeout,
-		WriteTimeout:    PingTimeout,
-		MaxRetries:      -1,
-		DialerRetries:   1,
-		DisableIdentity: true,
-	})
+	opts := *o
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = PingTimeout, PingTimeout, PingTimeout
+	opts.MaxRetries, opts.DialerRetries, opts.DisableIdentity = -1, 1, true
+	rdb := redis.NewClient(&opts)
 	defer rdb.Close()
-	err := rdb.Ping(ctx).Err()
+	return RedisError(o.Addr, rdb.Ping(ctx).Err())
+}
+
+// RedisError turns the error of a first command to Redis at addr into one line: refused
+// credentials name the keys to set, other error replies are quoted, and a server that does
+// not answer yields an *UnreachableError. A nil err gives nil.
+func RedisError(addr string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if isRedisReply(err) {
+	if isRedisReply(err) || isRedisAuthError(err) {
+		if isRedisAuthError(err) {
+			return fmt.Errorf("Redis at %s refused the credentials (%s): set [redis] password (and username, for an ACL user) in the configuration file, or BACKEND_REDIS_PASSWORD", addr, shortCause(err))
+		}
 		return fmt.Errorf("Redis at %s: %s", addr, shortCause(err))
 	}
 	return Unreachable("Redis", addr, err)
+}
+
+// isRedisAuthError reports whether err is Redis refusing the connection's credentials.
+func isRedisAuthError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"NOAUTH", "WRONGPASS", "ERR AUTH", "ERR invalid password", "ERR Client sent AUTH"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isRedisReply reports whether err is an error reply from a Redis server that answered.
@@ -143,7 +174,7 @@ func isRedisReply(err error) bool {
 
 // PingEtcd asks the etcd server at endpoint for its status, waiting at most PingTimeout.
 func PingEtcd(ctx context.Context, endpoint, user, password string) error {
-	cli, err := newEtcdClient(endpoint, user, password)
+	cli, err := newEtcdClient(endpoint, user, password, nil)
 	if err != nil {
 		return Unreachable("etcd", endpoint, err)
 	}
@@ -151,12 +182,13 @@ func PingEtcd(ctx context.Context, endpoint, user, password string) error {
 	return checkEtcd(ctx, cli, endpoint)
 }
 
-func newEtcdClient(endpoint, user, password string) (*clientv3.Client, error) {
+func newEtcdClient(endpoint, user, password string, tlsCfg *tls.Config) (*clientv3.Client, error) {
 	return clientv3.New(clientv3.Config{
 		Endpoints:   []string{endpoint},
 		DialTimeout: PingTimeout,
 		Username:    user,
 		Password:    password,
+		TLS:         tlsCfg,
 		Logger:      zap.NewNop(),
 	})
 }

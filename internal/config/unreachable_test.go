@@ -76,8 +76,8 @@ func TestPing(t *testing.T) {
 	t.Run("HalfstackAnswers", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t, 10*time.Second)
-		require.NoError(t, PingPostgres(ctx, "postgres://postgres@127.0.0.1:8100/postgres?sslmode=disable"))
-		require.NoError(t, PingRedis(ctx, DefaultRedisAddr, ""))
+		require.NoError(t, PingPostgres(ctx, "postgres://postgres:"+DefaultDBPassword+"@127.0.0.1:8100/postgres?sslmode=disable"))
+		require.NoError(t, PingRedis(ctx, DefaultRedisAddr, DefaultRedisPassword))
 		require.NoError(t, PingEtcd(ctx, DefaultEtcdAddr, "", ""))
 	})
 
@@ -114,7 +114,7 @@ func TestPing(t *testing.T) {
 	t.Run("PostgresMissingDatabase", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t, 10*time.Second)
-		err := PingPostgres(ctx, "postgres://postgres@127.0.0.1:8100/"+testNamespace(t)+"?sslmode=disable")
+		err := PingPostgres(ctx, "postgres://postgres:"+DefaultDBPassword+"@127.0.0.1:8100/"+testNamespace(t)+"?sslmode=disable")
 		require.Error(t, err)
 		var ue *UnreachableError
 		require.False(t, errors.As(err, &ue))

@@ -57,6 +57,10 @@ func unreachable(addr, database string, err error) error {
 	if errors.As(err, &pgErr) && pgErr.Code == "3D000" {
 		return fmt.Errorf("PostgreSQL at %s has no database %q; run `hangar schema oneshot` (or `go tool task dev`)", addr, database)
 	}
+	// 28P01 invalid password, 28000 invalid authorization: the server answered and refused.
+	if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") {
+		return fmt.Errorf("PostgreSQL at %s: %s (SQLSTATE %s); set [db] user and password in manager.toml (or BACKEND_DB_USER and BACKEND_DB_PASSWORD)", addr, pgErr.Message, pgErr.Code)
+	}
 	cause := err.Error()
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -19,16 +18,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/migrations"
 )
 
-// URL is the server tests connect to: TEST_DATABASE_URL, or the halfstack's PostgreSQL.
-func URL() string {
-	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:8100/postgres?sslmode=disable"
-}
+// URL is the server tests connect to: TEST_DATABASE_URL, or the halfstack's PostgreSQL
+// with its password (see internal/halfstack).
+func URL() string { return halfstack.DatabaseURL() }
 
 // templateName names the migrated template after a hash of the migrations, so a changed
 // migration gets a fresh template.

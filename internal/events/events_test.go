@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/halfstack"
 )
 
 func redisAddr() string {
@@ -31,7 +32,7 @@ func TestHubFansOutFilteredEventsInOrder(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr()})
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr(), Password: halfstack.RedisPassword()})
 	defer rdb.Close()
 	p := prefix(t)
 	hub, err := events.NewHub(ctx, rdb, p, nil)
@@ -82,7 +83,7 @@ func TestSlowSubscriberIsDroppedAsLagged(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr()})
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr(), Password: halfstack.RedisPassword()})
 	defer rdb.Close()
 	p := prefix(t)
 	hub, err := events.NewHub(ctx, rdb, p, nil)

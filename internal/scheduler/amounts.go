@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/hangar-run/hangar/internal/slots"
 )
 
 // Slot types, as stored under config/resource_slots in the shared configuration.
@@ -40,48 +41,31 @@ var ErrUnknownSlot = errors.New("unknown resource slot")
 // slotType returns the type of the named slot: types[name] when present, otherwise bytes for a
 // name containing "mem" and count for any other, the guess Hangar makes for untyped slots.
 func slotType(types map[string]string, name string) string {
-	if t, ok := types[name]; ok {
-		return t
-	}
-	if strings.Contains(name, "mem") {
-		return SlotTypeBytes
-	}
-	return SlotTypeCount
+	return slots.GuessType(types, name)
 }
 
-// isInfinity reports whether s spells an unlimited amount ("inf", "infinite", "infinity" in
-// any case).
-func isInfinity(s string) bool {
-	switch strings.ToLower(s) {
-	case "inf", "infinite", "infinity":
-		return true
-	}
-	return false
-}
-
-// ParseAmount converts one normalized resource slot amount, a plain decimal string such as
-// "1.5" or "4294967296", to its int64 form: thousandths for count and unique slots, bytes for
-// bytes slots (fractions of a byte are truncated). "Infinity" (any spelling Hangar accepts)
-// becomes Unlimited. Negative or out-of-range amounts are errors.
+// ParseAmount converts one resource slot amount to its int64 form: thousandths for count and
+// unique slots, bytes for bytes slots. It reads amounts with slots.ParseStored, the one strict
+// amount parser (finite, non-negative, at most slots.Max of the type, so any thousand amounts
+// add up within int64); "Infinity" (any spelling Hangar accepts) becomes Unlimited.
 func ParseAmount(value, slotType string) (int64, error) {
-	v := strings.TrimSpace(value)
-	if isInfinity(v) {
-		return Unlimited, nil
-	}
-	d, err := decimal.NewFromString(v)
+	return parseAmount(value, slotType, slots.AllowInfinity)
+}
+
+// parseAmount is ParseAmount under rule.
+func parseAmount(value, slotType string, rule slots.Rule) (int64, error) {
+	a, err := slots.ParseStored(value, slotType, rule)
 	if err != nil {
 		return 0, fmt.Errorf("parse amount %q: %w", value, err)
 	}
-	if d.IsNegative() {
-		return 0, fmt.Errorf("parse amount %q: negative", value)
+	if a.IsUnlimited() {
+		return Unlimited, nil
 	}
+	d := a.Decimal()
 	if slotType == SlotTypeBytes {
 		d = d.Truncate(0)
 	} else {
 		d = d.RoundBank(milliPlaces).Shift(milliPlaces)
-	}
-	if d.GreaterThanOrEqual(decimal.NewFromInt(Unlimited)) {
-		return 0, fmt.Errorf("parse amount %q: out of range", value)
 	}
 	return d.IntPart(), nil
 }
@@ -99,10 +83,11 @@ func FormatAmount(v int64, slotType string) string {
 	return decimal.New(v, -milliPlaces).String()
 }
 
-// ParseSlots converts a resource slot map (slot name → normalized amount) to a vector indexed
-// like names, with ParseAmount and each slot's type from types (name → SlotTypeCount,
-// SlotTypeBytes or SlotTypeUnique; an untyped name containing "mem" is bytes, any other
-// count). Slots missing from m are 0; a slot not in names is an error wrapping ErrUnknownSlot.
+// ParseSlots converts a resource slot map (slot name → amount) of requests, capacities or
+// occupancies to a vector indexed like names, with ParseAmount and each slot's type from
+// types (name → SlotTypeCount, SlotTypeBytes or SlotTypeUnique; an untyped name containing
+// "mem" is bytes, any other count). Every amount must be finite ("Infinity" is an error).
+// Slots missing from m are 0; a slot not in names is an error wrapping ErrUnknownSlot.
 func ParseSlots(names []string, types map[string]string, m map[string]string) ([]int64, error) {
 	out := make([]int64, len(names))
 	index := make(map[string]int, len(names))
@@ -114,7 +99,7 @@ func ParseSlots(names []string, types map[string]string, m map[string]string) ([
 		if !ok {
 			return nil, fmt.Errorf("slot %q: %w", name, ErrUnknownSlot)
 		}
-		v, err := ParseAmount(value, slotType(types, name))
+		v, err := parseAmount(value, slotType(types, name), slots.Finite)
 		if err != nil {
 			return nil, fmt.Errorf("slot %q: %w", name, err)
 		}

@@ -129,3 +129,19 @@ func TestSkipStatusData(t *testing.T) {
 	require.Equal(t, "2024-03-15T09:00:00+00:00", data["scheduler"].(map[string]any)["last_try"])
 	require.Equal(t, "none", data["scheduler"].(map[string]any)["msg"])
 }
+
+func TestParseSlotsRefusesGarbage(t *testing.T) {
+	t.Parallel()
+	names := slotNames()
+	types := map[string]string{"cpu": scheduler.SlotTypeCount, "mem": scheduler.SlotTypeBytes}
+	for _, bad := range []string{"1e400", "1e308", "NaN", "-0", "Infinity", "1e13", "9p"} {
+		_, err := scheduler.ParseSlots(names, types, map[string]string{"cpu": bad, "mem": bad})
+		require.Error(t, err, bad)
+	}
+	// Policies may be unlimited, but not out of range.
+	_, err := scheduler.PolicySlots(names, types, map[string]string{"cpu": "1e400"}, false)
+	require.Error(t, err)
+	v, err := scheduler.PolicySlots(names, types, map[string]string{"cpu": "Infinity", "mem": "8p"}, false)
+	require.NoError(t, err)
+	require.Equal(t, []int64{scheduler.Unlimited, 1 << 53, 0}, v)
+}

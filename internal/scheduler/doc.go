@@ -1,10 +1,11 @@
 // Package scheduler decides where Hangar's pending sessions run. It is pure: a [Snapshot] of
 // one scaling group (its agents with their free slots, its pending sessions, the usage and
 // the resource policies that apply) goes in, a [Plan] comes out, and nothing else happens:
-// no I/O, no clock, no randomness, no import of another Hangar package. The schedule job
-// loads the snapshot inside its transaction, calls [Schedule], and writes the plan back
-// (reserving agent slots with guarded updates, setting SCHEDULED, recording status_info and
-// status_data for the rest). The same snapshot always gives the same plan.
+// no I/O, no clock, no randomness, no import of another Hangar package but the pure amount
+// parser internal/slots. The schedule job loads the snapshot inside its transaction, calls
+// [Schedule], and writes the plan back (reserving agent slots with guarded updates, setting
+// SCHEDULED, recording status_info and status_data for the rest). The same snapshot always
+// gives the same plan.
 //
 // # Amounts
 //

@@ -134,22 +134,15 @@ func ParseBinarySize(s string) (decimal.Decimal, error) {
 	return d.Mul(kibi.Pow(decimal.NewFromInt32(power))).Truncate(0), nil
 }
 
-// ParseCount parses the amount of a count slot: a non-negative decimal ("2", "0.5", "1e3",
-// "1_000"), rounded half-to-even to three decimal places. Infinity is not a count; check
-// IsInfinity first where it is allowed.
+// ParseCount parses the amount of a count slot with ParseValue under Finite: a non-negative
+// decimal ("2", "0.5", "1e3", "1_000") up to MaxCountUnits, rounded half-to-even to three
+// decimal places.
 func ParseCount(s string) (decimal.Decimal, error) {
-	expr := strings.ReplaceAll(strings.TrimSpace(s), "_", "")
-	if expr == "" {
-		return decimal.Zero, errors.New("empty amount")
-	}
-	d, err := decimal.NewFromString(expr)
+	a, err := ParseValue(s, TypeCount, Finite)
 	if err != nil {
-		return decimal.Zero, fmt.Errorf("invalid decimal %q", s)
+		return decimal.Zero, fmt.Errorf("invalid amount %q: %w", s, err)
 	}
-	if d.IsNegative() {
-		return decimal.Zero, fmt.Errorf("negative amount %q", s)
-	}
-	return d.RoundBank(countPlaces), nil
+	return a.Decimal(), nil
 }
 
 // Format writes d in plain decimal notation (never scientific), without trailing zeros:
@@ -158,38 +151,33 @@ func Format(d decimal.Decimal) string {
 	return d.String()
 }
 
-// NormalizeValue normalizes one amount of a slot of type slotType: binary sizes for
-// TypeBytes, decimals with three places for the others; any "inf"/"infinity" spelling becomes
-// Infinity.
+// NormalizeValue normalizes one amount of a slot of type slotType with ParseValue under
+// AllowInfinity: binary sizes for TypeBytes, decimals with three places for the others; any
+// "inf"/"infinity" spelling becomes Infinity.
 func NormalizeValue(value, slotType string) (string, error) {
-	if IsInfinity(value) {
-		return Infinity, nil
-	}
-	var (
-		d   decimal.Decimal
-		err error
-	)
-	if slotType == TypeBytes {
-		d, err = ParseBinarySize(value)
-	} else {
-		d, err = ParseCount(value)
-	}
+	return NormalizeValueRule(value, slotType, AllowInfinity)
+}
+
+// NormalizeValueRule is NormalizeValue under rule.
+func NormalizeValueRule(value, slotType string, rule Rule) (string, error) {
+	a, err := ParseValue(value, slotType, rule)
 	if err != nil {
 		return "", err
 	}
-	return Format(d), nil
+	return a.String(), nil
 }
 
-// Normalize checks every slot of in against slotTypes (slot name → TypeCount, TypeBytes or
-// TypeUnique) and returns a new map with each amount normalized by NormalizeValue. It does not
-// add missing slots. The first offending slot in name order is reported as a *SlotError
-// wrapping ErrUnknownSlot or the parse error. A nil map gives an empty one.
+// Normalize is NormalizeMap under AllowInfinity, for policy limits.
 func Normalize(in map[string]string, slotTypes map[string]string) (map[string]string, error) {
-	names := make([]string, 0, len(in))
-	for name := range in {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	return NormalizeMap(in, slotTypes, AllowInfinity)
+}
+
+// NormalizeMap checks every slot of in against slotTypes (slot name → TypeCount, TypeBytes or
+// TypeUnique) and returns a new map with each amount normalized by ParseValue under rule. It
+// does not add missing slots. The first offending slot in name order is reported as a
+// *SlotError wrapping ErrUnknownSlot or the parse error. A nil map gives an empty one.
+func NormalizeMap(in map[string]string, slotTypes map[string]string, rule Rule) (map[string]string, error) {
+	names := sortedKeys(in)
 	out := make(map[string]string, len(in))
 	for _, name := range names {
 		value := in[name]
@@ -197,11 +185,21 @@ func Normalize(in map[string]string, slotTypes map[string]string) (map[string]st
 		if !ok {
 			return nil, &SlotError{Slot: name, Value: value, Err: ErrUnknownSlot}
 		}
-		norm, err := NormalizeValue(value, typ)
+		norm, err := NormalizeValueRule(value, typ, rule)
 		if err != nil {
 			return nil, &SlotError{Slot: name, Value: value, Err: err}
 		}
 		out[name] = norm
 	}
 	return out, nil
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys(m map[string]string) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }

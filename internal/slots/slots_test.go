@@ -84,13 +84,13 @@ func TestParseCount(t *testing.T) {
 		{"1e3", "1000"},
 		{"1_000", "1000"},
 		{"10", "10"},
-		{"100000000000000000000", "100000000000000000000"},
+		{"1000000000000", "1000000000000"},
 	} {
 		got, err := slots.ParseCount(tc.in)
 		require.NoError(t, err, tc.in)
 		require.Equal(t, tc.want, slots.Format(got), tc.in)
 	}
-	for _, in := range []string{"", "-1", "1g", "abc", "NaN", "inf"} {
+	for _, in := range []string{"", "-1", "1g", "abc", "NaN", "inf", "100000000000000000000", "1e400"} {
 		_, err := slots.ParseCount(in)
 		require.Error(t, err, "%q", in)
 	}

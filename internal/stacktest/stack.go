@@ -24,6 +24,7 @@ import (
 	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/internal/dbtest"
 	"github.com/hangar-run/hangar/internal/fixture"
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -134,10 +135,10 @@ func Start(t testing.TB, o Options) *Stack {
 	}
 	s.Namespace = "e2e-" + randHex(6)
 	s.Prefix = s.Namespace + ":"
-	etcd, err := config.DialEtcd(ctx, EtcdAddr(), s.Namespace, "", "")
+	etcd, err := config.DialEtcd(ctx, EtcdAddr(), s.Namespace, halfstack.EtcdUser(), halfstack.EtcdPassword())
 	require.NoError(t, err)
 	s.Etcd = etcd
-	s.Redis = redis.NewClient(&redis.Options{Addr: RedisAddr()})
+	s.Redis = halfstack.NewRedis()
 	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer ccancel()
@@ -255,9 +256,13 @@ func (s *Stack) environ(t testing.TB) []string {
 		"BACKEND_NAMESPACE="+s.Namespace,
 		"BACKEND_ETCD_ADDR="+EtcdAddr(),
 		"BACKEND_REDIS_ADDR="+RedisAddr(),
+		"BACKEND_REDIS_PASSWORD="+halfstack.RedisPassword(),
 		"HANGAR_QUEUE_PREFIX="+s.Prefix,
 		"HANGAR_HEARTBEAT_INTERVAL="+DefaultHeartbeat.String(),
 	)
+	if user := halfstack.EtcdUser(); user != "" {
+		env = append(env, "BACKEND_ETCD_USER="+user, "BACKEND_ETCD_PASSWORD="+halfstack.EtcdPassword())
+	}
 	if u.User != nil {
 		env = append(env, "BACKEND_DB_USER="+u.User.Username())
 		if pw, ok := u.User.Password(); ok {
@@ -451,20 +456,10 @@ func (s *Stack) dumpLogs(t testing.TB) {
 }
 
 // RedisAddr is the Redis stacks use: TEST_REDIS_ADDR or the halfstack's.
-func RedisAddr() string {
-	if a := os.Getenv("TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return config.DefaultRedisAddr
-}
+func RedisAddr() string { return halfstack.RedisAddr() }
 
 // EtcdAddr is the etcd stacks use: TEST_ETCD_ADDR or the halfstack's.
-func EtcdAddr() string {
-	if a := os.Getenv("TEST_ETCD_ADDR"); a != "" {
-		return a
-	}
-	return config.DefaultEtcdAddr
-}
+func EtcdAddr() string { return halfstack.EtcdAddr() }
 
 func randHex(n int) string {
 	b := make([]byte, n)

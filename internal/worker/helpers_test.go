@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hangar-run/hangar/internal/config"
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 )
@@ -44,7 +45,7 @@ func testEtcd(t *testing.T, ns string) *config.Etcd {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	e, err := config.DialEtcd(ctx, testEtcdAddr, ns, "", "")
+	e, err := config.DialEtcd(ctx, testEtcdAddr, ns, halfstack.EtcdUser(), halfstack.EtcdPassword())
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -60,7 +61,7 @@ func testEtcd(t *testing.T, ns string) *config.Etcd {
 func testQueues(t *testing.T) (string, *asynq.Inspector) {
 	t.Helper()
 	prefix := randomName(t, "test-") + "-"
-	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: testRedisAddr})
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()})
 	t.Cleanup(func() {
 		require.NoError(t, insp.Close())
 		deleteQueues(t, prefix)
@@ -74,7 +75,7 @@ func deleteQueues(t *testing.T, prefix string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rdb := redis.NewClient(&redis.Options{Addr: testRedisAddr})
+	rdb := redis.NewClient(&redis.Options{Addr: testRedisAddr, Password: halfstack.RedisPassword()})
 	defer rdb.Close()
 	for q := range jobs.Queues(prefix) {
 		var keys []string
@@ -120,7 +121,7 @@ func start(t *testing.T, name string, cfg worker.Config) *runner {
 		leader: make(chan bool, 16),
 		done:   make(chan error, 1),
 	}
-	cfg.RedisOpt = asynq.RedisClientOpt{Addr: testRedisAddr}
+	cfg.RedisOpt = asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()}
 	cfg.ID = name
 	cfg.Registry = r.reg
 	cfg.Tick = r.tick

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	"github.com/hangar-run/hangar/jobs/maintenance"
@@ -232,7 +233,7 @@ func TestRunConfigErrors(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t, 10*time.Second)
 	etcd := testEtcd(t, randomName(t, "test-"))
-	redis := asynq.RedisClientOpt{Addr: testRedisAddr}
+	redis := asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()}
 
 	require.ErrorContains(t, worker.Run(ctx, worker.Config{Etcd: etcd}), "Redis")
 	require.ErrorContains(t, worker.Run(ctx, worker.Config{RedisOpt: redis}), "etcd")

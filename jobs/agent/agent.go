@@ -70,30 +70,48 @@ type reportedSlot struct {
 	capacity decimal.Decimal
 }
 
-// validate checks a decoded heartbeat and returns its slots sorted by name.
-func validate(t *asynq.Task, p *jobs.AgentHeartbeatPayload) ([]reportedSlot, error) {
+// validate checks a decoded heartbeat and returns its slots sorted by name. A slot the
+// scheduler could not read never reaches the database: a name or type that is not valid, or
+// an amount that is not a finite, non-negative decimal (slots.ParseStored), drops the slot;
+// an amount above slots.Max is clipped to it. Each is returned as a warning to log, and the
+// rest of the heartbeat still applies, so the agent stays ALIVE.
+func validate(t *asynq.Task, p *jobs.AgentHeartbeatPayload) ([]reportedSlot, []string, error) {
 	switch {
 	case p.AgentID == "":
-		return nil, jobs.Invalid(t, "no agent id")
+		return nil, nil, jobs.Invalid(t, "no agent id")
 	case len(p.AgentID) > 64:
-		return nil, jobs.Invalid(t, fmt.Sprintf("agent id %q is longer than 64 characters", p.AgentID))
+		return nil, nil, jobs.Invalid(t, fmt.Sprintf("agent id %q is longer than 64 characters", p.AgentID))
 	case p.Addr == "":
-		return nil, jobs.Invalid(t, "no address")
+		return nil, nil, jobs.Invalid(t, "no address")
 	case p.ScalingGroup == "":
-		return nil, jobs.Invalid(t, "no scaling group")
+		return nil, nil, jobs.Invalid(t, "no scaling group")
 	case p.Time.IsZero():
-		return nil, jobs.Invalid(t, "no time")
+		return nil, nil, jobs.Invalid(t, "no time")
 	}
 	out := make([]reportedSlot, 0, len(p.Slots))
+	var warnings []string
 	for name, s := range p.Slots {
+		if err := slots.CheckName(name); err != nil {
+			warnings = append(warnings, fmt.Sprintf("slot dropped: %v", err))
+			continue
+		}
 		switch s.Type {
 		case slots.TypeCount, slots.TypeBytes, slots.TypeUnique:
 		default:
-			return nil, jobs.Invalid(t, fmt.Sprintf("slot %q has unknown type %q", name, s.Type))
+			warnings = append(warnings, fmt.Sprintf("slot %q dropped: unknown type %q", name, s.Type))
+			continue
 		}
-		d, err := decimal.NewFromString(s.Amount)
-		if err != nil || d.IsNegative() {
-			return nil, jobs.Invalid(t, fmt.Sprintf("slot %q has invalid amount %q", name, s.Amount))
+		a, err := slots.ParseStored(s.Amount, s.Type, slots.Finite)
+		var d decimal.Decimal
+		switch {
+		case err == nil:
+			d = a.Decimal()
+		case errors.Is(err, slots.ErrOutOfRange) && len(s.Amount) <= slots.MaxInputLen:
+			d = slots.Max(s.Type)
+			warnings = append(warnings, fmt.Sprintf("slot %q: capacity %q clipped to %s: %v", name, s.Amount, d, err))
+		default:
+			warnings = append(warnings, fmt.Sprintf("slot %q dropped: invalid capacity %q: %v", name, trunc(s.Amount), err))
+			continue
 		}
 		out = append(out, reportedSlot{name: name, typ: s.Type, capacity: d})
 	}
@@ -106,7 +124,16 @@ func validate(t *asynq.Task, p *jobs.AgentHeartbeatPayload) ([]reportedSlot, err
 		}
 		return 0
 	})
-	return out, nil
+	slices.Sort(warnings)
+	return out, warnings, nil
+}
+
+// trunc shortens a reported amount for a log line.
+func trunc(s string) string {
+	if len(s) > slots.MaxInputLen {
+		return s[:slots.MaxInputLen] + "…"
+	}
+	return s
 }
 
 // HandleAgentHeartbeat applies an agent's heartbeat in one transaction: it inserts a new
@@ -123,11 +150,14 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 	if err := jobs.Decode(t, &p); err != nil {
 		return err
 	}
-	reported, err := validate(t, &p)
+	reported, warnings, err := validate(t, &p)
 	if err != nil {
 		return err
 	}
 	logger := h.logger.With("agent", p.AgentID)
+	for _, w := range warnings {
+		logger.Warn("heartbeat: invalid resource slot", "problem", w)
+	}
 
 	if _, err := db.Q.ScalingGroupGetByName(ctx, h.pool, p.ScalingGroup); err != nil {
 		if errors.Is(db.Translate(err), db.ErrNotFound) {

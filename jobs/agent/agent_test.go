@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/dbtest"
 	"github.com/hangar-run/hangar/internal/fixture"
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	"github.com/hangar-run/hangar/jobs/agent"
@@ -185,11 +187,8 @@ func TestHeartbeatRejects(t *testing.T) {
 	require.ErrorIs(t, db.Translate(err), db.ErrNotFound)
 
 	for name, mutate := range map[string]func(*jobs.AgentHeartbeatPayload){
-		"no id":       func(p *jobs.AgentHeartbeatPayload) { p.AgentID = "" },
-		"no time":     func(p *jobs.AgentHeartbeatPayload) { p.Time = time.Time{} },
-		"bad type":    func(p *jobs.AgentHeartbeatPayload) { p.Slots["cpu"] = jobs.AgentSlot{Type: "weird", Amount: "1"} },
-		"bad amount":  func(p *jobs.AgentHeartbeatPayload) { p.Slots["cpu"] = jobs.AgentSlot{Type: "count", Amount: "-1"} },
-		"not decimal": func(p *jobs.AgentHeartbeatPayload) { p.Slots["cpu"] = jobs.AgentSlot{Type: "count", Amount: "x"} },
+		"no id":   func(p *jobs.AgentHeartbeatPayload) { p.AgentID = "" },
+		"no time": func(p *jobs.AgentHeartbeatPayload) { p.Time = time.Time{} },
 	} {
 		p := payload(t0, "4", "1024")
 		mutate(&p)
@@ -209,7 +208,7 @@ func testQueuePrefix(t *testing.T) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		rdb := redis.NewClient(&redis.Options{Addr: testRedisAddr})
+		rdb := redis.NewClient(&redis.Options{Addr: testRedisAddr, Password: halfstack.RedisPassword()})
 		defer rdb.Close()
 		for q := range jobs.Queues(prefix) {
 			var keys []string
@@ -234,7 +233,7 @@ func TestSimulatedAgentsEndToEnd(t *testing.T) {
 	defer cancel()
 	pool := testPool(t)
 	prefix := testQueuePrefix(t)
-	redisOpt := asynq.RedisClientOpt{Addr: testRedisAddr}
+	redisOpt := asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()}
 
 	mux := asynq.NewServeMux()
 	require.NoError(t, agent.Register(mux, &worker.Deps{Pool: pool, Logger: testLogger(), Now: time.Now}))
@@ -323,4 +322,39 @@ func TestSimulatedAgentsEndToEnd(t *testing.T) {
 	var n int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM agents WHERE status = 'ALIVE'`).Scan(&n))
 	require.Equal(t, 5, n)
+}
+
+// A heartbeat's invalid slots never reach the scheduler: garbage amounts, names and types are
+// dropped, amounts beyond the bounds are clipped, and the rest of the heartbeat applies, so the
+// agent stays ALIVE.
+func TestHeartbeatDropsOrClipsInvalidSlots(t *testing.T) {
+	ctx := t.Context()
+	pool := testPool(t)
+	t0 := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
+	h := newHandlers(t, pool, t0)
+
+	p := payload(t0, "1e400", "8589934592")
+	for name, s := range map[string]jobs.AgentSlot{
+		"neg":          {Type: "count", Amount: "-1"},
+		"nan":          {Type: "count", Amount: "NaN"},
+		"inf":          {Type: "count", Amount: "Infinity"},
+		"word":         {Type: "count", Amount: "x"},
+		"weird":        {Type: "weird", Amount: "1"},
+		"long":         {Type: "count", Amount: strings.Repeat("9", 400)},
+		"":             {Type: "count", Amount: "1"},
+		"nul\x00":      {Type: "count", Amount: "1"},
+		"big.mem":      {Type: "bytes", Amount: "1e30"},
+		"cuda.shares":  {Type: "count", Amount: "2"},
+		"huge.devices": {Type: "unique", Amount: "1e308"},
+	} {
+		p.Slots[name] = s
+	}
+	require.NoError(t, h.HandleAgentHeartbeat(ctx, heartbeat(t, p)))
+	a, err := db.Q.AgentGet(ctx, pool, "i-node1")
+	require.NoError(t, err)
+	require.Equal(t, dbsqlc.AgentStatusALIVE, a.Status)
+	require.Equal(t, map[string]string{
+		"cpu": "1000000000000/0", "mem": "8589934592/0", "cuda.shares": "2/0",
+		"big.mem": "9007199254740992/0", "huge.devices": "1000000000000/0",
+	}, slotMap(t, pool, "i-node1"))
 }

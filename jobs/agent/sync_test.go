@@ -8,6 +8,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	"github.com/hangar-run/hangar/jobs/agent"
@@ -20,9 +21,9 @@ func TestHeartbeatAsksForSync(t *testing.T) {
 	ctx := t.Context()
 	pool := testPool(t)
 	prefix := testQueuePrefix(t)
-	client := asynq.NewClient(asynq.RedisClientOpt{Addr: testRedisAddr})
+	client := asynq.NewClient(asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()})
 	defer client.Close()
-	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: testRedisAddr})
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()})
 	defer insp.Close()
 	now := time.Date(2024, 3, 15, 12, 0, 0, 0, time.UTC)
 	handlers := func() *agent.Handlers {

@@ -24,6 +24,7 @@ import (
 	"github.com/hangar-run/hangar/internal/dbtest"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/fixture"
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/internal/metricstest"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
@@ -126,11 +127,11 @@ func newEnv(t *testing.T, cfg source) *testEnv {
 	b := make([]byte, 6)
 	_, err = rand.Read(b)
 	require.NoError(t, err)
-	redisOpt := asynq.RedisClientOpt{Addr: testRedisAddr}
+	redisOpt := asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()}
 	e := &testEnv{
 		pool:   d.Pool,
 		prefix: "test-" + hex.EncodeToString(b) + "-",
-		rdb:    redis.NewClient(&redis.Options{Addr: testRedisAddr}),
+		rdb:    redis.NewClient(&redis.Options{Addr: testRedisAddr, Password: halfstack.RedisPassword()}),
 		insp:   asynq.NewInspector(redisOpt),
 		reg:    prometheus.NewRegistry(),
 		now:    t0,

@@ -18,6 +18,7 @@ import (
 	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/dbtest"
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/internal/registry"
 	"github.com/hangar-run/hangar/internal/registry/registrytest"
 	"github.com/hangar-run/hangar/internal/worker"
@@ -242,7 +243,7 @@ func testEtcd(t *testing.T) *config.Etcd {
 	_, _ = rand.Read(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	e, err := config.DialEtcd(ctx, config.DefaultEtcdAddr, "test-"+hex.EncodeToString(b), "", "")
+	e, err := config.DialEtcd(ctx, halfstack.EtcdAddr(), "test-"+hex.EncodeToString(b), halfstack.EtcdUser(), halfstack.EtcdPassword())
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

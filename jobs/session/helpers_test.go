@@ -23,6 +23,7 @@ import (
 	"github.com/hangar-run/hangar/internal/dbtest"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/fixture"
+	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	"github.com/hangar-run/hangar/jobs/session"
@@ -84,8 +85,8 @@ func newEnv(t *testing.T, opts session.Options) *testEnv {
 	e := &testEnv{
 		pool:     d.Pool,
 		prefix:   "test-" + hex.EncodeToString(b) + "-",
-		rdb:      redis.NewClient(&redis.Options{Addr: testRedisAddr}),
-		redisOpt: asynq.RedisClientOpt{Addr: testRedisAddr},
+		rdb:      redis.NewClient(&redis.Options{Addr: testRedisAddr, Password: halfstack.RedisPassword()}),
+		redisOpt: asynq.RedisClientOpt{Addr: testRedisAddr, Password: halfstack.RedisPassword()},
 		now:      time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
 	}
 	client := asynq.NewClient(e.redisOpt)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/scheduler"
+	"github.com/hangar-run/hangar/internal/slots"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -106,12 +108,16 @@ func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now t
 	if err := db.Q.ScheduleLock(ctx, tx, sg); err != nil {
 		return res, fmt.Errorf("lock: %w", err)
 	}
-	snap, info, err := loadSnapshot(ctx, tx, sg, now)
+	l := &loader{tx: tx, logger: h.logger.With("scaling_group", sg), bad: map[uuid.UUID]rejection{}}
+	snap, info, err := l.loadSnapshot(ctx, sg, now)
 	if err != nil {
 		return res, err
 	}
 	if h.afterSnapshot != nil {
 		h.afterSnapshot()
+	}
+	if err := h.rejectSessions(ctx, tx, l.rejected, now, &res); err != nil {
+		return res, err
 	}
 	if snap == nil || len(snap.Pending) == 0 {
 		return res, nil
@@ -272,6 +278,49 @@ func applyPlacement(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, pl
 	return err == nil, err
 }
 
+// Status info of the sessions a schedule pass cancels because it cannot evaluate them.
+const (
+	// statusInfoInvalidResourceRequest: a requested_slots map that is not valid JSON, or an
+	// amount that is not a finite, non-negative decimal within bounds.
+	statusInfoInvalidResourceRequest = "invalid-resource-request"
+	// statusInfoInvalidSession: any other session row the pass cannot read (unknown cluster
+	// mode, no kernel resource policy, a shape the scheduler refuses).
+	statusInfoInvalidSession = "invalid-session"
+)
+
+// rejection is a pending session a pass cancels instead of scheduling.
+type rejection struct {
+	ref    sessionRef
+	reason string
+	msg    string
+}
+
+// rejectSessions cancels the sessions the snapshot could not take (their slots were never
+// reserved), recording the reason in status_info and the error in status_data, and adds
+// their session_cancelled events to res.
+func (h *Handlers) rejectSessions(ctx context.Context, tx pgx.Tx, rejected []rejection, now time.Time, res *passResult) error {
+	for _, rj := range rejected {
+		id, err := uuid.Parse(rj.ref.id)
+		if err != nil {
+			return fmt.Errorf("session id %q: %w", rj.ref.id, err)
+		}
+		h.logger.Warn("schedule pass: cancelling a session it cannot evaluate", "session", rj.ref.id, "reason", rj.reason, "error", rj.msg)
+		data := map[string]any{"error": map[string]any{"src": "other", "name": "InvalidSessionRequest", "repr": rj.msg}}
+		row, err := transitionSession(ctx, tx, id, change{from: []string{statusPending}, to: statusCancelled, info: strp(rj.reason), data: data}, now)
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			continue
+		}
+		if _, err := transitionKernels(ctx, tx, id, nil, change{from: []string{statusPending}, to: statusCancelled, info: strp(rj.reason)}, now); err != nil {
+			return err
+		}
+		res.events = append(res.events, rj.ref.sessionEvent(events.SessionCancelled, rj.reason, statusCancelled, nil, now))
+	}
+	return nil
+}
+
 // schedulerOpts is the part of scaling_groups.scheduler_opts a pass reads.
 type schedulerOpts struct {
 	AllowedSessionTypes    []string       `json:"allowed_session_types"`
@@ -281,27 +330,32 @@ type schedulerOpts struct {
 	Roundrobin             bool           `json:"roundrobin"`
 }
 
-// decodeSlots decodes a JSONB resource slot map; null or empty gives an empty map.
+// decodeSlots decodes a JSONB resource slot map with slots.DecodeMap (amounts kept as
+// written); null or empty gives an empty map.
 func decodeSlots(b []byte) (map[string]string, error) {
-	out := map[string]string{}
-	if len(b) == 0 || string(b) == "null" {
-		return out, nil
+	return slots.DecodeMap(b)
+}
+
+// loader reads one scaling group's snapshot. Rows it cannot evaluate never fail the pass: a
+// pending session with such a row is rejected (cancelled by the pass), an agent is left out,
+// a policy limits to nothing, and a usage row is left out; each is logged.
+type loader struct {
+	tx     pgx.Tx
+	logger *slog.Logger
+	// bad are the pending sessions to reject, by id; rejected lists them in order.
+	bad      map[uuid.UUID]rejection
+	rejected []rejection
+}
+
+// reject marks a pending session for cancellation (the first reason wins).
+func (l *loader) reject(id uuid.UUID, ref sessionRef, reason, msg string) {
+	if _, ok := l.bad[id]; ok {
+		return
 	}
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("decode slots: %w", err)
-	}
-	for k, v := range raw {
-		switch x := v.(type) {
-		case string:
-			out[k] = x
-		case float64:
-			out[k] = decimal.NewFromFloat(x).String()
-		default:
-			return nil, fmt.Errorf("decode slots: slot %q has value %v", k, v)
-		}
-	}
-	return out, nil
+	ref.id = id.String()
+	rj := rejection{ref: ref, reason: reason, msg: msg}
+	l.bad[id] = rj
+	l.rejected = append(l.rejected, rj)
 }
 
 // parseKnown is scheduler.ParseSlots over the slots of m that are in names.
@@ -315,10 +369,26 @@ func parseKnown(names []string, types map[string]string, m map[string]string) ([
 	return scheduler.ParseSlots(names, types, known)
 }
 
+// checkRequest decodes a requested_slots map and checks every amount with the strict parser
+// (finite, within bounds), typing slots like the snapshot.
+func checkRequest(raw []byte, types map[string]string) (map[string]string, error) {
+	m, err := decodeSlots(raw)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if _, err := slots.ParseStored(m[name], slots.GuessType(types, name), slots.Finite); err != nil {
+			return nil, fmt.Errorf("slot %q: %w", name, err)
+		}
+	}
+	return m, nil
+}
+
 // loadSnapshot reads one scaling group's snapshot. It returns a nil snapshot for an unknown
 // scaling group or one without pending sessions, and the event fields of each pending
-// session by id.
-func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*scheduler.Snapshot, map[string]sessionRef, error) {
+// session by id. Pending sessions it cannot evaluate are left out and listed in l.rejected.
+func (l *loader) loadSnapshot(ctx context.Context, sg string, now time.Time) (*scheduler.Snapshot, map[string]sessionRef, error) {
+	tx := l.tx
 	sgRow, err := db.Q.ScheduleScalingGroup(ctx, tx, sg)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil
@@ -349,6 +419,10 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 	if err != nil {
 		return nil, nil, fmt.Errorf("load agent slots: %w", err)
 	}
+	refOf := make(map[uuid.UUID]sessionRef, len(sessions))
+	for _, s := range sessions {
+		refOf[s.ID] = sessionRef{id: s.ID.String(), name: s.Name, accessKey: s.AccessKey, domain: s.DomainName, projectID: s.GroupID.String()}
+	}
 
 	// Slot names: the union of the agents' slots and the requested ones.
 	types := map[string]string{}
@@ -359,12 +433,29 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 	}
 	kernelSlots := make(map[uuid.UUID]map[string]string, len(kernels))
 	for _, k := range kernels {
-		m, err := decodeSlots(k.RequestedSlots)
+		m, err := checkRequest(k.RequestedSlots, types)
 		if err != nil {
-			return nil, nil, fmt.Errorf("kernel %s: %w", k.ID, err)
+			l.reject(k.SessionID, refOf[k.SessionID], statusInfoInvalidResourceRequest,
+				fmt.Sprintf("kernel %s requested_slots: %v", k.ID, err))
+			continue
 		}
 		kernelSlots[k.ID] = m
-		for n := range m {
+	}
+	for _, s := range sessions {
+		if _, err := checkRequest(s.RequestedSlots, types); err != nil {
+			l.reject(s.ID, refOf[s.ID], statusInfoInvalidResourceRequest, fmt.Sprintf("requested_slots: %v", err))
+		}
+		switch s.ClusterMode {
+		case scheduler.SingleNode, scheduler.MultiNode:
+		default:
+			l.reject(s.ID, refOf[s.ID], statusInfoInvalidSession, fmt.Sprintf("unknown cluster mode %q", s.ClusterMode))
+		}
+	}
+	for _, k := range kernels {
+		if _, bad := l.bad[k.SessionID]; bad {
+			continue
+		}
+		for n := range kernelSlots[k.ID] {
 			nameSet[n] = true
 		}
 	}
@@ -386,7 +477,8 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 	var opts schedulerOpts
 	if len(sgRow.SchedulerOpts) > 0 {
 		if err := json.Unmarshal(sgRow.SchedulerOpts, &opts); err != nil {
-			return nil, nil, fmt.Errorf("scaling group %s: scheduler_opts: %w", sg, err)
+			l.logger.Error("schedule pass: unreadable scheduler_opts; using the defaults", "error", err)
+			opts = schedulerOpts{}
 		}
 	}
 	switch algo := scheduler.Algorithm(sgRow.Scheduler); algo {
@@ -396,7 +488,9 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 		snap.ScalingGroup.Scheduler = scheduler.FIFO
 	}
 	snap.ScalingGroup.AllowedSessionTypes = opts.AllowedSessionTypes
-	snap.ScalingGroup.PendingTimeout = time.Duration(opts.PendingTimeout * float64(time.Second))
+	if opts.PendingTimeout > 0 && opts.PendingTimeout < float64(100*365*24*time.Hour/time.Second) {
+		snap.ScalingGroup.PendingTimeout = time.Duration(opts.PendingTimeout * float64(time.Second))
+	}
 	snap.ScalingGroup.AgentSelectionStrategy = scheduler.Strategy(opts.AgentSelectionStrategy)
 	switch snap.ScalingGroup.AgentSelectionStrategy {
 	case scheduler.Dispersed, scheduler.Concentrated, scheduler.Legacy:
@@ -405,11 +499,11 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 	}
 	snap.ScalingGroup.RoundRobin = opts.Roundrobin
 	snap.RoundRobinIndex = int(sgRow.RoundrobinIndex)
-	if n, ok := opts.Config["num_retries_to_skip"].(float64); ok && n > 0 {
+	if n, ok := opts.Config["num_retries_to_skip"].(float64); ok && n > 0 && n < 1e9 {
 		snap.ScalingGroup.NumRetriesToSkip = int(n)
 	}
 
-	// Agents.
+	// Agents: one whose capacity or occupancy cannot be read is left out of the pass.
 	byAgent := map[string][2]map[string]string{}
 	for _, s := range agentSlots {
 		v := byAgent[s.AgentID]
@@ -423,15 +517,17 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 	for _, a := range agents {
 		capacity, err := scheduler.ParseSlots(names, types, byAgent[a.ID][0])
 		if err != nil {
-			return nil, nil, fmt.Errorf("agent %s capacity: %w", a.ID, err)
+			l.logger.Error("schedule pass: agent left out, its capacity is unreadable", "agent", a.ID, "error", err)
+			continue
 		}
 		occupied, err := scheduler.ParseSlots(names, types, byAgent[a.ID][1])
 		if err != nil {
-			return nil, nil, fmt.Errorf("agent %s occupied: %w", a.ID, err)
+			l.logger.Error("schedule pass: agent left out, its occupancy is unreadable", "agent", a.ID, "error", err)
+			continue
 		}
 		snap.Agents = append(snap.Agents, scheduler.Agent{
 			ID: a.ID, Architecture: a.Architecture, Capacity: capacity, Occupied: occupied,
-			Schedulable: a.Schedulable, ContainerCount: int(a.ContainerCount),
+			Schedulable: a.Schedulable, ContainerCount: int(max(a.ContainerCount, 0)),
 		})
 	}
 
@@ -439,9 +535,14 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 	kernelsOf := map[uuid.UUID][]scheduler.Kernel{}
 	private := map[uuid.UUID]bool{}
 	for _, k := range kernels {
+		if _, bad := l.bad[k.SessionID]; bad {
+			continue
+		}
 		req, err := scheduler.ParseSlots(names, types, kernelSlots[k.ID])
 		if err != nil {
-			return nil, nil, fmt.Errorf("kernel %s request: %w", k.ID, err)
+			l.reject(k.SessionID, refOf[k.SessionID], statusInfoInvalidResourceRequest,
+				fmt.Sprintf("kernel %s requested_slots: %v", k.ID, err))
+			continue
 		}
 		kk := scheduler.Kernel{ID: k.ID.String(), Requested: req, Architecture: k.Architecture}
 		if k.Agent != nil {
@@ -463,7 +564,7 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 	users, projects, domains := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[string]bool{}
 	for _, s := range sessions {
 		ks := kernelsOf[s.ID]
-		if len(ks) == 0 {
+		if _, bad := l.bad[s.ID]; bad || len(ks) == 0 {
 			continue // a session without kernels cannot be placed; it is still being created
 		}
 		ss := scheduler.Session{
@@ -473,27 +574,64 @@ func loadSnapshot(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (*sc
 			CreatedAt: s.CreatedAt, Dependencies: depsOf[s.ID], Retries: retriesOf(s.StatusData),
 		}
 		snap.Pending = append(snap.Pending, ss)
-		info[ss.ID] = sessionRef{id: ss.ID, name: s.Name, accessKey: s.AccessKey, domain: s.DomainName, projectID: ss.ProjectID, mainKernel: ks[0].ID}
+		ref := refOf[s.ID]
+		ref.mainKernel = ks[0].ID
+		info[ss.ID] = ref
 		keySet[s.AccessKey] = true
 		users[s.UserUuid] = true
 		projects[s.GroupID] = true
 		domains[s.DomainName] = true
 	}
-	if err := loadKeypairs(ctx, tx, snap, slices.Sorted(maps.Keys(keySet))); err != nil {
+	if err := l.loadKeypairs(ctx, snap, slices.Sorted(maps.Keys(keySet))); err != nil {
 		return nil, nil, err
 	}
-	if err := loadOwnerLimits(ctx, tx, snap, slices.Collect(maps.Keys(users)), slices.Collect(maps.Keys(projects)),
+	if err := l.loadOwnerLimits(ctx, snap, slices.Collect(maps.Keys(users)), slices.Collect(maps.Keys(projects)),
 		slices.Sorted(maps.Keys(domains))); err != nil {
 		return nil, nil, err
 	}
+	l.dropInvalid(snap, info)
+	if err := snap.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("snapshot: %w", err)
+	}
 	return snap, info, nil
+}
+
+// dropInvalid takes out of the snapshot, and rejects, the pending sessions the scheduler
+// would refuse (Snapshot.Validate), checking each alone so that one never fails the pass.
+func (l *loader) dropInvalid(snap *scheduler.Snapshot, info map[string]sessionRef) {
+	if snap.Validate() == nil {
+		return
+	}
+	none := *snap
+	none.Pending = nil
+	if none.Validate() != nil {
+		return // not a session's fault: the pass fails and says why
+	}
+	all := snap.Pending
+	kept := all[:0:0]
+	for i := range all {
+		one := *snap
+		one.Pending = all[i : i+1]
+		if err := one.Validate(); err != nil {
+			id, perr := uuid.Parse(all[i].ID)
+			if perr == nil {
+				l.reject(id, info[all[i].ID], statusInfoInvalidSession, err.Error())
+				delete(info, all[i].ID)
+				continue
+			}
+		}
+		kept = append(kept, all[i])
+	}
+	snap.Pending = kept
 }
 
 // loadOwnerLimits fills the user, project and domain limits of the snapshot and what those
 // owners occupy in every scaling group. A user without a main access key gets no entry, which
 // fails the user_resource_limit predicate as in Backend.AI; a project or domain without
-// total_resource_slots has no limit.
-func loadOwnerLimits(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, users, projects []uuid.UUID, domains []string) error {
+// total_resource_slots has no limit. An unreadable policy limits to nothing (logged), and an
+// unreadable occupancy row is left out (logged).
+func (l *loader) loadOwnerLimits(ctx context.Context, snap *scheduler.Snapshot, users, projects []uuid.UUID, domains []string) error {
+	tx := l.tx
 	names, types := snap.SlotNames, snap.SlotTypes
 	snap.Limits.Projects = map[string][]int64{}
 	snap.Limits.Domains = map[string][]int64{}
@@ -505,40 +643,41 @@ func loadOwnerLimits(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, u
 		return fmt.Errorf("load user policies: %w", err)
 	}
 	for _, p := range policies {
-		total, err := decodeSlots(p.TotalResourceSlots)
+		v, err := policyLimit(names, types, p.TotalResourceSlots, p.DefaultForUnspecified == "UNLIMITED")
 		if err != nil {
-			return fmt.Errorf("main key policy of user %s: %w", p.UserUuid, err)
-		}
-		v, err := scheduler.PolicySlots(names, types, total, p.DefaultForUnspecified == "UNLIMITED")
-		if err != nil {
-			return fmt.Errorf("main key policy of user %s: %w", p.UserUuid, err)
+			l.logger.Error("schedule pass: unreadable resource policy limits the user to nothing", "user", p.UserUuid, "error", err)
+			v = make([]int64, len(names))
 		}
 		snap.Limits.Users[p.UserUuid.String()] = v
 	}
-	limit := func(raw []byte) ([]int64, error) {
+	limit := func(what string, raw []byte) []int64 {
 		total, err := decodeSlots(raw)
-		if err != nil || len(total) == 0 {
-			return nil, err
+		if err == nil && len(total) == 0 {
+			return nil
 		}
-		return scheduler.PolicySlots(names, types, total, true)
+		var v []int64
+		if err == nil {
+			v, err = scheduler.PolicySlots(names, types, total, true)
+		}
+		if err != nil {
+			l.logger.Error("schedule pass: unreadable total_resource_slots limits to nothing", "owner", what, "error", err)
+			return make([]int64, len(names))
+		}
+		return v
 	}
 	prows, err := db.Q.ScheduleProjectLimits(ctx, tx, projects)
 	if err != nil {
 		return fmt.Errorf("load project limits: %w", err)
 	}
 	for _, p := range prows {
-		if snap.Limits.Projects[p.ID.String()], err = limit(p.TotalResourceSlots); err != nil {
-			return fmt.Errorf("project %s total_resource_slots: %w", p.ID, err)
-		}
+		snap.Limits.Projects[p.ID.String()] = limit("project "+p.ID.String(), p.TotalResourceSlots)
 	}
 	drows, err := db.Q.ScheduleDomainLimits(ctx, tx, domains)
 	if err != nil {
 		return fmt.Errorf("load domain limits: %w", err)
 	}
 	for _, d := range drows {
-		if snap.Limits.Domains[d.Name], err = limit(d.TotalResourceSlots); err != nil {
-			return fmt.Errorf("domain %s total_resource_slots: %w", d.Name, err)
-		}
+		snap.Limits.Domains[d.Name] = limit("domain "+d.Name, d.TotalResourceSlots)
 	}
 	occ, err := db.Q.ScheduleOwnerOccupancy(ctx, tx, &dbsqlc.ScheduleOwnerOccupancyParams{
 		UserUuids: users, ProjectIds: projects, Domains: domains,
@@ -553,19 +692,34 @@ func loadOwnerLimits(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, u
 		addVec(m[key], v)
 	}
 	for _, o := range occ {
-		m, err := decodeSlots(o.OccupiedSlots)
+		v, err := l.usage(names, types, o.OccupiedSlots)
 		if err != nil {
-			return fmt.Errorf("occupancy of user %s: %w", o.UserUuid, err)
-		}
-		v, err := parseKnown(names, types, m)
-		if err != nil {
-			return fmt.Errorf("occupancy of user %s: %w", o.UserUuid, err)
+			l.logger.Error("schedule pass: unreadable occupied_slots left out of the usage", "user", o.UserUuid, "error", err)
+			continue
 		}
 		add(snap.Usage.Users, o.UserUuid.String(), v)
 		add(snap.Usage.Projects, o.GroupID.String(), v)
 		add(snap.Usage.Domains, o.DomainName, v)
 	}
 	return nil
+}
+
+// usage parses a stored occupied or requested slot map into a vector over names.
+func (l *loader) usage(names []string, types map[string]string, raw []byte) ([]int64, error) {
+	m, err := decodeSlots(raw)
+	if err != nil {
+		return nil, err
+	}
+	return parseKnown(names, types, m)
+}
+
+// policyLimit parses the total_resource_slots of a policy into a limit vector.
+func policyLimit(names []string, types map[string]string, raw []byte, defaultUnlimited bool) ([]int64, error) {
+	total, err := decodeSlots(raw)
+	if err != nil {
+		return nil, err
+	}
+	return scheduler.PolicySlots(names, types, total, defaultUnlimited)
 }
 
 // retriesOf returns status_data.scheduler.retries.
@@ -575,27 +729,27 @@ func retriesOf(statusData []byte) int {
 			Retries int `json:"retries"`
 		} `json:"scheduler"`
 	}
-	if len(statusData) == 0 || json.Unmarshal(statusData, &d) != nil {
+	if len(statusData) == 0 || json.Unmarshal(statusData, &d) != nil || d.Scheduler.Retries < 0 {
 		return 0
 	}
 	return d.Scheduler.Retries
 }
 
-// loadKeypairs fills the keypair policies and usage of the snapshot's access keys.
-func loadKeypairs(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, keys []string) error {
+// loadKeypairs fills the keypair policies and usage of the snapshot's access keys. An
+// unreadable policy limits the key to nothing (logged); the sessions of a key without a
+// policy are rejected by dropInvalid.
+func (l *loader) loadKeypairs(ctx context.Context, snap *scheduler.Snapshot, keys []string) error {
+	tx := l.tx
 	names, types := snap.SlotNames, snap.SlotTypes
 	policies, err := db.Q.ScheduleKeypairPolicies(ctx, tx, keys)
 	if err != nil {
 		return fmt.Errorf("load keypair policies: %w", err)
 	}
 	for _, p := range policies {
-		total, err := decodeSlots(p.TotalResourceSlots)
+		totalV, err := policyLimit(names, types, p.TotalResourceSlots, p.DefaultForUnspecified == "UNLIMITED")
 		if err != nil {
-			return fmt.Errorf("policy of %s: %w", p.AccessKey, err)
-		}
-		totalV, err := scheduler.PolicySlots(names, types, total, p.DefaultForUnspecified == "UNLIMITED")
-		if err != nil {
-			return fmt.Errorf("policy of %s: %w", p.AccessKey, err)
+			l.logger.Error("schedule pass: unreadable keypair resource policy limits the key to nothing", "access_key", p.AccessKey, "error", err)
+			totalV = make([]int64, len(names))
 		}
 		kp := scheduler.KeypairPolicy{
 			TotalSlots:                totalV,
@@ -607,13 +761,12 @@ func loadKeypairs(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, keys
 			kp.MaxPendingSessionCount = &n
 		}
 		pending, err := decodeSlots(p.MaxPendingSessionResourceSlots)
-		if err != nil {
-			return fmt.Errorf("policy of %s: %w", p.AccessKey, err)
+		if err == nil && len(pending) > 0 {
+			kp.MaxPendingSessionResourceSlots, err = scheduler.PolicySlots(names, types, pending, false)
 		}
-		if len(pending) > 0 {
-			if kp.MaxPendingSessionResourceSlots, err = scheduler.PolicySlots(names, types, pending, false); err != nil {
-				return fmt.Errorf("policy of %s: %w", p.AccessKey, err)
-			}
+		if err != nil {
+			l.logger.Error("schedule pass: unreadable max_pending_session_resource_slots limits the key to nothing", "access_key", p.AccessKey, "error", err)
+			kp.MaxPendingSessionResourceSlots = make([]int64, len(names))
 		}
 		snap.Limits.Keypairs[p.AccessKey] = kp
 	}
@@ -629,13 +782,10 @@ func loadKeypairs(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, keys
 		return fmt.Errorf("load keypair occupancy: %w", err)
 	}
 	for _, o := range occ {
-		m, err := decodeSlots(o.OccupiedSlots)
+		v, err := l.usage(names, types, o.OccupiedSlots)
 		if err != nil {
-			return fmt.Errorf("occupancy of %s: %w", o.AccessKey, err)
-		}
-		v, err := parseKnown(names, types, m)
-		if err != nil {
-			return fmt.Errorf("occupancy of %s: %w", o.AccessKey, err)
+			l.logger.Error("schedule pass: unreadable occupied_slots left out of the usage", "access_key", o.AccessKey, "error", err)
+			continue
 		}
 		u := usage[o.AccessKey]
 		addVec(u.Occupied, v)
@@ -654,13 +804,9 @@ func loadKeypairs(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, keys
 			continue
 		}
 		u.PendingCount++
-		m, err := decodeSlots(s.RequestedSlots)
+		v, err := l.usage(names, types, s.RequestedSlots)
 		if err != nil {
-			return fmt.Errorf("pending session of %s: %w", s.AccessKey, err)
-		}
-		v, err := parseKnown(names, types, m)
-		if err != nil {
-			return fmt.Errorf("pending session of %s: %w", s.AccessKey, err)
+			continue // that session is rejected when its scaling group is scheduled
 		}
 		addVec(u.PendingSlots, v)
 	}

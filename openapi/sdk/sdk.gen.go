@@ -926,7 +926,7 @@ func (e ListUsersParamsRole) Valid() bool {
 
 // Alias defines model for Alias.
 type Alias struct {
-	// Alias The alias.
+	// Alias The alias: '/'-separated segments of ASCII letters, digits, '.', '_', ':' and '-', each starting and ending with a letter or digit.
 	//
 	// Example: python
 	Alias string `json:"alias"`
@@ -1141,7 +1141,7 @@ type CompleteOutputBody struct {
 
 // ConfigDeleteInputBody defines model for ConfigDeleteInputBody.
 type ConfigDeleteInputBody struct {
-	// Key Key relative to the namespace.
+	// Key Key relative to the namespace: printable text without '.' or '..' segments.
 	//
 	// Example: config/api/resources/group_resource_visibility
 	Key string `json:"key"`
@@ -1152,7 +1152,7 @@ type ConfigDeleteInputBody struct {
 
 // ConfigGetInputBody defines model for ConfigGetInputBody.
 type ConfigGetInputBody struct {
-	// Key Key relative to the namespace.
+	// Key Key relative to the namespace: printable text without '.' or '..' segments.
 	//
 	// Example: config/docker/registry
 	Key string `json:"key"`
@@ -1177,7 +1177,7 @@ type ConfigResultOutputBody struct {
 
 // ConfigSetInputBody defines model for ConfigSetInputBody.
 type ConfigSetInputBody struct {
-	// Key Key relative to the namespace.
+	// Key Key relative to the namespace: printable text without '.' or '..' segments.
 	//
 	// Example: config/api/resources/group_resource_visibility
 	Key string `json:"key"`
@@ -1280,7 +1280,7 @@ type CreateParams struct {
 	// MaxWaitSeconds How long to wait for the start (0: as long as the request lasts).
 	MaxWaitSeconds *int64 `json:"maxWaitSeconds,omitempty"`
 
-	// Name Session name: 4-64 characters of letters, digits, '_', '.', '-'.
+	// Name Session name: 4-64 characters of letters, digits, '_', '.', '-'; not a UUID.
 	//
 	// Example: my-session
 	Name *string `json:"name,omitempty"`
@@ -1373,7 +1373,7 @@ type CreationConfig struct {
 	// PreopenPorts Alias of preopen_ports.
 	PreopenPorts *[]int64 `json:"preopenPorts,omitempty"`
 
-	// PreopenPortsSnake Container ports to open in advance (1024-65535).
+	// PreopenPortsSnake Container ports to open in advance (1024-65535, at most 16, no repeats).
 	PreopenPortsSnake *[]int64 `json:"preopen_ports,omitempty"`
 
 	// ResourceOpts Alias of resource_opts.
@@ -1382,7 +1382,7 @@ type CreationConfig struct {
 	// ResourceOptsSnake Resource options such as shmem.
 	ResourceOptsSnake *map[string]interface{} `json:"resource_opts,omitempty"`
 
-	// Resources Requested resource slots per kernel: numbers or strings such as "1g", "512m".
+	// Resources Requested resource slots per kernel: numbers or strings such as "1g", "512m"; finite, non-negative, at most 10^12 for count slots and 8p (2^53 bytes) for bytes slots.
 	//
 	// Example: {"cpu":1,"mem":"1g"}
 	Resources *map[string]interface{} `json:"resources,omitempty"`
@@ -1466,7 +1466,7 @@ type DomainCreate struct {
 	// IsActive Whether the domain is active.
 	IsActive *bool `json:"is_active,omitempty"`
 
-	// Name Domain name, unique: letters, digits, '_', '.' and '-'.
+	// Name Domain name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
 	//
 	// Example: research
 	Name string `json:"name"`
@@ -1506,7 +1506,7 @@ type DomainUpdate struct {
 	// IsActive Whether the domain is active.
 	IsActive *bool `json:"is_active,omitempty"`
 
-	// NewName Renames the domain; its projects, users and scaling group associations follow.
+	// NewName Renames the domain (ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit); its projects, users and scaling group associations follow.
 	//
 	// Example: research-2
 	NewName *string `json:"new_name,omitempty"`
@@ -1866,7 +1866,7 @@ type KeypairResourcePolicyCreate struct {
 	// MaxSessionLifetime Seconds a session may live; 0 means no limit.
 	MaxSessionLifetime *int32 `json:"max_session_lifetime,omitempty"`
 
-	// Name Policy name, unique.
+	// Name Policy name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
 	//
 	// Example: gpu-team
 	Name string `json:"name"`
@@ -2211,7 +2211,7 @@ type ProjectCreate struct {
 	// IsActive Whether the project is active.
 	IsActive *bool `json:"is_active,omitempty"`
 
-	// Name Project name, unique within the domain: letters, digits, '_', '.' and '-'.
+	// Name Project name, unique within the domain: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
 	//
 	// Example: team-a
 	Name string `json:"name"`
@@ -2281,7 +2281,7 @@ type ProjectResourcePolicyCreate struct {
 	// MaxVfolderCount Most virtual folders a project may own; 0 means no limit.
 	MaxVfolderCount *int32 `json:"max_vfolder_count,omitempty"`
 
-	// Name Policy name, unique.
+	// Name Policy name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
 	//
 	// Example: research-lab
 	Name string `json:"name"`
@@ -2319,7 +2319,7 @@ type ProjectUpdate struct {
 	// IsActive Whether the project is active.
 	IsActive *bool `json:"is_active,omitempty"`
 
-	// Name Renames the project (400 if the name is taken in its domain).
+	// Name Renames the project (ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit; 400 if the name is taken in its domain).
 	Name *string `json:"name,omitempty"`
 
 	// ResourcePolicy Project resource policy; it must exist.
@@ -2387,7 +2387,7 @@ type ResourcePreset struct {
 
 // ResourcePresetCreate defines model for ResourcePresetCreate.
 type ResourcePresetCreate struct {
-	// Name Preset name, unique.
+	// Name Preset name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
 	//
 	// Example: cpu02-medium
 	Name string `json:"name"`
@@ -2530,7 +2530,7 @@ type ScalingGroupCreate struct {
 	// IsPublic Whether user sessions may use the group.
 	IsPublic *bool `json:"is_public,omitempty"`
 
-	// Name Scaling group name, unique.
+	// Name Scaling group name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
 	//
 	// Example: gpu
 	Name string `json:"name"`
@@ -3087,7 +3087,7 @@ type UserResourcePolicyCreate struct {
 	// MaxVfolderCount Most virtual folders a user may own; 0 means no limit.
 	MaxVfolderCount *int32 `json:"max_vfolder_count,omitempty"`
 
-	// Name Policy name, unique.
+	// Name Policy name, unique: ASCII letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
 	//
 	// Example: researchers
 	Name string `json:"name"`
@@ -4551,7 +4551,7 @@ type ClientInterface interface {
 
 	// AuthorizeWithBody Log in with email and password
 	//
-	// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored.
+	// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored. Password attempts are limited per client address (10 unsuccessful ones per 15 minutes) and slowed down per account after 5 failures; a refused attempt is 429 rate-limit-exceeded with Retry-After.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4560,7 +4560,7 @@ type ClientInterface interface {
 
 	// Authorize Log in with email and password
 	//
-	// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored.
+	// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored. Password attempts are limited per client address (10 unsuccessful ones per 15 minutes) and slowed down per account after 5 failures; a refused attempt is 429 rate-limit-exceeded with Retry-After.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4996,7 +4996,7 @@ type ClientInterface interface {
 
 	// DownloadSessionFilesWithBody Download files from a session
 	//
-	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path (regular files, directories and symbolic links; FIFOs, sockets and devices are left out). The sum of the regular files' sizes (sparse files count by their apparent size) must not exceed the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default), nor the entries 10000; past either the answer is 400 invalid-api-params before anything is read.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5005,7 +5005,7 @@ type ClientInterface interface {
 
 	// DownloadSessionFiles Download files from a session
 	//
-	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path (regular files, directories and symbolic links; FIFOs, sockets and devices are left out). The sum of the regular files' sizes (sparse files count by their apparent size) must not exceed the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default), nor the entries 10000; past either the answer is 400 invalid-api-params before anything is read.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5014,7 +5014,7 @@ type ClientInterface interface {
 
 	// DownloadSessionFileWithBody Download one file from a session
 	//
-	// Reads one file out of the session's main kernel and answers its raw bytes.
+	// Reads one regular file out of the session's main kernel and answers its raw bytes. A file larger than the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default; a sparse file counts by its apparent size) is 400 invalid-api-params, as is a path that is not a regular file.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -5023,7 +5023,7 @@ type ClientInterface interface {
 
 	// DownloadSessionFile Download one file from a session
 	//
-	// Reads one file out of the session's main kernel and answers its raw bytes.
+	// Reads one regular file out of the session's main kernel and answers its raw bytes. A file larger than the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default; a sparse file counts by its apparent size) is 400 invalid-api-params, as is a path that is not a regular file.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5093,7 +5093,7 @@ type ClientInterface interface {
 
 	// UploadSessionFilesWithBody Upload files into a session
 	//
-	// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB.
+	// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A file replaces the one at its path; a path naming a directory, or going through a file, is refused. Every file is checked before the first is written.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -6780,7 +6780,7 @@ func (c *Client) TestAuthPost(ctx context.Context, body TestAuthPostJSONRequestB
 
 // AuthorizeWithBody Log in with email and password
 //
-// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored.
+// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored. Password attempts are limited per client address (10 unsuccessful ones per 15 minutes) and slowed down per account after 5 failures; a refused attempt is 429 rate-limit-exceeded with Retry-After.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6799,7 +6799,7 @@ func (c *Client) AuthorizeWithBody(ctx context.Context, contentType string, body
 
 // Authorize Log in with email and password
 //
-// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored.
+// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored. Password attempts are limited per client address (10 unsuccessful ones per 15 minutes) and slowed down per account after 5 failures; a refused attempt is 429 rate-limit-exceeded with Retry-After.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7735,7 +7735,7 @@ func (c *Client) CompleteSessionCode(ctx context.Context, sessionName string, bo
 
 // DownloadSessionFilesWithBody Download files from a session
 //
-// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path (regular files, directories and symbolic links; FIFOs, sockets and devices are left out). The sum of the regular files' sizes (sparse files count by their apparent size) must not exceed the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default), nor the entries 10000; past either the answer is 400 invalid-api-params before anything is read.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7754,7 +7754,7 @@ func (c *Client) DownloadSessionFilesWithBody(ctx context.Context, sessionName s
 
 // DownloadSessionFiles Download files from a session
 //
-// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path (regular files, directories and symbolic links; FIFOs, sockets and devices are left out). The sum of the regular files' sizes (sparse files count by their apparent size) must not exceed the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default), nor the entries 10000; past either the answer is 400 invalid-api-params before anything is read.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7773,7 +7773,7 @@ func (c *Client) DownloadSessionFiles(ctx context.Context, sessionName string, b
 
 // DownloadSessionFileWithBody Download one file from a session
 //
-// Reads one file out of the session's main kernel and answers its raw bytes.
+// Reads one regular file out of the session's main kernel and answers its raw bytes. A file larger than the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default; a sparse file counts by its apparent size) is 400 invalid-api-params, as is a path that is not a regular file.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7792,7 +7792,7 @@ func (c *Client) DownloadSessionFileWithBody(ctx context.Context, sessionName st
 
 // DownloadSessionFile Download one file from a session
 //
-// Reads one file out of the session's main kernel and answers its raw bytes.
+// Reads one regular file out of the session's main kernel and answers its raw bytes. A file larger than the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default; a sparse file counts by its apparent size) is 400 invalid-api-params, as is a path that is not a regular file.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7942,7 +7942,7 @@ func (c *Client) RenameSession(ctx context.Context, sessionName string, body Ren
 
 // UploadSessionFilesWithBody Upload files into a session
 //
-// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB.
+// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A file replaces the one at its path; a path naming a directory, or going through a file, is refused. Every file is checked before the first is written.
 //
 // Takes any type of body and a specified content type.
 //
@@ -13479,7 +13479,7 @@ type ClientWithResponsesInterface interface {
 
 	// AuthorizeWithBodyWithResponse Log in with email and password
 	//
-	// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored.
+	// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored. Password attempts are limited per client address (10 unsuccessful ones per 15 minutes) and slowed down per account after 5 failures; a refused attempt is 429 rate-limit-exceeded with Retry-After.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13488,7 +13488,7 @@ type ClientWithResponsesInterface interface {
 
 	// AuthorizeWithResponse Log in with email and password
 	//
-	// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored.
+	// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored. Password attempts are limited per client address (10 unsuccessful ones per 15 minutes) and slowed down per account after 5 failures; a refused attempt is 429 rate-limit-exceeded with Retry-After.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13942,7 +13942,7 @@ type ClientWithResponsesInterface interface {
 
 	// DownloadSessionFilesWithBodyWithResponse Download files from a session
 	//
-	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path (regular files, directories and symbolic links; FIFOs, sockets and devices are left out). The sum of the regular files' sizes (sparse files count by their apparent size) must not exceed the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default), nor the entries 10000; past either the answer is 400 invalid-api-params before anything is read.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13951,7 +13951,7 @@ type ClientWithResponsesInterface interface {
 
 	// DownloadSessionFilesWithResponse Download files from a session
 	//
-	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+	// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path (regular files, directories and symbolic links; FIFOs, sockets and devices are left out). The sum of the regular files' sizes (sparse files count by their apparent size) must not exceed the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default), nor the entries 10000; past either the answer is 400 invalid-api-params before anything is read.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13960,7 +13960,7 @@ type ClientWithResponsesInterface interface {
 
 	// DownloadSessionFileWithBodyWithResponse Download one file from a session
 	//
-	// Reads one file out of the session's main kernel and answers its raw bytes.
+	// Reads one regular file out of the session's main kernel and answers its raw bytes. A file larger than the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default; a sparse file counts by its apparent size) is 400 invalid-api-params, as is a path that is not a regular file.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13969,7 +13969,7 @@ type ClientWithResponsesInterface interface {
 
 	// DownloadSessionFileWithResponse Download one file from a session
 	//
-	// Reads one file out of the session's main kernel and answers its raw bytes.
+	// Reads one regular file out of the session's main kernel and answers its raw bytes. A file larger than the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default; a sparse file counts by its apparent size) is 400 invalid-api-params, as is a path that is not a regular file.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14041,7 +14041,7 @@ type ClientWithResponsesInterface interface {
 
 	// UploadSessionFilesWithBodyWithResponse Upload files into a session
 	//
-	// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB.
+	// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A file replaces the one at its path; a path naming a directory, or going through a file, is refused. Every file is checked before the first is written.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -19138,8 +19138,14 @@ type AuthorizeResponse struct {
 	JSON200 *AuthorizeOutputBody
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -19152,9 +19158,24 @@ func (r AuthorizeResponse) GetApplicationproblemJSON400() *Problem {
 	return r.ApplicationproblemJSON400
 }
 
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AuthorizeResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AuthorizeResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
 func (r AuthorizeResponse) GetApplicationproblemJSON500() *Problem {
 	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AuthorizeResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -21279,7 +21300,8 @@ func (r DownloadSessionFilesResponse) ContentType() string {
 
 // DownloadSessionFileResponse200Headers the declared response headers of an HTTP 200 response for DownloadSessionFile
 type DownloadSessionFileResponse200Headers struct {
-	ContentType *string
+	ContentLength *int
+	ContentType   *string
 }
 
 type DownloadSessionFileResponse struct {
@@ -23175,7 +23197,7 @@ func (c *ClientWithResponses) TestAuthPostWithResponse(ctx context.Context, body
 
 // AuthorizeWithBodyWithResponse Log in with email and password
 //
-// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored.
+// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored. Password attempts are limited per client address (10 unsuccessful ones per 15 minutes) and slowed down per account after 5 failures; a refused attempt is 429 rate-limit-exceeded with Retry-After.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23190,7 +23212,7 @@ func (c *ClientWithResponses) AuthorizeWithBodyWithResponse(ctx context.Context,
 
 // AuthorizeWithResponse Log in with email and password
 //
-// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored.
+// Checks the email and password of a user of the domain and returns the user's main keypair (the one requests must be signed with). Unknown users, wrong passwords and inactive accounts all get 401 "User credential mismatch.". Extra body fields are ignored. Password attempts are limited per client address (10 unsuccessful ones per 15 minutes) and slowed down per account after 5 failures; a refused attempt is 429 rate-limit-exceeded with Retry-After.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23944,7 +23966,7 @@ func (c *ClientWithResponses) CompleteSessionCodeWithResponse(ctx context.Contex
 
 // DownloadSessionFilesWithBodyWithResponse Download files from a session
 //
-// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path (regular files, directories and symbolic links; FIFOs, sockets and devices are left out). The sum of the regular files' sizes (sparse files count by their apparent size) must not exceed the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default), nor the entries 10000; past either the answer is 400 invalid-api-params before anything is read.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23959,7 +23981,7 @@ func (c *ClientWithResponses) DownloadSessionFilesWithBodyWithResponse(ctx conte
 
 // DownloadSessionFilesWithResponse Download files from a session
 //
-// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path.
+// Reads up to 5 files or directories out of the session's main kernel. The answer is multipart/mixed with one part per path, in request order, each a tar archive of that path (regular files, directories and symbolic links; FIFOs, sockets and devices are left out). The sum of the regular files' sizes (sparse files count by their apparent size) must not exceed the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default), nor the entries 10000; past either the answer is 400 invalid-api-params before anything is read.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23974,7 +23996,7 @@ func (c *ClientWithResponses) DownloadSessionFilesWithResponse(ctx context.Conte
 
 // DownloadSessionFileWithBodyWithResponse Download one file from a session
 //
-// Reads one file out of the session's main kernel and answers its raw bytes.
+// Reads one regular file out of the session's main kernel and answers its raw bytes. A file larger than the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default; a sparse file counts by its apparent size) is 400 invalid-api-params, as is a path that is not a regular file.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23989,7 +24011,7 @@ func (c *ClientWithResponses) DownloadSessionFileWithBodyWithResponse(ctx contex
 
 // DownloadSessionFileWithResponse Download one file from a session
 //
-// Reads one file out of the session's main kernel and answers its raw bytes.
+// Reads one regular file out of the session's main kernel and answers its raw bytes. A file larger than the download limit (shared configuration config/hangar/session/download-max-size, 2 GiB by default; a sparse file counts by its apparent size) is 400 invalid-api-params, as is a path that is not a regular file.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -24109,7 +24131,7 @@ func (c *ClientWithResponses) RenameSessionWithResponse(ctx context.Context, ses
 
 // UploadSessionFilesWithBodyWithResponse Upload files into a session
 //
-// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB.
+// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A file replaces the one at its path; a path naming a directory, or going through a file, is refused. Every file is checked before the first is written.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -28308,12 +28330,33 @@ func ParseAuthorizeResponse(rsp *http.Response) (*AuthorizeResponse, error) {
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -30030,6 +30073,13 @@ func ParseDownloadSessionFileResponse(rsp *http.Response) (*DownloadSessionFileR
 	switch {
 	case rsp.StatusCode == 200:
 		var headers DownloadSessionFileResponse200Headers
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
 		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

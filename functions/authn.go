@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hangar-run/hangar/internal/auth"
+	"github.com/hangar-run/hangar/internal/cache"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
@@ -98,44 +99,72 @@ func (s *Server) authenticate(ctx huma.Context) (*Identity, *Problem) {
 	}
 	in := auth.VerifyInputFromRequest(r)
 	in.Authorization = params
-	// A bounded lookup: a database that does not answer makes the request a 503, not a hang.
-	lctx, cancel := context.WithTimeout(c, authLookupTimeout)
-	defer cancel()
-	// The common case, a user's main key, takes one query; the rest fall back to the keypair
-	// alone to tell an unknown key from a key that is not its user's main one.
-	row, err := db.Q.KeypairGetForAuthWithMainUser(lctx, s.deps.Pool, params.AccessKey)
+	ak, err := s.loadAccessKey(c, params.AccessKey)
 	if err != nil {
-		if !errors.Is(db.Translate(err), db.ErrNotFound) {
-			return nil, s.dbProblem(c, "load keypair", err)
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, ErrAuthFailed("Access key not found")
 		}
-		kp, err := db.Q.KeypairGetForAuth(lctx, s.deps.Pool, params.AccessKey)
-		if err != nil {
-			if errors.Is(db.Translate(err), db.ErrNotFound) {
-				return nil, ErrAuthFailed("Access key not found")
-			}
-			return nil, s.dbProblem(c, "load keypair", err)
-		}
-		if err := auth.Verify(in, kp.Keypair.SecretKey, date); err != nil {
-			return nil, authProblem(err)
-		}
-		return nil, nil // a valid signature, but not with the user's main key: unauthenticated
+		return nil, s.dbProblem(c, "load keypair", err)
 	}
-	if err := auth.Verify(in, row.Keypair.SecretKey, date); err != nil {
+	if err := auth.Verify(in, ak.secret, date); err != nil {
 		return nil, authProblem(err)
 	}
+	if ak.main == nil {
+		return nil, nil // a valid signature, but not with the user's main key: unauthenticated
+	}
+	row := ak.main
 	if len(row.User.AllowedClientIp) > 0 {
 		if p := checkClientIP(client, row.User.AllowedClientIp); p != nil {
 			return nil, p
 		}
 	}
-	row.Keypair.SecretKey = ""
-	return &Identity{
+	id := &Identity{
 		AccessKey:     params.AccessKey,
 		Keypair:       row.Keypair,
 		KeypairPolicy: row.KeypairResourcePolicy,
 		User:          row.User,
 		UserPolicy:    row.UserResourcePolicy,
-	}, nil
+	}
+	id.Keypair.SecretKey = ""
+	return id, nil
+}
+
+// accessKey is what authentication knows of an active access key: its secret, and, when it
+// is its user's main key, the keypair, user and their policies (the cached row is shared:
+// never modified).
+type accessKey struct {
+	secret string
+	main   *dbsqlc.KeypairGetForAuthWithMainUserRow
+}
+
+// authTables are the tables an accessKey is read from.
+var authTables = []string{"keypairs", "users", "keypair_resource_policies", "user_resource_policies"} //nolint:gochecknoglobals // read-only
+
+// loadAccessKey loads an active access key through the process cache (Deps.Cache): a change
+// to the keypair, its user or their policies is seen once the change's notification arrived,
+// and after the cache's TTL at most. An unknown or inactive key is db.ErrNotFound, and is not
+// cached, so a key created a moment ago works at once.
+func (s *Server) loadAccessKey(ctx context.Context, key string) (accessKey, error) {
+	lookup := cache.For[string, accessKey](s.deps.Cache, "auth.access-key", 0, authTables...)
+	return lookup.Get(key, func() (accessKey, error) {
+		// A bounded lookup: a database that does not answer makes the request a 503, not a hang.
+		lctx, cancel := context.WithTimeout(ctx, authLookupTimeout)
+		defer cancel()
+		// The common case, a user's main key, takes one query; the rest fall back to the
+		// keypair alone to tell an unknown key from a key that is not its user's main one.
+		row, err := db.Q.KeypairGetForAuthWithMainUser(lctx, s.deps.Pool, key)
+		if err == nil {
+			return accessKey{secret: row.Keypair.SecretKey, main: row}, nil
+		}
+		if err = db.Translate(err); !errors.Is(err, db.ErrNotFound) {
+			return accessKey{}, err
+		}
+		kp, err := db.Q.KeypairGetForAuth(lctx, s.deps.Pool, key)
+		if err != nil {
+			return accessKey{}, db.Translate(err)
+		}
+		return accessKey{secret: kp.Keypair.SecretKey}, nil
+	})
 }
 
 // signMethodError reports an error about the signMethod alone; Backend.AI looks the access key

@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hangar-run/hangar/internal/config"
-	"github.com/hangar-run/hangar/internal/worker"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 )
 
 // Connection and stream limits of the API. The HTTP server times out slow request headers
@@ -184,10 +184,10 @@ func newStreamSlots(reg prometheus.Registerer) *streamSlots {
 	}, []string{"kind", "limit"})
 	if reg != nil {
 		var err error
-		if open, err = worker.Register(reg, open); err != nil {
+		if open, err = metricsserver.Register(reg, open); err != nil {
 			panic(err) // a collector of the same name but another shape: a programming error
 		}
-		if rejected, err = worker.Register(reg, rejected); err != nil {
+		if rejected, err = metricsserver.Register(reg, rejected); err != nil {
 			panic(err)
 		}
 	}

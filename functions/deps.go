@@ -12,6 +12,7 @@ import (
 
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/authlimit"
+	"github.com/hangar-run/hangar/internal/cache"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/jobs"
 )
@@ -75,6 +76,10 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// PasswordLimits are the password-attempt limits (zero: authlimit.DefaultLimits).
 	PasswordLimits authlimit.Limits
+	// Cache keeps the answers of lookups that rarely change (access keys, images, projects,
+	// scaling groups, policies) in this process; nil caches nothing. Whoever sets it runs its
+	// invalidation listener (see internal/cache).
+	Cache *cache.Cache
 }
 
 // Clock returns the current time from d.Now, or time.Now.

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hangar-run/hangar/internal/authlimit"
-	"github.com/hangar-run/hangar/internal/worker"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 )
 
 // RedisTimeout bounds how long a request waits for Redis on its way through the pipeline
@@ -50,7 +50,7 @@ func (d *Deps) limits() *limitState {
 	}, []string{"limiter"})
 	if d.Metrics != nil {
 		var err error
-		if fallbacks, err = worker.Register(d.Metrics, fallbacks); err != nil {
+		if fallbacks, err = metricsserver.Register(d.Metrics, fallbacks); err != nil {
 			panic(err) // a collector of the same name but another shape: a programming error
 		}
 	}

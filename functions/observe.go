@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hangar-run/hangar/internal/logctx"
-	"github.com/hangar-run/hangar/internal/worker"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 )
 
 // OtherOperation labels requests that reached no operation (unrouted paths, handlers mounted
@@ -69,7 +69,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	}, []string{"operation", "status"})
 	if reg != nil {
 		var err error
-		if h, err = worker.Register(reg, h); err != nil {
+		if h, err = metricsserver.Register(reg, h); err != nil {
 			panic(err) // a collector of the same name but another shape: a programming error
 		}
 	}

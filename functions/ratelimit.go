@@ -53,7 +53,7 @@ func (s *Server) rateLimit(ctx huma.Context, id *Identity) *Problem {
 		})
 	}
 	var remaining int64
-	allowed := true
+	var allowed bool
 	switch {
 	case asked && err == nil:
 		remaining = max(limit-count, 0)

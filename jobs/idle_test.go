@@ -31,5 +31,5 @@ func TestIdleCheckPeriodic(t *testing.T) {
 	var payload IdleCheckPayload
 	require.NoError(t, json.Unmarshal(task.Payload(), &payload))
 	require.True(t, payload.Slot.Equal(slot))
-	require.Equal(t, Defaults{Queue: QueueDefault, MaxRetry: 0, Timeout: time.Minute}, DefaultsOf(TypeIdleCheck))
+	require.Equal(t, Defaults{Queue: QueueDefault, MaxRetry: PeriodicMaxRetry, Timeout: time.Minute}, DefaultsOf(TypeIdleCheck))
 }

@@ -61,8 +61,49 @@ func deleteQueues(t *testing.T, prefix string) {
 
 func TestQueues(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, map[string]int{"critical": 6, "default": 3, "low": 1}, Queues(""))
-	require.Equal(t, map[string]int{"t1-critical": 6, "t1-default": 3, "t1-low": 1}, Queues("t1-"))
+	require.Equal(t, map[string]int{"critical": 3, "default": 2, "low": 1}, Queues(""))
+	require.Equal(t, map[string]int{"t1-critical": 3, "t1-default": 2, "t1-low": 1}, Queues("t1-"))
+	require.True(t, StrictPriority)
+}
+
+// TestQueuePriorities: what a user waits for goes to the critical queue, which workers serve
+// first; heartbeats and passes wait behind it.
+func TestQueuePriorities(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{TypeSessionStart, TypeSessionTerminate, TypeKernelEvent} {
+		require.Equal(t, QueueCritical, DefaultsOf(typ).Queue, typ)
+		require.Equal(t, SessionMaxRetry, DefaultsOf(typ).MaxRetry, typ)
+	}
+	for _, typ := range []string{TypeAgentHeartbeat, TypeScheduleScalingGroup, TypeScheduleTick, TypeAgentLostCheck, TypeSessionHangCheck} {
+		require.Equal(t, QueueDefault, DefaultsOf(typ).Queue, typ)
+	}
+	// Wake-ups and sweeps are retried over a short outage rather than dropped.
+	for _, typ := range []string{TypeScheduleScalingGroup, TypeScheduleTick, TypeAgentLostCheck, TypeSessionHangCheck, TypeUsageRecalculate, TypeIdleCheck} {
+		require.Equal(t, PeriodicMaxRetry, DefaultsOf(typ).MaxRetry, typ)
+	}
+}
+
+// TestRetryDelay: short, doubling, capped and jittered by at most half.
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, RetryBaseDelay, RetryDelay(1, 0))
+	require.Greater(t, RetryDelay(1, 0.9999), RetryBaseDelay/2)
+	require.Less(t, RetryDelay(1, 0.9999), RetryBaseDelay)
+	require.Equal(t, 2*RetryBaseDelay, RetryDelay(2, 0))
+	require.Equal(t, 4*RetryBaseDelay, RetryDelay(3, 0))
+	require.Equal(t, RetryMaxDelay, RetryDelay(10, 0))
+	require.Equal(t, RetryMaxDelay, RetryDelay(1000, 0))
+	require.Equal(t, 3*RetryMaxDelay/4, RetryDelay(1000, 0.5))
+	require.Equal(t, RetryBaseDelay, RetryDelay(0, 0))
+	var total time.Duration
+	for n := 1; n <= SessionMaxRetry; n++ {
+		d := RetryDelay(n, 0.5)
+		require.Positive(t, d)
+		require.LessOrEqual(t, d, RetryMaxDelay)
+		total += d
+	}
+	// The session path rides out about a minute of outage before a task is archived.
+	require.Greater(t, total, 30*time.Second)
 }
 
 func TestDecode(t *testing.T) {

@@ -24,6 +24,9 @@ const (
 	// TypeSessionTerminate destroys a TERMINATING session's kernels on their agents and ends
 	// the session.
 	TypeSessionTerminate = "session:terminate"
+	// TypeSessionRestart restarts the kernels of a RESTARTING session on their agents and
+	// moves the session back to RUNNING (or to ERROR when a kernel is gone).
+	TypeSessionRestart = "session:restart"
 	// TypeKernelEvent carries a kernel lifecycle event from an agent (started, terminated
 	// with an exit code, ...) to the workers, which apply it to the kernel and its session.
 	TypeKernelEvent = "kernel:event"
@@ -98,6 +101,22 @@ type SessionTerminatePayload struct {
 func NewSessionTerminateTask(p SessionTerminatePayload, opts ...asynq.Option) (*asynq.Task, error) {
 	all := append([]asynq.Option{asynq.TaskID(TypeSessionTerminate + ":" + p.SessionID)}, opts...)
 	return newTask(TypeSessionTerminate, p, all...)
+}
+
+// SessionRestartPayload is the payload of a TypeSessionRestart task.
+type SessionRestartPayload struct {
+	// SessionID is the session to restart.
+	SessionID string `json:"session_id"`
+	// RestartID names one restart of the session (the move to RESTARTING it follows).
+	RestartID string `json:"restart_id"`
+}
+
+// NewSessionRestartTask returns a TypeSessionRestart task for p, with TaskID
+// "session:restart:<id>:<restart id>": one task per restart, so that a restart asked for
+// right after another never collides with the finishing task of the first.
+func NewSessionRestartTask(p SessionRestartPayload, opts ...asynq.Option) (*asynq.Task, error) {
+	all := append([]asynq.Option{asynq.TaskID(TypeSessionRestart + ":" + p.SessionID + ":" + p.RestartID)}, opts...)
+	return newTask(TypeSessionRestart, p, all...)
 }
 
 // Kernel events an agent reports (KernelEventPayload.Event).

@@ -2,6 +2,11 @@
 -- ScheduleLock serializes schedule passes over one scaling group until the transaction ends.
 SELECT pg_advisory_xact_lock(hashtext('schedule:' || sqlc.arg(scaling_group)::text));
 
+-- name: ScheduleTryLock :one
+-- ScheduleTryLock takes the lock ScheduleLock takes, without waiting: it reports false when
+-- another transaction holds it.
+SELECT pg_try_advisory_xact_lock(hashtext('schedule:' || sqlc.arg(scaling_group)::text))::boolean AS locked;
+
 -- name: ScheduleScalingGroup :one
 -- ScheduleScalingGroup returns a scaling group's queueing algorithm and scheduler options.
 SELECT name, scheduler, scheduler_opts, roundrobin_index FROM scaling_groups WHERE name = $1;

@@ -31,6 +31,8 @@ type options struct {
 	MetricsAddr string
 	// InsecureNoSandbox runs process-runtime kernels unsandboxed.
 	InsecureNoSandbox bool
+	// WarmInterpreters, when not negative, overrides sandbox.warm-interpreters.
+	WarmInterpreters int
 }
 
 func main() {
@@ -60,6 +62,7 @@ func newCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&o.Debug, "debug", false, "debug logging")
 	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "127.0.0.1:9102", "serve Prometheus metrics at http://<addr>/metrics (empty disables)")
 	cmd.Flags().BoolVar(&o.InsecureNoSandbox, "insecure-no-sandbox", false, "run process-runtime kernels WITHOUT a sandbox, as the agent's own user with all its access to this host (only for trusted code; by default each kernel runs in a bubblewrap sandbox of its own)")
+	cmd.Flags().IntVar(&o.WarmInterpreters, "warm-interpreters", -1, "started, sandboxed Python interpreters kept ready per interpreter for new kernels, 0 none (default: sandbox.warm-interpreters of the configuration, else 2)")
 	return cmd
 }
 
@@ -83,6 +86,10 @@ func run(ctx context.Context, o options) error {
 		cfg.Agent.Runtime = o.Runtime
 	default:
 		return fmt.Errorf("--runtime %q is not one of %s, %s", o.Runtime, agent.RuntimeProcess, agent.RuntimeDummy)
+	}
+
+	if o.WarmInterpreters >= 0 {
+		cfg.Sandbox.WarmInterpreters = &o.WarmInterpreters
 	}
 
 	redisTLS, err := cfg.Redis.Config("redis")

@@ -19,6 +19,7 @@ import (
 	"github.com/hangar-run/hangar/functions/api"
 	"github.com/hangar-run/hangar/functions/dashboard"
 	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/cache"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/jobs"
@@ -33,7 +34,7 @@ func init() {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runAPI(ctx, listen, metricsAddr)
+			return stoppedBySignal(ctx, runAPI(ctx, listen, metricsAddr))
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address (default: manager.service-addr, 0.0.0.0:8081)")
@@ -80,7 +81,11 @@ func runAPI(ctx context.Context, listen, metricsAddr string) error {
 	if err != nil {
 		return err
 	}
+	// Lookups that rarely change are cached in the process, kept in step by notifications.
+	lookups := cache.New(cache.Options{})
+	go cache.Listen(ctx, lookups, svc.pool, e.logger)
 	deps := &functions.Deps{
+		Cache:            lookups,
 		TrustedProxies:   proxies,
 		Pool:             svc.pool,
 		Redis:            svc.redis,

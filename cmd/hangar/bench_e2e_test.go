@@ -88,6 +88,8 @@ func BenchmarkSessionsProcessRuntime(b *testing.B) {
 		Workers: 2,
 		Agents: []stacktest.AgentSpec{{
 			Runtime: "process", Slots: map[string]string{"cpu": "64", "mem": "256g"},
+			// A warm interpreter ready for each of a round's creates.
+			Env: []string{fmt.Sprintf("HANGAR_WARM_INTERPRETERS=%d", benchClients)},
 		}},
 	})
 	unlimit(b, s)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -51,3 +52,13 @@ func main() {
 }
 
 func run() error { return rootCmd.Execute() }
+
+// stoppedBySignal is a long-running command's result: an error that comes after SIGINT or
+// SIGTERM cancelled ctx (for example a connection still being made at start-up) is the
+// requested shutdown, not a failure.
+func stoppedBySignal(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}

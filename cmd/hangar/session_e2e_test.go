@@ -204,7 +204,7 @@ func TestE2EStreamBatchAndInput(t *testing.T) {
 	ctx := t.Context()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(u, "http"), &websocket.DialOptions{HTTPHeader: req.Header})
 	require.NoError(t, err)
-	defer conn.CloseNow()
+	defer func() { _ = conn.CloseNow() }()
 
 	// A batch run: the build writes the program that exec "*" (python main.py) runs.
 	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"mode": "batch", "code": "", "options": map[string]any{

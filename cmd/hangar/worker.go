@@ -40,7 +40,7 @@ func init() {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runWorker(ctx, o)
+			return stoppedBySignal(ctx, runWorker(ctx, o))
 		},
 	}
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", worker.DefaultConcurrency, "number of tasks processed at once")

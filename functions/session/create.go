@@ -14,9 +14,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/cache"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -311,11 +313,11 @@ func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateO
 	wake(ctx, s, r.sgroup, now)
 	publish(ctx, s, events.Event{
 		Name: events.SessionEnqueued, SessionID: sessionID.String(), SessionName: r.name, AccessKey: r.owner.AccessKey,
-		Domain: r.domain, ProjectID: r.groupID.String(), Status: "PENDING", Time: now,
+		Domain: r.domain, ProjectID: r.groupID.String(), Status: lifecycle.Pending, Time: now,
 	})
 
 	out := &CreateOutput{}
-	out.Body.SessionID, out.Body.SessionName, out.Body.Status, out.Body.Created = sessionID.String(), r.name, "PENDING", true
+	out.Body.SessionID, out.Body.SessionName, out.Body.Status, out.Body.Created = sessionID.String(), r.name, lifecycle.Pending, true
 	noPorts := []map[string]any{}
 	out.Body.ServicePorts = &noPorts
 	if !waiting {
@@ -344,7 +346,10 @@ func checkClusterSize(ctx context.Context, s *functions.Server, r *request) erro
 		r.pendingLimit, r.pendingLimited = pendingCap(s, nil)
 		return nil
 	}
-	pol, err := db.Q.KeypairResourcePolicyGetByName(ctx, s.Deps().Pool, r.owner.Policy)
+	pol, err := cache.For[string, *dbsqlc.KeypairResourcePolicy](s.Deps().Cache, "session.keypair-policy", 0,
+		"keypair_resource_policies").Get(r.owner.Policy, func() (*dbsqlc.KeypairResourcePolicy, error) {
+		return db.Q.KeypairResourcePolicyGetByName(ctx, s.Deps().Pool, r.owner.Policy)
+	})
 	if err != nil {
 		return functions.FromDB(err, "keypair resource policy")
 	}
@@ -403,7 +408,11 @@ func resolveProject(ctx context.Context, s *functions.Server, id *functions.Iden
 	} else {
 		params.Name = &ref
 	}
-	row, err := db.Q.SessionProjectResolve(ctx, s.Deps().Pool, params)
+	key := projectKey{user: r.owner.UserUUID, domain: r.domain, ref: ref}
+	row, err := cache.For[projectKey, *dbsqlc.SessionProjectResolveRow](s.Deps().Cache, "session.project", 0,
+		"groups", "association_groups_users").Get(key, func() (*dbsqlc.SessionProjectResolveRow, error) {
+		return db.Q.SessionProjectResolve(ctx, s.Deps().Pool, params)
+	})
 	if err != nil {
 		if errors.Is(db.Translate(err), db.ErrNotFound) {
 			return functions.ErrInvalidAPIParams("Invalid group", map[string]string{"group": ref})
@@ -417,6 +426,15 @@ func resolveProject(ctx context.Context, s *functions.Server, id *functions.Iden
 	return nil
 }
 
+// projectKey is the key of a cached project resolution.
+type projectKey struct {
+	user        uuid.UUID
+	domain, ref string
+}
+
+// errNoImage is a resolution that found no image.
+var errNoImage = errors.New("no such image")
+
 // resolveImage finds the image ref names: by canonical name (with the default registry and
 // tag filled in), preferring the requested architecture, else as an alias.
 func resolveImage(ctx context.Context, s *functions.Server, ref, arch string) (*dbsqlc.SessionImageCandidatesRow, error) {
@@ -429,7 +447,17 @@ func resolveImage(ctx context.Context, s *functions.Server, ref, arch string) (*
 	if !strings.Contains(ref, "/") {
 		names = append(names, "index.docker.io/lablup/"+withTag)
 	}
-	rows, err := db.Q.SessionImageCandidates(ctx, s.Deps().Pool, &dbsqlc.SessionImageCandidatesParams{Alias: ref, Names: names})
+	rows, err := cache.For[string, []*dbsqlc.SessionImageCandidatesRow](s.Deps().Cache, "session.image", 0,
+		"images", "image_aliases").Get(ref, func() ([]*dbsqlc.SessionImageCandidatesRow, error) {
+		rows, err := db.Q.SessionImageCandidates(ctx, s.Deps().Pool, &dbsqlc.SessionImageCandidatesParams{Alias: ref, Names: names})
+		if err == nil && len(rows) == 0 {
+			err = errNoImage // not cached: an image registered a moment ago is found at once
+		}
+		return rows, err
+	})
+	if errors.Is(err, errNoImage) {
+		return nil, functions.ErrObjectNotFound("environment image", "")
+	}
 	if err != nil {
 		return nil, functions.FromDB(err, "environment image")
 	}
@@ -458,10 +486,12 @@ func resolveImage(ctx context.Context, s *functions.Server, ref, arch string) (*
 // owner's key, project and domain and takes this session type, else the first allowed one that
 // does; "default" when none is associated.
 func resolveScalingGroup(ctx context.Context, s *functions.Server, r *request, requested *string) (string, error) {
-	pool := s.Deps().Pool
-	rows, err := db.Q.SessionScalingGroupCandidates(ctx, pool, &dbsqlc.SessionScalingGroupCandidatesParams{
-		DomainName: r.domain, GroupID: r.groupID, AccessKey: r.owner.AccessKey,
-	})
+	params := &dbsqlc.SessionScalingGroupCandidatesParams{DomainName: r.domain, GroupID: r.groupID, AccessKey: r.owner.AccessKey}
+	rows, err := cache.For[dbsqlc.SessionScalingGroupCandidatesParams, []*dbsqlc.SessionScalingGroupCandidatesRow](s.Deps().Cache,
+		"session.scaling-groups", 0, "scaling_groups", "sgroups_for_domains", "sgroups_for_groups", "sgroups_for_keypairs").
+		Get(*params, func() ([]*dbsqlc.SessionScalingGroupCandidatesRow, error) {
+			return db.Q.SessionScalingGroupCandidates(ctx, s.Deps().Pool, params)
+		})
 	if err != nil {
 		return "", functions.FromDB(err, "scaling group")
 	}
@@ -503,7 +533,7 @@ func resolveScalingGroup(ctx context.Context, s *functions.Server, r *request, r
 // insert writes the session and its kernels (main plus cluster_size-1 sub kernels) PENDING in
 // one transaction.
 func insert(ctx context.Context, s *functions.Server, r *request, p *CreateParams, sid uuid.UUID, now time.Time) error {
-	history, _ := json.Marshal(map[string]string{"PENDING": isoTime(now)})
+	history, _ := json.Marshal(lifecycle.HistoryEntry(lifecycle.Pending, now))
 	perKernel, _ := json.Marshal(r.perKernel)
 	total, _ := json.Marshal(scaleSlots(r.perKernel, r.clusterSize))
 	environ := r.environ

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -29,12 +29,6 @@ type destroyInput struct {
 // such stats when recursive.
 type DestroyOutput struct {
 	Body any `doc:"{\"stats\": {\"status\": \"cancelled\"|\"terminated\"}}, or a list of them for a recursive destroy."`
-}
-
-// liveStatuses are the statuses a terminate moves kernels out of.
-var liveStatuses = []string{ //nolint:gochecknoglobals // read-only
-	"PENDING", "SCHEDULED", "PREPARING", "BUILDING", "PULLING", "RUNNING", "RESTARTING", "RESIZING",
-	"SUSPENDED", "TERMINATING", "ERROR", "RUNNING_DEGRADED",
 }
 
 func registerDestroy(s *functions.Server) {
@@ -102,9 +96,9 @@ func destroyOne(ctx context.Context, s *functions.Server, sid uuid.UUID, forced 
 		}
 		var from []string
 		switch st.Status {
-		case "TERMINATED", "CANCELLED":
+		case lifecycle.Terminated, lifecycle.Cancelled:
 			return nil, functions.ErrObjectNotFound("session", "Session (id="+sid.String()+") does not exist.")
-		case "PENDING":
+		case lifecycle.Pending:
 			ok, err := cancelPending(ctx, s, sid)
 			if err != nil {
 				return nil, err
@@ -113,9 +107,9 @@ func destroyOne(ctx context.Context, s *functions.Server, sid uuid.UUID, forced 
 				return map[string]any{"status": "cancelled"}, nil
 			}
 			continue
-		case "PULLING":
+		case lifecycle.Pulling:
 			return nil, functions.ErrGenericForbidden("Cannot destroy sessions in pulling status")
-		case "SCHEDULED", "PREPARING", "TERMINATING", "ERROR":
+		case lifecycle.Scheduled, lifecycle.Preparing, lifecycle.Terminating, lifecycle.Error:
 			if !forced {
 				return nil, functions.ErrGenericForbidden("Cannot destroy sessions in scheduled/preparing/terminating/error status")
 			}
@@ -123,9 +117,9 @@ func destroyOne(ctx context.Context, s *functions.Server, sid uuid.UUID, forced 
 		default:
 			from = []string{st.Status}
 		}
-		reason := "user-requested"
+		reason := lifecycle.ReasonUserRequested
 		if forced {
-			reason = "force-terminated"
+			reason = lifecycle.ReasonForceTerminated
 		}
 		ok, err := markTerminating(ctx, s, sid, from, reason)
 		if err != nil {
@@ -153,40 +147,33 @@ func destroyOne(ctx context.Context, s *functions.Server, sid uuid.UUID, forced 
 func cancelPending(ctx context.Context, s *functions.Server, sid uuid.UUID) (bool, error) {
 	d := s.Deps()
 	now := d.Clock()
-	reason := "user-requested"
-	var row *dbsqlc.SessionTransitionRow
-	var mainKernel string
+	reason := lifecycle.ReasonUserRequested
+	var ev events.Event
 	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		var err error
-		row, err = db.Q.SessionTransition(ctx, tx, &dbsqlc.SessionTransitionParams{
-			ToStatus: "CANCELLED", Now: now, StatusInfo: &reason, Iso: isoTime(now), ID: sid,
-			FromStatuses: []string{"PENDING"},
-		})
+		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{
+			From: []string{lifecycle.Pending}, To: lifecycle.Cancelled, Info: &reason,
+		}, now)
+		if err != nil || row == nil {
+			return err
+		}
+		ks, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{
+			From: lifecycle.LiveKernel, To: lifecycle.Cancelled, Info: &reason,
+		}, now)
 		if err != nil {
 			return err
 		}
-		ks, err := db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
-			ToStatus: "CANCELLED", Now: now, StatusInfo: &reason, Iso: isoTime(now), SessionID: sid,
-			FromStatuses: liveStatuses,
-		})
-		for _, k := range ks {
-			if k.ClusterRole == "main" {
-				mainKernel = k.ID.String()
-			}
-		}
-		return err
+		ref := lifecycle.RefOf(row)
+		ref.MainKernel = lifecycle.MainKernelOf(ks)
+		ev = ref.SessionEvent(events.SessionCancelled, reason, lifecycle.Cancelled, nil, now)
+		return nil
 	})
 	if err != nil {
-		if errors.Is(db.Translate(err), db.ErrNotFound) {
-			return false, nil
-		}
 		return false, functions.FromDB(err, "session")
 	}
-	publish(ctx, s, events.Event{
-		Name: events.SessionCancelled, SessionID: sid.String(), SessionName: row.Name, KernelID: mainKernel,
-		AccessKey: row.AccessKey, Domain: row.DomainName, ProjectID: row.GroupID.String(), Reason: reason,
-		Status: "CANCELLED", Time: now,
-	})
+	if ev.Name == "" {
+		return false, nil
+	}
+	publish(ctx, s, ev)
 	return true, nil
 }
 
@@ -197,49 +184,36 @@ func markTerminating(ctx context.Context, s *functions.Server, sid uuid.UUID, fr
 	d := s.Deps()
 	now := d.Clock()
 	var (
-		row     *dbsqlc.SessionTransitionRow
-		kernels []*dbsqlc.KernelTransitionRow
+		moved bool
+		evs   []events.Event
 	)
 	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		var err error
-		if row, err = db.Q.SessionTransition(ctx, tx, &dbsqlc.SessionTransitionParams{
-			ToStatus: "TERMINATING", Now: now, StatusInfo: &reason, Iso: isoTime(now), ID: sid, FromStatuses: from,
-		}); err != nil {
+		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: from, To: lifecycle.Terminating, Info: &reason}, now)
+		if err != nil || row == nil {
 			return err
 		}
-		kernels, err = db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
-			ToStatus: "TERMINATING", Now: now, StatusInfo: &reason, Iso: isoTime(now), SessionID: sid,
-			FromStatuses: liveStatuses,
-		})
-		return err
+		moved = true
+		// A failed session's ERROR kernels go the same way: the termination ends them.
+		kernels, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{
+			From: append([]string{lifecycle.Error}, lifecycle.LiveKernel...), To: lifecycle.Terminating, Info: &reason,
+		}, now)
+		if err != nil {
+			return err
+		}
+		if len(from) == 1 && from[0] == lifecycle.Terminating {
+			return nil
+		}
+		ref := lifecycle.RefOf(row)
+		ref.MainKernel = lifecycle.MainKernelOf(kernels)
+		evs = append(evs, ref.SessionEvent(events.SessionTerminating, reason, lifecycle.Terminating, nil, now))
+		for _, k := range kernels {
+			evs = append(evs, ref.KernelEvent(events.KernelTerminating, k, reason, nil, now))
+		}
+		return nil
 	})
 	if err != nil {
-		if errors.Is(db.Translate(err), db.ErrNotFound) {
-			return false, nil
-		}
 		return false, functions.FromDB(err, "session")
 	}
-	if len(from) == 1 && from[0] == "TERMINATING" {
-		return true, nil
-	}
-	mainKernel := ""
-	for _, k := range kernels {
-		if k.ClusterRole == "main" || mainKernel == "" {
-			mainKernel = k.ID.String()
-		}
-	}
-	evs := []events.Event{{
-		Name: events.SessionTerminating, SessionID: sid.String(), SessionName: row.Name, KernelID: mainKernel,
-		AccessKey: row.AccessKey, Domain: row.DomainName, ProjectID: row.GroupID.String(), Reason: reason,
-		Status: "TERMINATING", Time: now,
-	}}
-	for _, k := range kernels {
-		evs = append(evs, events.Event{
-			Name: events.KernelTerminating, SessionID: sid.String(), SessionName: row.Name, KernelID: k.ID.String(),
-			AccessKey: row.AccessKey, Domain: row.DomainName, ProjectID: row.GroupID.String(),
-			ClusterRole: k.ClusterRole, ClusterIdx: int(k.ClusterIdx), Reason: reason, Time: now,
-		})
-	}
 	publish(ctx, s, evs...)
-	return true, nil
+	return moved, nil
 }

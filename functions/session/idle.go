@@ -67,20 +67,16 @@ func (s sharedDurations) Duration(key string, def time.Duration) time.Duration {
 	return d
 }
 
-// idleChecks returns a session's idleChecks: the report of every enabled idle checker
-// (internal/idle) at the server's clock, computed the way the reaper computes them. Sessions
-// that are not RUNNING have none.
-func idleChecks(ctx context.Context, s *functions.Server, sid uuid.UUID) map[string]any {
+// idleChecks returns a session's idleChecks from its facts: the report of every enabled idle
+// checker (internal/idle) at the server's clock, computed the way the reaper computes them.
+// Sessions that are not RUNNING have none.
+func idleChecks(ctx context.Context, s *functions.Server, row *dbsqlc.IdleSessionFactsRow) map[string]any {
 	out := map[string]any{}
 	d := s.Deps()
-	row, err := db.Q.IdleSessionFacts(ctx, d.Pool, sid)
-	if err != nil {
-		d.Log().Warn("idle check report", "session", sid, "err", err)
-		return out
-	}
 	if row.Status != "RUNNING" {
 		return out
 	}
+	sid := row.ID
 	now := d.Clock()
 	cfg, _ := idle.Load(idleSource(d.Shared))
 	sess := idle.Session{

@@ -6,9 +6,11 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
 type infoInput struct {
@@ -65,13 +67,9 @@ func registerGetInfo(s *functions.Server) {
 		Role:        functions.User, Frozen: functions.ReadAllowed, Errors: []int{404},
 	}), func(ctx context.Context, in *infoInput) (*InfoOutput, error) {
 		id := functions.IdentityFrom(ctx)
-		m, err := findSession(ctx, s, id.AccessKey, in.SessionName, false)
+		row, err := findSessionInfo(ctx, s, id.AccessKey, in.SessionName)
 		if err != nil {
 			return nil, err
-		}
-		row, err := db.Q.SessionGetInfo(ctx, s.Deps().Pool, m.ID)
-		if err != nil {
-			return nil, functions.FromDB(err, "session")
 		}
 		out := &InfoOutput{}
 		b := &out.Body
@@ -111,7 +109,46 @@ func registerGetInfo(s *functions.Server) {
 		if len(b.LastStat) == 0 {
 			b.LastStat = json.RawMessage("null")
 		}
-		b.IdleChecks = idleChecks(ctx, s, m.ID)
+		b.IdleChecks = map[string]any{}
+		if row.UserCreatedAt != nil && row.IdleTimeout != nil && row.MaxSessionLifetime != nil {
+			b.IdleChecks = idleChecks(ctx, s, &dbsqlc.IdleSessionFactsRow{
+				ID: row.ID, Status: row.Status, SessionType: row.SessionType, CreatedAt: row.CreatedAt,
+				RunningSince: row.RunningSince, LastAccessAt: row.LastAccessAt, OccupyingSlots: row.OccupyingSlots,
+				UserCreatedAt: *row.UserCreatedAt, IdleTimeout: *row.IdleTimeout, MaxSessionLifetime: *row.MaxSessionLifetime,
+			})
+		}
 		return out, nil
 	})
+}
+
+// findSessionInfo resolves ref to exactly one live session of the owner, as findSession does,
+// and loads what the info answer needs in the same round trip.
+func findSessionInfo(ctx context.Context, s *functions.Server, accessKey, ref string) (*dbsqlc.SessionInfoMatchRow, error) {
+	params := &dbsqlc.SessionInfoMatchParams{AccessKey: accessKey, Name: ref}
+	u, err := uuid.Parse(ref)
+	if err == nil {
+		params.ID = &u
+	}
+	rows, err := db.Q.SessionInfoMatch(ctx, s.Deps().Pool, params)
+	if err != nil {
+		return nil, functions.FromDB(err, "session")
+	}
+	if params.ID != nil {
+		for _, r := range rows {
+			if r.ID == u {
+				return r, nil
+			}
+		}
+	}
+	switch len(rows) {
+	case 0:
+		return nil, sessionNotFound(ref)
+	case 1:
+		return rows[0], nil
+	}
+	matches := make([]map[string]any, 0, len(rows))
+	for _, r := range rows {
+		matches = append(matches, sessionMatch(r.ID, r.Name, r.Status, r.CreatedAt))
+	}
+	return nil, functions.ErrTooManySessionsMatched(map[string]any{"matches": matches})
 }

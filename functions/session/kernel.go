@@ -11,6 +11,7 @@ import (
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 )
 
 // target is a session's main kernel and a client of the agent it runs on: what every
@@ -21,9 +22,6 @@ type target struct {
 	// Agent is nil when the kernel is not placed on an agent (yet, or any more).
 	Agent *agentrpc.Client
 }
-
-// liveKernelStatuses are the kernel states in which its agent can be asked about it.
-var liveKernelStatuses = map[string]bool{"RUNNING": true, "RESTARTING": true, "RUNNING_DEGRADED": true}
 
 // findTarget resolves ref (the caller's session, §3.1 lookup rules) to its main kernel. With
 // needLive the kernel must be running on an agent, else the answer is a 400 naming the state;
@@ -43,7 +41,7 @@ func findTarget(ctx context.Context, s *functions.Server, accessKey, ref string,
 	}
 	t := &target{Session: m, Kernel: k}
 	t.touch(ctx, s)
-	if !liveKernelStatuses[k.Status] || k.AgentAddr == nil || *k.AgentAddr == "" {
+	if !lifecycle.IsRunning(k.Status) || k.AgentAddr == nil || *k.AgentAddr == "" {
 		if needLive {
 			return nil, functions.ErrInvalidAPIParams(fmt.Sprintf("Session %s is not running (status %s).", m.Name, m.Status),
 				map[string]any{"status": m.Status})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -82,15 +83,25 @@ func findSession(ctx context.Context, s *functions.Server, accessKey, ref string
 	}
 	switch len(rows) {
 	case 0:
-		return nil, functions.ErrObjectNotFound("session", fmt.Sprintf("Session (id=%s) does not exist.", ref))
+		return nil, sessionNotFound(ref)
 	case 1:
 		return rows[0], nil
 	}
 	matches := make([]map[string]any, 0, len(rows))
 	for _, r := range rows {
-		matches = append(matches, map[string]any{
-			"id": r.ID.String(), "name": r.Name, "status": r.Status, "created_at": r.CreatedAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00"),
-		})
+		matches = append(matches, sessionMatch(r.ID, r.Name, r.Status, r.CreatedAt))
 	}
 	return nil, functions.ErrTooManySessionsMatched(map[string]any{"matches": matches})
+}
+
+// sessionNotFound is the 404 of a reference no session matches.
+func sessionNotFound(ref string) error {
+	return functions.ErrObjectNotFound("session", fmt.Sprintf("Session (id=%s) does not exist.", ref))
+}
+
+// sessionMatch describes one of several sessions a reference matches.
+func sessionMatch(id uuid.UUID, name, status string, created time.Time) map[string]any {
+	return map[string]any{
+		"id": id.String(), "name": name, "status": status, "created_at": created.UTC().Format("2006-01-02T15:04:05.999999Z07:00"),
+	}
 }

@@ -10,7 +10,6 @@ package session
 
 import (
 	"context"
-	"time"
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/events"
@@ -37,9 +36,6 @@ func Register(s *functions.Server) {
 	registerDownloadSingle(s)
 	registerStreamExecute(s)
 }
-
-// isoTime writes t the way status_history records it.
-func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00") }
 
 // publish sends lifecycle events on the deployment's channel; failures are logged only, since the
 // state they describe is already committed.

@@ -9,6 +9,7 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 )
 
 type renameInput struct {
@@ -41,7 +42,7 @@ func registerRename(s *functions.Server) {
 		if err != nil {
 			return nil, err
 		}
-		if m.Status != "RUNNING" {
+		if m.Status != lifecycle.Running {
 			return nil, functions.ErrInvalidAPIParams("Can't change name of not running session", nil)
 		}
 		n, err := db.Q.SessionRename(ctx, s.Deps().Pool, &dbsqlc.SessionRenameParams{ID: m.ID, NewName: *newName})

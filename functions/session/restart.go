@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -12,13 +10,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
+	"github.com/hangar-run/hangar/jobs"
 )
 
-// restartCallTimeout bounds the agent call that restarts one kernel.
-const restartCallTimeout = 60 * time.Second
+// restartWait bounds how long a restart request waits for the workers to finish the restart
+// (each kernel's agent call is bounded by a minute; the kernels restart at once).
+const restartWait = 2 * time.Minute
 
 type restartInput struct {
 	SessionName string `path:"session_name" doc:"Session id or name." example:"my-session"`
@@ -47,144 +47,103 @@ func registerRestart(s *functions.Server) {
 		if err != nil {
 			return nil, err
 		}
-		return &RestartOutput{}, restartSession(context.WithoutCancel(ctx), s, t.Session.ID)
+		return &RestartOutput{}, restartSession(ctx, s, t.Session.ID)
 	})
 }
 
-// restartSession moves a RUNNING session and its RUNNING kernels to RESTARTING, restarts the
-// kernels on their agents, and moves them back to RUNNING. A kernel its agent no longer has
-// ends in ERROR, and the session with it; any other failure leaves the session RUNNING.
+// restartSession moves a RUNNING session and its RUNNING kernels to RESTARTING, hands the
+// restart to the workers (a session:restart task) and waits until they end it: 204 when the
+// kernels run again, kernel-restart-failed with the agent's message otherwise (the session
+// stays RUNNING, or is ERROR when an agent no longer had a kernel). A session that is not
+// RUNNING (already restarting, say) is a 400.
 func restartSession(ctx context.Context, s *functions.Server, sid uuid.UUID) error {
-	kernels, err := setRestarting(ctx, s, sid)
-	if err != nil {
-		return err
-	}
-	var failed error
-	gone := map[uuid.UUID]bool{}
-	for _, k := range kernels {
-		if err := restartKernel(ctx, s, sid, k); err != nil {
-			var re *agentrpc.RemoteError
-			if errors.As(err, &re) && re.Kind == agentrpc.KindNotFound {
-				gone[k.ID] = true
-			}
-			if failed == nil {
-				failed = err
-			}
-		}
-	}
-	if err := endRestart(ctx, s, sid, gone); err != nil {
-		return err
-	}
-	if failed != nil {
-		return agentError(failed, functions.ErrKernelRestartFailed)
-	}
-	return nil
-}
-
-// setRestarting marks the session and its RUNNING kernels RESTARTING and returns those
-// kernels; a session that is not RUNNING (already restarting, say) is a 400.
-func setRestarting(ctx context.Context, s *functions.Server, sid uuid.UUID) ([]*dbsqlc.KernelListBySessionRow, error) {
 	d := s.Deps()
-	now := d.Clock()
-	var kernels []*dbsqlc.KernelListBySessionRow
-	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		if _, err := db.Q.SessionTransition(ctx, tx, &dbsqlc.SessionTransitionParams{
-			ToStatus: "RESTARTING", Now: now, Iso: isoTime(now), ID: sid, FromStatuses: []string{"RUNNING"},
-		}); err != nil {
-			return err
-		}
-		ks, err := db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
-			ToStatus: "RESTARTING", Now: now, Iso: isoTime(now), SessionID: sid, FromStatuses: []string{"RUNNING"},
-		})
-		if err != nil {
-			return err
-		}
-		moved := make(map[uuid.UUID]bool, len(ks))
-		for _, k := range ks {
-			moved[k.ID] = true
-		}
-		all, err := db.Q.KernelListBySession(ctx, tx, sid)
-		if err != nil {
-			return err
-		}
-		for _, k := range all {
-			if moved[k.ID] {
-				kernels = append(kernels, k)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		if errors.Is(db.Translate(err), db.ErrNotFound) {
-			return nil, functions.ErrInvalidAPIParams("The session is not running; it cannot be restarted now.", nil)
-		}
-		return nil, functions.FromDB(err, "session")
+	if d.Enqueuer == nil {
+		return functions.ErrServiceUnavailable("No workers to restart the session.")
 	}
-	return kernels, nil
-}
-
-// restartKernel restarts one kernel on its agent and records its new container id.
-func restartKernel(ctx context.Context, s *functions.Server, sid uuid.UUID, k *dbsqlc.KernelListBySessionRow) error {
-	if k.AgentAddr == nil || *k.AgentAddr == "" {
-		return agentrpc.Errorf(agentrpc.KindNotFound, "kernel %s is on no agent", k.ID)
+	// Subscribe before the change, so that the end of the restart cannot be missed.
+	var sub *events.Subscription
+	if d.Events != nil {
+		sub = d.Events.Subscribe(func(ev *events.Event) bool { return ev.SessionID == sid.String() })
+		defer sub.Cancel()
 	}
-	c, err := s.Deps().Agents.Get(*k.AgentAddr)
-	if err != nil {
-		return fmt.Errorf("agent %s: %w", *k.AgentAddr, err)
-	}
-	cctx, cancel := context.WithTimeout(ctx, restartCallTimeout)
-	defer cancel()
-	rep, err := c.RestartKernel(cctx, &agentrpc.RestartKernelRequest{SessionID: sid.String(), KernelID: k.ID.String()})
-	if err != nil {
-		return err
-	}
-	if rep != nil && rep.ContainerID != "" {
-		if err := db.Q.KernelContainerIDSet(ctx, s.Deps().Pool, &dbsqlc.KernelContainerIDSetParams{
-			ContainerID: &rep.ContainerID, ID: k.ID,
-		}); err != nil {
-			s.Deps().Log().Warn("record restarted kernel's container", "kernel", k.ID, "err", err)
-		}
-	}
-	return nil
-}
-
-// endRestart moves the RESTARTING kernels back to RUNNING, or to ERROR for those in gone,
-// and the session back to RUNNING, or to ERROR when a kernel is gone.
-func endRestart(ctx context.Context, s *functions.Server, sid uuid.UUID, gone map[uuid.UUID]bool) error {
-	d := s.Deps()
-	now := d.Clock()
-	sessionTo := "RUNNING"
-	var info *string
-	if len(gone) > 0 {
-		sessionTo = "ERROR"
-		msg := "kernel-restart-failed"
-		info = &msg
-	}
-	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		for kid := range gone {
-			if _, err := db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
-				ToStatus: "ERROR", Now: now, Iso: isoTime(now), StatusInfo: info, SessionID: sid, KernelID: &kid,
-				FromStatuses: []string{"RESTARTING"},
-			}); err != nil {
-				return err
-			}
-		}
-		if _, err := db.Q.KernelTransition(ctx, tx, &dbsqlc.KernelTransitionParams{
-			ToStatus: "RUNNING", Now: now, Iso: isoTime(now), SessionID: sid, FromStatuses: []string{"RESTARTING"},
-		}); err != nil {
-			return err
-		}
-		_, err := db.Q.SessionTransition(ctx, tx, &dbsqlc.SessionTransitionParams{
-			ToStatus: sessionTo, Now: now, Iso: isoTime(now), StatusInfo: info, ID: sid, FromStatuses: []string{"RESTARTING"},
-		})
-		if errors.Is(db.Translate(err), db.ErrNotFound) {
-			// The session left RESTARTING meanwhile (it is being destroyed): nothing to restore.
-			return nil
-		}
+	var begun bool
+	err := db.InTx(context.WithoutCancel(ctx), d.Pool, func(tx pgx.Tx) error {
+		var err error
+		begun, err = lifecycle.BeginRestart(ctx, tx, sid, d.Clock())
 		return err
 	})
 	if err != nil {
 		return functions.FromDB(err, "session")
 	}
+	if !begun {
+		return functions.ErrInvalidAPIParams("The session is not running; it cannot be restarted now.", nil)
+	}
+	task, err := jobs.NewSessionRestartTask(jobs.SessionRestartPayload{SessionID: sid.String(), RestartID: uuid.NewString()})
+	if err == nil {
+		_, err = d.Enqueuer.Enqueue(context.WithoutCancel(ctx), task)
+	}
+	if err != nil {
+		// Nothing will restart the kernels: end the restart at once.
+		d.Log().Warn("enqueue session restart", "session", sid, "err", err)
+		if err := endRestartNow(ctx, s, sid); err != nil {
+			return err
+		}
+		return functions.ErrServiceUnavailable("The restart could not be queued; retry.")
+	}
+	return waitRestart(ctx, s, sub, sid)
+}
+
+// endRestartNow ends a restart that was not queued, leaving the kernels as they are.
+func endRestartNow(ctx context.Context, s *functions.Server, sid uuid.UUID) error {
+	d := s.Deps()
+	var evs []events.Event
+	err := db.InTx(context.WithoutCancel(ctx), d.Pool, func(tx pgx.Tx) error {
+		var err error
+		evs, err = lifecycle.EndRestart(ctx, tx, sid, nil, d.Clock())
+		return err
+	})
+	if err != nil {
+		return functions.FromDB(err, "session")
+	}
+	publish(context.WithoutCancel(ctx), s, evs...)
 	return nil
+}
+
+// waitRestart waits until the session leaves RESTARTING, re-reading it after every event of
+// the session and every pollEvery, and answers with the restart's outcome.
+func waitRestart(ctx context.Context, s *functions.Server, sub *events.Subscription, sid uuid.UUID) error {
+	ctx, cancel := context.WithTimeout(ctx, restartWait)
+	defer cancel()
+	var evc <-chan events.Event
+	if sub != nil {
+		evc = sub.C
+	}
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		o, err := db.Q.SessionRestartOutcome(context.WithoutCancel(ctx), s.Deps().Pool, sid)
+		if err != nil {
+			return functions.FromDB(err, "session")
+		}
+		if o.Status != lifecycle.Restarting {
+			if o.StatusInfo != lifecycle.ReasonKernelRestartFailed {
+				return nil
+			}
+			msg := o.Error
+			if msg == "" {
+				msg = "Kernel restart has failed."
+			}
+			return functions.ErrKernelRestartFailed(msg)
+		}
+		select {
+		case <-ctx.Done():
+			return functions.ErrKernelRestartFailed("The restart did not finish in time; it goes on in the background.")
+		case _, ok := <-evc:
+			if !ok {
+				evc = nil // lost (lagged or hub closed): re-read now, then rely on the poll
+			}
+		case <-tick.C:
+		}
+	}
 }

@@ -26,6 +26,7 @@ func sessionStatus(t *testing.T, env *functionstest.Env, sid string) (session, k
 func TestRestartKeepsFilesLosesState(t *testing.T) {
 	t.Parallel()
 	env, rs := newKernelEnv(t)
+	runRestartWorker(t, env)
 	r, _ := runToEnd(t, env, rs, "y = 1\nopen('kept.txt', 'w').write('still there')")
 	require.Equal(t, 0, *r.ExitCode)
 
@@ -66,6 +67,7 @@ func TestRestartKeepsFilesLosesState(t *testing.T) {
 func TestRestartKernelGone(t *testing.T) {
 	t.Parallel()
 	env, rs := newKernelEnv(t)
+	runRestartWorker(t, env)
 	require.NoError(t, rs.Agent.Runtime.DestroyKernel(t.Context(), rs.KernelID))
 	env.Do(t, http.MethodPatch, "/session/"+rs.Name, nil, &functionstest.User).
 		RequireProblem(t, http.StatusInternalServerError, "kernel-restart-failed")
@@ -85,6 +87,7 @@ func (failingRestarts) RestartKernel(context.Context, *agentrpc.RestartKernelReq
 func TestRestartFailureKeepsRunning(t *testing.T) {
 	t.Parallel()
 	env, rs := newKernelEnv(t)
+	runRestartWorker(t, env)
 	rs.useAgentAt(t, env, serveAgent(t, failingRestarts{rs.Agent.Agent}))
 
 	p := env.Do(t, http.MethodPatch, "/session/"+rs.Name, nil, &functionstest.User).
@@ -101,6 +104,7 @@ func TestRestartFailureKeepsRunning(t *testing.T) {
 func TestRestartNotRunning(t *testing.T) {
 	t.Parallel()
 	env, rs := newKernelEnv(t)
+	runRestartWorker(t, env)
 	_, err := env.DB.Pool.Exec(t.Context(), `UPDATE sessions SET status = 'PENDING' WHERE id = $1`, rs.ID)
 	require.NoError(t, err)
 	_, err = env.DB.Pool.Exec(t.Context(), `UPDATE kernels SET status = 'PENDING' WHERE session_id = $1`, rs.ID)

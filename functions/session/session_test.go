@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/functions/functionstest"
+	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/jobs"
 )
@@ -252,7 +252,7 @@ func whenCreated(env *functionstest.Env, name string, then func(ctx context.Cont
 				done <- then(ctx, id)
 				return
 			}
-			if !errors.Is(err, pgx.ErrNoRows) {
+			if !db.IsNotFound(err) {
 				done <- err
 				return
 			}

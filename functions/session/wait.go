@@ -9,19 +9,14 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 )
 
 // pollEvery is the safety-net re-read of a waited-for session, in case an event was missed.
 const pollEvery = time.Second
 
 // settled reports whether a waiting create may answer with status.
-func settled(status string) bool {
-	switch status {
-	case "RUNNING", "CANCELLED", "TERMINATED", "ERROR", "TERMINATING":
-		return true
-	}
-	return false
-}
+func settled(status string) bool { return lifecycle.Settled(status) }
 
 // waitForStart waits until the session runs or ends, or max passes (0: until the request ends),
 // re-reading the session after every event, on subscription loss and every pollEvery. It
@@ -45,7 +40,7 @@ func waitForStart(ctx context.Context, s *functions.Server, sub *events.Subscrip
 			return "", nil, functions.FromDB(err, "session")
 		}
 		if settled(st.Status) {
-			if st.Status == "RUNNING" {
+			if st.Status == lifecycle.Running {
 				return st.Status, decodePorts(st.ServicePorts), nil
 			}
 			return st.Status, nil, nil

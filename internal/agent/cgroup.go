@@ -81,3 +81,23 @@ func (c kernelCgroup) open() (*os.File, error) {
 	}
 	return os.Open(string(c))
 }
+
+// handOver renames a warm sandbox's cgroup (which has no limits) to the kernel's and sets
+// the kernel's limits; a cgroup that cannot be renamed keeps its name and gets the limits.
+func (c kernelCgroup) handOver(kernelID string, slots map[string]string) kernelCgroup {
+	if c == "" {
+		return ""
+	}
+	dst := kernelCgroup(filepath.Join(filepath.Dir(string(c)), kernelID))
+	if err := os.Rename(string(c), string(dst)); err == nil {
+		c = dst
+	}
+	cpuMax, memMax := cgroupLimits(slots)
+	if cpuMax != "" {
+		_ = os.WriteFile(filepath.Join(string(c), "cpu.max"), []byte(cpuMax), 0o644)
+	}
+	if memMax != "" {
+		_ = os.WriteFile(filepath.Join(string(c), "memory.max"), []byte(memMax), 0o644)
+	}
+	return c
+}

@@ -261,7 +261,8 @@ func Parse(data []byte, host Host) (*Config, error) {
 
 // applyEnv applies the environment overrides, BACKEND_* or HANGAR_*: AGENT_ID, REGION,
 // SCALING_GROUP, RPC_LISTEN_ADDR, ADVERTISED_RPC_ADDR, AGENT_RUNTIME, SCRATCH_ROOT,
-// REDIS_ADDR, REDIS_USERNAME, REDIS_PASSWORD, QUEUE_PREFIX and HEARTBEAT_INTERVAL.
+// REDIS_ADDR, REDIS_USERNAME, REDIS_PASSWORD, QUEUE_PREFIX, HEARTBEAT_INTERVAL and
+// WARM_INTERPRETERS.
 func (c *Config) applyEnv(getenv func(string) string) error {
 	lookup := func(name string) (string, bool) {
 		if v := getenv("HANGAR_" + name); v != "" {
@@ -303,6 +304,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		addr("REDIS_ADDR", &c.Redis.Addr),
 	); err != nil {
 		return err
+	}
+	if v, ok := lookup("WARM_INTERPRETERS"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("environment BACKEND_WARM_INTERPRETERS %q: want a number", v)
+		}
+		c.Sandbox.WarmInterpreters = &n
 	}
 	if v, ok := lookup("HEARTBEAT_INTERVAL"); ok {
 		if err := c.Agent.HeartbeatInterval.UnmarshalTOML(v); err != nil {

@@ -143,6 +143,11 @@ func TestNewRuntime(t *testing.T) {
 	require.NoError(t, err)
 	prt, err := NewRuntime(cfg)
 	require.NoError(t, err)
+	// The process runtime starts its warm interpreters in the background: end them before the
+	// scratch root is removed.
+	if c, ok := prt.(interface{ Close() error }); ok {
+		t.Cleanup(func() { _ = c.Close() })
+	}
 	require.Equal(t, RuntimeProcess, prt.Name())
 	require.DirExists(t, root)
 

@@ -2,12 +2,15 @@
 # namespace. Requests arrive on fd 3 and replies leave on fd 4, each a 4-byte big-endian
 # length followed by a JSON document.
 #
-# Requests: {"code": "..."} runs code; {"input": "...", "seq": n} answers the input request n.
-# Replies: {"type": "stream", "name", "text"} is output; {"type": "waiting-input", "seq",
+# Requests: {"code": "..."} runs code; {"input": "...", "seq": n} answers the input request n;
+# {"setup": {"env": {...}, "cwd": "..."}} replaces the environment and changes the working
+# directory (a warm interpreter handed to a kernel).
+# Replies: {"type": "ready"} once, when requests are read; {"type": "setup-done"} answers a
+# setup; {"type": "stream", "name", "text"} is output; {"type": "waiting-input", "seq",
 # "isPassword"} asks for a line of input (input(), getpass.getpass()); {"type":
 # "input-cancelled", "seq"} withdraws that request when it ends without an answer (an
 # interrupt); {"type": "done", "exitCode"} ends a run.
-import builtins, getpass, json, os, select, signal, struct, sys, threading, traceback
+import builtins, getpass, json, os, select, signal, struct, sys, threading, time, traceback
 
 RIN = os.fdopen(3, "rb", buffering=0)
 ROUT = os.fdopen(4, "wb", buffering=0)
@@ -154,14 +157,32 @@ def hangar_getpass(prompt="Password: ", stream=None):
 builtins.input = hangar_input
 getpass.getpass = hangar_getpass
 
+
+
+def setup(req):
+    """Takes on a kernel's environment and working directory."""
+    env = req.get("env") or {}
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    if req.get("cwd"):
+        os.chdir(req["cwd"])
+    if hasattr(time, "tzset"):
+        time.tzset()
+
+
 ns = {"__name__": "__main__", "__builtins__": __builtins__}
 out, err = Stream("stdout"), Stream("stderr")
+send({"type": "ready"})
 while True:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         req = recv()
     except EOFError:
         sys.exit(0)
+    if "setup" in req:
+        setup(req["setup"] or {})
+        send({"type": "setup-done"})
+        continue
     if "code" not in req:
         # A late answer to an input request of a run that already ended.
         continue

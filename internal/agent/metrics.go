@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hangar-run/hangar/internal/agentrpc"
-	"github.com/hangar-run/hangar/internal/worker"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 )
 
 // kernelsTimeout bounds the kernel listing of one scrape.
@@ -24,20 +24,20 @@ type agentMetrics struct {
 func newAgentMetrics(reg prometheus.Registerer) (*agentMetrics, error) {
 	m := &agentMetrics{}
 	var err error
-	if m.rpcCalls, err = worker.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.rpcCalls, err = metricsserver.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hangar_agent_rpc_calls_total",
 		Help: "RPC requests the agent answered, by agent, method and result (ok, or the error kind sent back).",
 	}, []string{"agent", "method", "result"})); err != nil {
 		return nil, err
 	}
-	if m.rpcDuration, err = worker.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	if m.rpcDuration, err = metricsserver.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "hangar_agent_rpc_duration_seconds",
 		Help:    "Time the agent's handlers took per RPC request, by agent and method.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"agent", "method"})); err != nil {
 		return nil, err
 	}
-	if m.heartbeatFailures, err = worker.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.heartbeatFailures, err = metricsserver.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hangar_agent_heartbeat_failures_total",
 		Help: "Heartbeats that could not be enqueued into the manager's Redis, by agent.",
 	}, []string{"agent"})); err != nil {

@@ -36,6 +36,9 @@ const (
 // status "continued" when the request names no flush timeout.
 const DefaultFlushTimeout = 2 * time.Second
 
+// maxColdStarts is how many kernels start at once without a warm sandbox.
+const maxColdStarts = 4
+
 // DefaultKillGrace is how long DestroyKernel waits after SIGTERM before it sends SIGKILL.
 const DefaultKillGrace = 3 * time.Second
 
@@ -86,6 +89,12 @@ type ProcessRuntime struct {
 	sb     *sandbox             // nil when kernels run unsandboxed
 	uids   map[string]*uidLease // the uid of each sandboxed kernel, by kernel id
 	logger *slog.Logger
+
+	pool *warmPool // nil without warm interpreters (warmpool.go)
+	// coldStarts bounds the kernels starting without a warm sandbox at once.
+	coldStarts chan struct{}
+	// starting holds the kernels being handed a warm sandbox, closed once they are.
+	starting map[string]chan struct{}
 }
 
 // ProcessOption configures a ProcessRuntime.
@@ -93,11 +102,19 @@ type ProcessOption func(*processOptions)
 
 type processOptions struct {
 	sandbox SandboxSection
+	warm    int
 }
 
 // WithSandbox sets how the runtime sandboxes its kernels (agent.toml's [sandbox]).
 func WithSandbox(cfg SandboxSection) ProcessOption {
 	return func(o *processOptions) { o.sandbox = cfg }
+}
+
+// WithWarmInterpreters keeps n started sandboxes with their interpreter per Python
+// interpreter, handed to new Python kernels (warmpool.go); 0, the default, keeps none.
+// Unsandboxed runtimes keep none.
+func WithWarmInterpreters(n int) ProcessOption {
+	return func(o *processOptions) { o.warm = n }
 }
 
 var (
@@ -144,12 +161,26 @@ func NewProcessRuntime(root string, now func() time.Time, opts ...ProcessOption)
 		lock.Close()
 		return nil, fmt.Errorf("kernels left in %s: %w", abs, err)
 	}
+	if o.warm < 0 || o.warm > MaxWarmInterpreters {
+		lock.Close()
+		return nil, fmt.Errorf("sandbox.warm-interpreters %d: want 0 to %d", o.warm, MaxWarmInterpreters)
+	}
 	r := &ProcessRuntime{root: abs, now: now, grace: DefaultKillGrace, kernels: make(map[string]*procKernel),
-		lock: lock, reaped: reaped, sb: sb, uids: map[string]*uidLease{}, logger: slog.Default()}
+		lock: lock, reaped: reaped, sb: sb, uids: map[string]*uidLease{}, logger: slog.Default(),
+		starting: map[string]chan struct{}{}, coldStarts: make(chan struct{}, maxColdStarts)}
 	if sb != nil {
 		if err := r.checkSandbox(); err != nil {
 			lock.Close()
 			return nil, sandboxError(err)
+		}
+		if o.warm > 0 {
+			// The host's python3 is kept warm from the start; other interpreters once a
+			// kernel asks for them.
+			var interps []string
+			if _, p, err := imageRuntime(agentrpc.ImageRef{RuntimeType: "python"}, sb.visible); err == nil {
+				interps = append(interps, p)
+			}
+			r.pool = newWarmPool(r, o.warm, interps...)
 		}
 	}
 	return r, nil
@@ -170,9 +201,13 @@ func (r *ProcessRuntime) SetLogger(l *slog.Logger) { r.logger = l }
 // NewProcessRuntime killed and removed.
 func (r *ProcessRuntime) Reaped() []string { return r.reaped }
 
-// Close implements [Runtime]: it releases the scratch root for another ProcessRuntime; the
-// kernels' processes are left running (the next agent process on the root ends them).
+// Close implements [Runtime]: it ends the warm sandboxes and releases the scratch root for
+// another ProcessRuntime; the kernels' processes are left running (the next agent process on
+// the root ends them).
 func (r *ProcessRuntime) Close() error {
+	if r.pool != nil {
+		r.pool.close()
+	}
 	if r.lock == nil {
 		return nil
 	}
@@ -200,7 +235,8 @@ type procKernel struct {
 	cfg     agentrpc.KernelConfig // the creation config, for restarts
 	dir     string
 	work    string
-	box     *box // the kernel's sandbox; nil when unsandboxed
+	box     *box      // the kernel's sandbox; nil when unsandboxed
+	lease   *uidLease // the kernel's uid; nil when unsandboxed
 	python  bool
 	interp  string // the image's interpreter: the Python path for Python images, else the shell
 	shell   string
@@ -369,23 +405,66 @@ func (r *run) collect(ctx context.Context, runID string, wait time.Duration) *ag
 	return res
 }
 
-// CreateKernel implements [Runtime].
+// CreateKernel implements [Runtime]. A Python kernel gets a warm sandbox when one is at hand
+// (warmpool.go), and starts cold otherwise.
 func (r *ProcessRuntime) CreateKernel(_ context.Context, cfg *agentrpc.KernelConfig) (*agentrpc.KernelCreated, error) {
 	if cfg.KernelID == "" || !filepath.IsLocal(cfg.KernelID) || strings.ContainsRune(cfg.KernelID, '/') {
 		return nil, agentrpc.Errorf(agentrpc.KindInvalidInput, "invalid kernel_id %q", cfg.KernelID)
 	}
+	var interp string
+	if r.pool != nil && cfg.ScratchDir == "" && warmable(cfg) {
+		if python, p, err := imageRuntime(cfg.Image, r.sb.visible); err == nil && python {
+			interp = p
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if k, ok := r.kernels[cfg.KernelID]; ok {
-		return r.created(k, cfg), nil
+	for {
+		if k, ok := r.kernels[cfg.KernelID]; ok {
+			return r.created(k, cfg), nil
+		}
+		ch, ok := r.starting[cfg.KernelID]
+		if !ok {
+			break
+		}
+		r.mu.Unlock()
+		<-ch
+		r.mu.Lock()
 	}
-	k, err := r.start(cfg, false)
+	// Started without r.mu, so that kernels start side by side; a second create of the
+	// kernel waits above.
+	var w *warmEntry
+	if interp != "" {
+		w = r.pool.take(interp)
+	}
+	ch := make(chan struct{})
+	r.starting[cfg.KernelID] = ch
+	r.mu.Unlock()
+	var k *procKernel
+	var err error
+	if w != nil {
+		if k, err = r.handOver(w, cfg); err != nil {
+			k = nil
+			r.logger.Warn("a warm interpreter could not be handed over; starting the kernel cold",
+				"kernel", cfg.KernelID, "err", err)
+		}
+	}
+	if k == nil {
+		r.coldStarts <- struct{}{}
+		k, err = r.start(cfg, nil, false)
+		<-r.coldStarts
+	}
+	r.mu.Lock()
+	delete(r.starting, cfg.KernelID)
+	close(ch)
 	if err != nil {
 		return nil, err
 	}
 	if r.sb == nil {
 		r.logger.Warn("KERNEL RUNS UNSANDBOXED, as the agent's own user with the agent's access to this host "+
 			"(hangar-agent --insecure-no-sandbox)", "kernel", cfg.KernelID, "session", cfg.SessionID)
+	} else {
+		r.uids[cfg.KernelID] = k.lease
 	}
 	r.kernels[cfg.KernelID] = k
 	return r.created(k, cfg), nil
@@ -438,13 +517,14 @@ func imageRuntime(img agentrpc.ImageRef, visible func(string) bool) (python bool
 	return false, "/bin/sh", nil
 }
 
-// start sets up a kernel's scratch directory and starts its processes. A restart reuses the
-// directory as it is and keeps it when the start fails. r.mu is held.
+// start sets up a kernel's scratch directory and starts its processes, sandboxed with lease's
+// uid (a new one when nil; k.lease). A restart reuses the directory as it is and keeps it
+// when the start fails. A failed start releases the lease.
 //
 // Sandboxed, the scratch directory is root's with mode 0700 and its log 0600; work/ and tmp/
 // (the kernel's /home/work and /tmp) belong to the kernel's uid with mode 0700. The uid is
 // the kernel's from its creation until it is destroyed, restarts included.
-func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *procKernel, err error) {
+func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, lease *uidLease, restart bool) (_ *procKernel, err error) {
 	var visible func(string) bool
 	if r.sb != nil {
 		visible = r.sb.visible
@@ -468,7 +548,6 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 	if err := os.MkdirAll(k.work, 0o755); err != nil {
 		return nil, fmt.Errorf("scratch dir: %w", err)
 	}
-	var lease *uidLease
 	defer func() {
 		if err != nil {
 			k.mu.Lock()
@@ -482,33 +561,23 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 				_ = os.RemoveAll(dir)
 			}
 			// A kernel that does not start is forgotten, restarts included.
-			if lease != nil {
-				lease.release()
-				delete(r.uids, cfg.KernelID)
-			}
+			lease.release()
 		}
 	}()
 	if r.sb != nil {
-		if lease = r.uids[cfg.KernelID]; lease == nil {
-			if lease, err = r.sb.uids.acquire(); err != nil {
+		if lease == nil {
+			lease, err = r.sb.uids.acquire()
+			// Kernels come first: a warm sandbox gives its uid up.
+			for err != nil && r.pool != nil && r.pool.evict() {
+				lease, err = r.sb.uids.acquire()
+			}
+			if err != nil {
 				return nil, err
 			}
-			r.uids[cfg.KernelID] = lease
 		}
-		for _, d := range []struct {
-			path string
-			uid  int
-			mode os.FileMode
-		}{{dir, 0, 0o700}, {k.work, lease.uid, 0o700}, {filepath.Join(dir, "tmp"), lease.uid, 0o700}} {
-			if err := os.Mkdir(d.path, d.mode); err != nil && !errors.Is(err, fs.ErrExist) {
-				return nil, fmt.Errorf("scratch dir: %w", err)
-			}
-			if err := os.Lchown(d.path, d.uid, d.uid); err != nil {
-				return nil, fmt.Errorf("scratch dir: %w", err)
-			}
-			if err := os.Chmod(d.path, d.mode); err != nil {
-				return nil, fmt.Errorf("scratch dir: %w", err)
-			}
+		k.lease = lease
+		if err := kernelDirs(dir, lease.uid); err != nil {
+			return nil, err
 		}
 	}
 	if k.log, err = os.OpenFile(filepath.Join(dir, "kernel.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
@@ -573,47 +642,84 @@ func (r *ProcessRuntime) start(cfg *agentrpc.KernelConfig, restart bool) (_ *pro
 			return nil, fmt.Errorf("pipe: %w", err)
 		}
 		k.reqW = reqW
-		// SIGINT is ignored from the start (the driver takes it only while code runs), so
-		// that an interrupt before the driver is up does not end the interpreter.
-		wait, err := k.launch([]string{"/bin/sh", "-c", `trap '' INT; exec "$0" -u "$1"`, interp, drv},
-			[]*os.File{reqR, repW}, k.log, k.log)
+		wait, err := k.launch(interpArgv(interp, drv), []*os.File{reqR, repW}, k.log, k.log)
 		repW.Close()
 		if err != nil {
 			repR.Close()
 			return nil, fmt.Errorf("start kernel process: %w", err)
 		}
 		go k.readReplies(repR)
-		mainIsDriver := cfg.StartupCommand == ""
-		k.waiters.Add(1)
-		go func() {
-			defer k.waiters.Done()
-			code := wait()
-			k.mu.Lock()
-			cur := k.cur
-			k.mu.Unlock()
-			if cur != nil && cur.interp && !cur.isDone() {
-				cur.add("stderr", fmt.Sprintf("kernel interpreter exited with code %d\n", code))
-				cur.finish(code)
-			}
-			if mainIsDriver {
-				r.reportExit(k, code)
-			}
-		}()
+		r.watchInterp(k, wait, cfg.StartupCommand == "")
 	}
 	k.info.ContainerID = "pgid-" + strconv.Itoa(k.pgid)
-
-	if cfg.StartupCommand != "" {
-		wait, err := k.launch([]string{"/bin/sh", "-c", cfg.StartupCommand}, nil, k.log, k.log)
-		if err != nil {
-			return nil, fmt.Errorf("start startup command: %w", err)
-		}
-		k.waiters.Add(1)
-		go func() {
-			defer k.waiters.Done()
-			r.reportExit(k, wait())
-		}()
+	if err := r.startStartup(k, cfg); err != nil {
+		return nil, err
 	}
 	return k, nil
+}
+
+// kernelDirs makes a sandboxed kernel's scratch directory dir, root's with mode 0700, and its
+// work/ and tmp/, uid's with mode 0700.
+func kernelDirs(dir string, uid int) error {
+	for _, d := range []struct {
+		path string
+		uid  int
+	}{{dir, 0}, {filepath.Join(dir, "work"), uid}, {filepath.Join(dir, "tmp"), uid}} {
+		if err := os.Mkdir(d.path, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("scratch dir: %w", err)
+		}
+		if err := os.Lchown(d.path, d.uid, d.uid); err != nil {
+			return fmt.Errorf("scratch dir: %w", err)
+		}
+		if err := os.Chmod(d.path, 0o700); err != nil {
+			return fmt.Errorf("scratch dir: %w", err)
+		}
+	}
+	return nil
+}
+
+// interpArgv is the command starting the Python driver drv with interp. SIGINT is ignored
+// from the start (the driver takes it only while code runs), so that an interrupt before the
+// driver is up does not end the interpreter.
+func interpArgv(interp, drv string) []string {
+	return []string{"/bin/sh", "-c", `trap '' INT; exec "$0" -u "$1"`, interp, drv}
+}
+
+// watchInterp waits (wait) for k's interpreter to end: a run in progress ends with it, and
+// when it is the kernel's main process (mainIsDriver), its exit is reported.
+func (r *ProcessRuntime) watchInterp(k *procKernel, wait func() int, mainIsDriver bool) {
+	k.waiters.Add(1)
+	go func() {
+		defer k.waiters.Done()
+		code := wait()
+		k.mu.Lock()
+		cur := k.cur
+		k.mu.Unlock()
+		if cur != nil && cur.interp && !cur.isDone() {
+			cur.add("stderr", fmt.Sprintf("kernel interpreter exited with code %d\n", code))
+			cur.finish(code)
+		}
+		if mainIsDriver {
+			r.reportExit(k, code)
+		}
+	}()
+}
+
+// startStartup starts cfg's startup command, if any, as k's main process.
+func (r *ProcessRuntime) startStartup(k *procKernel, cfg *agentrpc.KernelConfig) error {
+	if cfg.StartupCommand == "" {
+		return nil
+	}
+	wait, err := k.launch([]string{"/bin/sh", "-c", cfg.StartupCommand}, nil, k.log, k.log)
+	if err != nil {
+		return fmt.Errorf("start startup command: %w", err)
+	}
+	k.waiters.Add(1)
+	go func() {
+		defer k.waiters.Done()
+		r.reportExit(k, wait())
+	}()
+	return nil
 }
 
 // launch starts argv as one of k's processes, with stdin /dev/null, stdout and stderr going
@@ -789,9 +895,15 @@ func (k *procKernel) readReplies(rd *os.File) {
 	}
 }
 
+// kernel returns kernel id, once it has started when it is being handed a warm sandbox.
 func (r *ProcessRuntime) kernel(id string) (*procKernel, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for ch, ok := r.starting[id]; ok; ch, ok = r.starting[id] {
+		r.mu.Unlock()
+		<-ch
+		r.mu.Lock()
+	}
 	k, ok := r.kernels[id]
 	if !ok {
 		return nil, fmt.Errorf("kernel %s: %w", id, ErrKernelNotFound)
@@ -1070,8 +1182,18 @@ func groupAlive(pgid int) bool {
 	return alive
 }
 
-// ListKernels implements [Runtime].
+// ListKernels implements [Runtime]. Kernels starting when it is called are listed once they
+// have started (or left out when they fail to), as the manager may already know them.
 func (r *ProcessRuntime) ListKernels(context.Context) ([]Kernel, error) {
+	r.mu.Lock()
+	pending := make([]chan struct{}, 0, len(r.starting))
+	for _, ch := range r.starting {
+		pending = append(pending, ch)
+	}
+	r.mu.Unlock()
+	for _, ch := range pending {
+		<-ch
+	}
 	r.mu.Lock()
 	out := make([]Kernel, 0, len(r.kernels))
 	for _, k := range r.kernels {

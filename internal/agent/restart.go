@@ -92,9 +92,10 @@ func (r *ProcessRuntime) RestartKernel(_ context.Context, kernelID string, updat
 		// Destroyed (or replaced) while the old processes stopped.
 		return nil, fmt.Errorf("kernel %s: %w", kernelID, ErrKernelNotFound)
 	}
-	k, err := r.start(&cfg, true)
+	k, err := r.start(&cfg, r.uids[kernelID], true)
 	if err != nil {
 		delete(r.kernels, kernelID)
+		delete(r.uids, kernelID)
 		_ = os.RemoveAll(old.dir)
 		return nil, fmt.Errorf("start kernel processes again: %w", err)
 	}

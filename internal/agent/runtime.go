@@ -77,7 +77,11 @@ func NewRuntime(cfg *Config) (Runtime, error) {
 		}
 		return NewDummyRuntime(time.Now), nil
 	case RuntimeProcess:
-		return NewProcessRuntime(cfg.Container.ScratchRoot, time.Now, WithSandbox(cfg.Sandbox))
+		warm := DefaultWarmInterpreters
+		if cfg.Sandbox.WarmInterpreters != nil {
+			warm = *cfg.Sandbox.WarmInterpreters
+		}
+		return NewProcessRuntime(cfg.Container.ScratchRoot, time.Now, WithSandbox(cfg.Sandbox), WithWarmInterpreters(warm))
 	default:
 		return nil, fmt.Errorf("unknown agent.runtime %q", cfg.Agent.Runtime)
 	}

@@ -107,6 +107,11 @@ type SandboxSection struct {
 	MaxFileSize string `toml:"max-file-size"`
 	// Hide lists more host paths kernels must not see.
 	Hide []string `toml:"hide"`
+	// WarmInterpreters is how many started sandboxes with their Python interpreter idle the
+	// agent keeps per interpreter, handed to new Python kernels so that they do not wait for
+	// an interpreter to start (warmpool.go); DefaultWarmInterpreters when absent, 0 keeps
+	// none. Each holds a uid and an interpreter's memory (about 10 MB).
+	WarmInterpreters *int `toml:"warm-interpreters"`
 
 	// Insecure runs kernels unsandboxed, as the agent's own user (hangar-agent
 	// --insecure-no-sandbox); not a configuration key.
@@ -293,6 +298,7 @@ type boxSpec struct {
 	env      []string // bwrap's and the supervisor's environment
 	log      io.Writer
 	cgroup   kernelCgroup
+	nice     int // the nice value of the sandbox's processes (0: the agent's)
 }
 
 // args returns bwrap's arguments for spec, whose directories are mounted on the stage; the
@@ -386,7 +392,7 @@ func (s *sandbox) start(spec *boxSpec) (_ *box, err error) {
 
 	b := &box{conn: conn, exited: make(chan struct{}), errs: &tailWriter{max: 4096}, calls: map[uint64]*boxCall{},
 		readyCh: make(chan struct{})}
-	stage := stageSpec{UID: spec.uid, Dir: s.stage, Binds: [][2]string{{spec.work, "work"}, {spec.tmp, "tmp"}}}
+	stage := stageSpec{UID: spec.uid, Dir: s.stage, Binds: [][2]string{{spec.work, "work"}, {spec.tmp, "tmp"}}, Nice: spec.nice}
 	if spec.driver != "" {
 		stage.Binds = append(stage.Binds, [2]string{spec.driver, "driver.py"})
 	}

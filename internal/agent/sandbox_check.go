@@ -23,9 +23,10 @@ func (r *ProcessRuntime) checkSandbox() error {
 	cfg := &agentrpc.KernelConfig{KernelID: sandboxCheckID,
 		Image: agentrpc.ImageRef{Canonical: "hangar/sandbox-check", RuntimeType: "shell", RuntimePath: "/bin/sh"}}
 	r.mu.Lock()
-	k, err := r.start(cfg, false)
+	k, err := r.start(cfg, nil, false)
 	if err == nil {
 		r.kernels[cfg.KernelID] = k
+		r.uids[cfg.KernelID] = k.lease
 	}
 	r.mu.Unlock()
 	if err != nil {

@@ -70,6 +70,8 @@ type stageSpec struct {
 	Dir string `json:"dir"`
 	// Binds are host paths and the names under Dir they are mounted at.
 	Binds [][2]string `json:"binds"`
+	// Nice, when not 0, is the nice value the sandbox's processes start with.
+	Nice int `json:"nice,omitempty"`
 }
 
 func runStage(specJSON string) int {
@@ -104,6 +106,12 @@ func runStage(specJSON string) int {
 		}
 		if err := syscall.Mount(b[0], dst, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			return fail(fmt.Errorf("bind %s: %w", b[0], err))
+		}
+	}
+	if spec.Nice != 0 {
+		// This thread's, which bwrap and so every process of the sandbox inherits.
+		if err := syscall.Setpriority(syscall.PRIO_PROCESS, 0, spec.Nice); err != nil {
+			return fail(fmt.Errorf("nice: %w", err))
 		}
 	}
 	if err := syscall.Setgroups([]int{}); err != nil {

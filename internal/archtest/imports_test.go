@@ -1,4 +1,6 @@
-// Package archtest checks the one-way import rules of design.md on the whole module.
+// Package archtest checks the one-way import rules of design.md on the whole module. The
+// lint configuration (.golangci.yml, depguard) states the same rules per file; this test also
+// follows imports transitively.
 package archtest
 
 import (
@@ -74,9 +76,27 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports the job handler package %s; functions may import only the jobs root", from, to)
 			case under(from, "jobs") && under(to, "functions"):
 				t.Errorf("%s imports %s: jobs never import functions", from, to)
+			case from == "internal/lifecycle" && (under(to, "functions") || under(to, "jobs")):
+				t.Errorf("%s imports %s: the lifecycle sits below the API and every job, the jobs root included", from, to)
 			case under(from, "internal") && (under(to, "functions") || (under(to, "jobs") && to != "jobs")):
 				t.Errorf("%s imports %s: internal packages sit below functions and job handlers", from, to)
 			}
 		}
 	}
+}
+
+// TestWorkerRuntimeStaysInTheWorker checks that the API and the agent do not link the worker
+// runtime, directly or through another package (their metrics helpers live in
+// internal/metricsserver).
+func TestWorkerRuntimeStaysInTheWorker(t *testing.T) {
+	t.Parallel()
+	_, file, _, _ := runtime.Caller(0)
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "./functions/...", "./cmd/hangar-agent", "./internal/agent/...")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, module+"/functions", "the listing covers the API")
+	require.Contains(t, deps, module+"/internal/agent", "the listing covers the agent")
+	require.NotContains(t, deps, module+"/internal/worker", "the API or the agent links internal/worker")
 }

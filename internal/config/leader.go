@@ -9,12 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // DefaultLeaderTTL is the lease TTL, in seconds, used when Campaign is given ttl <= 0: a
-// leader that dies without resigning is replaced after about this long.
+// leader that dies without resigning is replaced after at most about this long.
 const DefaultLeaderTTL = 10
 
 // leaderKeyDir is where elections live, below the namespace.
@@ -23,11 +24,18 @@ const leaderKeyDir = "nodes/manager-leader/"
 // Leadership is one process's participation in a leader election. It campaigns in the
 // background until Resign or Close is called or the context given to Campaign ends, and
 // campaigns again after losing its etcd lease.
+//
+// The election is one key, /sorna/<ns>/nodes/manager-leader/<name>, written only when
+// absent (a transaction on its create revision) and attached to the writer's lease: its
+// holder leads. Candidates that lost watch the key and try again as soon as it is deleted.
+// Candidates keep no key of their own, so a candidate that dies leaves nothing behind, and
+// a leader that dies is replaced once its lease expires (at most the TTL after its last
+// keep-alive), however many other candidates died meanwhile.
 type Leadership struct {
-	etcd   *Etcd
-	prefix string
-	id     string
-	ttl    int
+	etcd *Etcd
+	key  string
+	id   string
+	ttl  int
 
 	leader  atomic.Bool
 	changes chan bool
@@ -38,9 +46,9 @@ type Leadership struct {
 
 // Campaign joins the election called name as candidate id and returns at once; the
 // campaign runs in the background until ctx ends or the Leadership is resigned or closed.
-// The election key lives under /sorna/<ns>/nodes/manager-leader/<name>/. ttl is the lease
-// TTL in seconds (DefaultLeaderTTL when <= 0). It fails fast with an *UnreachableError when
-// etcd does not grant a lease within PingTimeout.
+// The election key is /sorna/<ns>/nodes/manager-leader/<name>. ttl is the lease TTL in
+// seconds (DefaultLeaderTTL when <= 0). It fails fast with an *UnreachableError when etcd
+// does not grant a lease within PingTimeout.
 func Campaign(ctx context.Context, e *Etcd, name, id string, ttl int) (*Leadership, error) {
 	name = strings.Trim(name, "/")
 	if name == "" {
@@ -51,7 +59,7 @@ func Campaign(ctx context.Context, e *Etcd, name, id string, ttl int) (*Leadersh
 	}
 	l := &Leadership{
 		etcd:    e,
-		prefix:  e.Key(leaderKeyDir + name),
+		key:     e.Key(leaderKeyDir + name),
 		id:      id,
 		ttl:     ttl,
 		changes: make(chan bool, 1),
@@ -89,25 +97,22 @@ func (l *Leadership) newSession(ctx context.Context) (*concurrency.Session, cont
 	return sess, sessCancel, nil
 }
 
-// run campaigns until ctx ends, renewing the session whenever its lease is lost.
+// run campaigns until ctx ends, renewing the session whenever its lease is lost or etcd
+// fails.
 func (l *Leadership) run(ctx context.Context, sess *concurrency.Session, sessCancel context.CancelFunc) {
 	defer close(l.done)
 	defer close(l.changes)
-	backoff := 250 * time.Millisecond
+	const minBackoff = 50 * time.Millisecond
+	backoff := minBackoff
 	for {
 		if sess != nil {
-			l.campaign(ctx, sess)
+			if l.campaign(ctx, sess) {
+				backoff = minBackoff
+			}
 			closeSession(sess, sessCancel)
-			sess = nil
 		}
 		if ctx.Err() != nil {
 			return
-		}
-		var err error
-		sess, sessCancel, err = l.newSession(ctx)
-		if err == nil {
-			backoff = 250 * time.Millisecond
-			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -115,30 +120,113 @@ func (l *Leadership) run(ctx context.Context, sess *concurrency.Session, sessCan
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
+		var err error
+		sess, sessCancel, err = l.newSession(ctx)
+		if err != nil {
+			sess = nil
+		}
 	}
 }
 
-// campaign runs one election round on sess: wait to win, then hold leadership until ctx
-// ends or the lease is lost.
-func (l *Leadership) campaign(ctx context.Context, sess *concurrency.Session) {
-	campCtx, cancel := context.WithCancel(ctx)
+// campaign takes part in the election on sess until ctx ends, the lease is lost or etcd
+// fails: it takes the leader key when it is absent, holds it while it leads, and otherwise
+// waits for it to be deleted. It reports whether etcd answered at all, for the caller's
+// backoff.
+func (l *Leadership) campaign(ctx context.Context, sess *concurrency.Session) (answered bool) {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopAfter := context.AfterFunc(sess.Ctx(), cancel)
 	defer stopAfter()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	cli := l.etcd.cli
+	for ctx.Err() == nil {
+		resp, err := cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", 0)).
+			Then(clientv3.OpPut(l.key, l.id, clientv3.WithLease(sess.Lease()))).
+			Else(clientv3.OpGet(l.key)).
+			Commit()
+		if err != nil {
+			return answered
+		}
+		answered = true
+		if resp.Succeeded {
+			l.hold(ctx, sess, resp.Header.Revision, resp.Header.Revision)
+			return answered
+		}
+		var kv *mvccpb.KeyValue
+		if r := resp.Responses[0].GetResponseRange(); r != nil && len(r.Kvs) > 0 {
+			kv = r.Kvs[0]
+		}
+		switch {
+		case kv == nil:
+			continue // deleted between the compare and the get: try again
+		case clientv3.LeaseID(kv.Lease) == sess.Lease():
+			// Ours already: an earlier attempt was applied but its answer lost.
+			l.hold(ctx, sess, kv.CreateRevision, resp.Header.Revision)
+			return answered
+		}
+		if !l.waitDeleted(ctx, resp.Header.Revision) {
+			return answered
+		}
+	}
+	return answered
+}
 
-	el := concurrency.NewElection(sess, l.prefix)
-	if err := el.Campaign(campCtx, l.id); err != nil {
-		return
+// waitDeleted watches the leader key from after revision rev until it is deleted (true) or
+// ctx ends or the watch fails (false).
+func (l *Leadership) waitDeleted(ctx context.Context, rev int64) bool {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for wr := range l.etcd.cli.Watch(wctx, l.key, clientv3.WithRev(rev+1)) {
+		if wr.Err() != nil {
+			return false
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == mvccpb.DELETE {
+				return true
+			}
+		}
 	}
+	return false
+}
+
+// hold leads while the leader key written at revision created stays in place: until ctx
+// ends (then it deletes the key, so that another candidate takes over at once), or the key
+// is deleted or replaced, or the lease is lost.
+func (l *Leadership) hold(ctx context.Context, sess *concurrency.Session, created, rev int64) {
 	l.set(true)
-	select {
-	case <-ctx.Done():
-		rctx, rcancel := context.WithTimeout(context.Background(), PingTimeout)
-		_ = el.Resign(rctx)
-		rcancel()
-	case <-sess.Done():
+	defer l.set(false)
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for wr := range l.etcd.cli.Watch(wctx, l.key, clientv3.WithRev(rev+1)) {
+		if wr.Err() != nil {
+			break
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == mvccpb.DELETE || ev.Kv.CreateRevision != created {
+				return // deleted (lease revoked, key removed by hand) or replaced
+			}
+		}
 	}
-	l.set(false)
+	if ctx.Err() != nil && sess.Ctx().Err() == nil {
+		select {
+		case <-sess.Done():
+			return // the lease is gone, and with it the key
+		default:
+		}
+		rctx, rcancel := context.WithTimeout(context.Background(), PingTimeout)
+		defer rcancel()
+		_, _ = l.etcd.cli.Txn(rctx).
+			If(clientv3.Compare(clientv3.CreateRevision(l.key), "=", created)).
+			Then(clientv3.OpDelete(l.key)).
+			Commit()
+	}
 }
 
 func closeSession(sess *concurrency.Session, cancel context.CancelFunc) {
@@ -185,7 +273,7 @@ func (l *Leadership) ID() string { return l.id }
 
 // Leader returns the id of the current leader of the election, or "" when there is none.
 func (l *Leadership) Leader(ctx context.Context) (string, error) {
-	resp, err := l.etcd.cli.Get(ctx, l.prefix+"/", clientv3.WithFirstCreate()...)
+	resp, err := l.etcd.cli.Get(ctx, l.key)
 	if err != nil {
 		return "", fmt.Errorf("leader election: get leader: %w", err)
 	}

@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,9 @@ func TestTranslate(t *testing.T) {
 
 	_, err := db.Q.KeypairGetForAuth(ctx, d.Pool, "AKIANOPE")
 	require.ErrorIs(t, db.Translate(err), db.ErrNotFound)
+	require.True(t, db.IsNotFound(err), "an untranslated no-rows error")
+	require.True(t, db.IsNotFound(fmt.Errorf("wrapped: %w", db.Translate(err))), "a wrapped translated one")
+	require.False(t, db.IsNotFound(nil))
 
 	_, err = d.Pool.Exec(ctx, `INSERT INTO domains (name) VALUES ('d1')`)
 	require.NoError(t, err)

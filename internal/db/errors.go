@@ -106,6 +106,12 @@ func Translate(err error) error {
 	return e
 }
 
+// IsNotFound reports whether err (translated or not) means a query that must return a row
+// returned none.
+func IsNotFound(err error) bool {
+	return err != nil && errors.Is(Translate(err), ErrNotFound)
+}
+
 // IsUnavailable reports whether err (translated or not) means the database is unavailable.
 func IsUnavailable(err error) bool {
 	return err != nil && errors.Is(Translate(err), ErrUnavailable)

@@ -110,12 +110,6 @@ func TestLoad(t *testing.T) {
 	})
 }
 
-func remaining(t *testing.T, r idle.Report) float64 {
-	t.Helper()
-	require.NotNil(t, r.Remaining)
-	return *r.Remaining
-}
-
 func TestSessionLifetime(t *testing.T) {
 	t.Parallel()
 	cfg := idle.Default()

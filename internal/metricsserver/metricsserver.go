@@ -1,5 +1,6 @@
-// Package metricsserver serves a Prometheus registry at http://<addr>/metrics for the API,
-// the workers and the agents, each on a listen address of its own.
+// Package metricsserver registers collectors on a Prometheus registry and serves it at
+// http://<addr>/metrics, for the API, the workers and the agents, each on a listen address of
+// its own.
 package metricsserver
 
 import (

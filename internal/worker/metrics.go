@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hangar-run/hangar/internal/logctx"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 )
 
 // unknownType labels tasks no handler was registered for, so stray types do not create
@@ -37,47 +37,31 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	var m metrics
 	var err error
-	if m.processed, err = Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.processed, err = metricsserver.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hangar_jobs_processed_total",
 		Help: "Tasks processed by this worker, by task type, whatever the outcome.",
 	}, []string{"type"})); err != nil {
 		return nil, err
 	}
-	if m.failed, err = Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.failed, err = metricsserver.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hangar_jobs_failed_total",
 		Help: "Tasks whose handler returned an error or panicked, by task type.",
 	}, []string{"type"})); err != nil {
 		return nil, err
 	}
-	if m.leader, err = Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+	if m.leader, err = metricsserver.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "hangar_leader",
 		Help: "1 while this worker is the elected leader that enqueues periodic jobs, else 0.",
 	})); err != nil {
 		return nil, err
 	}
-	if m.periodic, err = Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.periodic, err = metricsserver.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hangar_periodic_enqueues_total",
 		Help: "Periodic enqueue attempts by this worker while leader, by job name and result (enqueued, duplicate, error).",
 	}, []string{"name", "result"})); err != nil {
 		return nil, err
 	}
 	return &m, nil
-}
-
-// Register registers c on reg and returns it, or returns the equal collector that is already
-// registered there (so two workers, or two handler packages, may share a registry).
-func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	var zero C
-	return zero, fmt.Errorf("register metric: %w", err)
 }
 
 // middleware counts and logs every task the mux dispatches. The task's context carries log

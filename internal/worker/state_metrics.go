@@ -12,6 +12,7 @@ import (
 
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -153,7 +154,7 @@ func (c *stateCollector) close() { _ = c.insp.Close() }
 // (tests), that one keeps reporting and this one is released at once.
 func registerState(reg *prometheus.Registry, cfg *Config, logger *slog.Logger) (func(), error) {
 	sc := newStateCollector(cfg.RedisOpt, cfg.QueuePrefix, cfg.Pool, logger)
-	got, err := Register(reg, sc)
+	got, err := metricsserver.Register(reg, sc)
 	if err != nil {
 		sc.close()
 		return nil, err

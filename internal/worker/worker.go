@@ -30,6 +30,10 @@ const (
 	// to every hop of a session's path (wake-up → schedule pass → session:start) whenever a
 	// worker had gone idle. 20 ms costs an idle worker about 50 Redis scripts a second.
 	DefaultTaskCheckInterval = 20 * time.Millisecond
+	// DelayedTaskCheckInterval is how often a worker moves the tasks whose retry delay has
+	// passed back to their queue. asynq's default (5 s) would add up to 5 s to every retry,
+	// which the short retry backoff (jobs.RetryDelay) is meant to avoid.
+	DelayedTaskCheckInterval = 100 * time.Millisecond
 )
 
 // Config configures Run.
@@ -167,12 +171,15 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.TaskCheckInterval = DefaultTaskCheckInterval
 	}
 	srv := asynq.NewServer(cfg.RedisOpt, asynq.Config{
-		Concurrency:       cfg.Concurrency,
-		Queues:            jobs.Queues(cfg.QueuePrefix),
-		ShutdownTimeout:   cfg.ShutdownTimeout,
-		TaskCheckInterval: cfg.TaskCheckInterval,
-		Logger:            asynqLogger{logger.With("component", "asynq")},
-		LogLevel:          asynqLevel(logger),
+		Concurrency:              cfg.Concurrency,
+		Queues:                   jobs.Queues(cfg.QueuePrefix),
+		StrictPriority:           jobs.StrictPriority,
+		RetryDelayFunc:           retryDelay,
+		DelayedTaskCheckInterval: DelayedTaskCheckInterval,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		TaskCheckInterval:        cfg.TaskCheckInterval,
+		Logger:                   asynqLogger{logger.With("component", "asynq")},
+		LogLevel:                 asynqLevel(logger),
 	})
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)

@@ -173,7 +173,7 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
 		prev, err := db.Q.AgentLockForHeartbeat(ctx, tx, p.AgentID)
 		known := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil && !db.IsNotFound(err) {
 			return fmt.Errorf("lock agent: %w", err)
 		}
 		if known && prev.LastHeartbeat != nil && hbTime.Before(*prev.LastHeartbeat) {
@@ -190,7 +190,7 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 			Version:      p.Version,
 			Architecture: p.Architecture,
 		}); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
+			if db.IsNotFound(err) {
 				// A newer heartbeat committed between the lock and the upsert (the row
 				// was new, so there was nothing to lock).
 				logger.Debug("stale heartbeat ignored", "time", hbTime)

@@ -29,6 +29,7 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/idle"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	"github.com/hangar-run/hangar/jobs/session"
@@ -85,7 +86,7 @@ func New(deps *worker.Deps, term Terminator, opts Options) (*Handlers, error) {
 		Help: "Sessions the idle check terminated, by the checker that found them expired.",
 	}, []string{"checker"})
 	if deps.Registry != nil {
-		c, err := worker.Register(deps.Registry, h.reaps)
+		c, err := metricsserver.Register(deps.Registry, h.reaps)
 		if err != nil {
 			return nil, fmt.Errorf("idle handlers: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 )
@@ -46,13 +47,13 @@ func New(deps *worker.Deps) (*Handlers, error) {
 		reg = prometheus.NewRegistry()
 	}
 	var err error
-	if h.heartbeats, err = worker.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	if h.heartbeats, err = metricsserver.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hangar_leader_heartbeats_total",
 		Help: "Leader heartbeats processed by this worker (each slot counted once).",
 	})); err != nil {
 		return nil, err
 	}
-	if h.lag, err = worker.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+	if h.lag, err = metricsserver.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "hangar_leader_heartbeat_lag_seconds",
 		Help: "How long after the start of its slot the last leader heartbeat ran.",
 	})); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -23,23 +24,23 @@ func (h *Handlers) TerminateForIdle(ctx context.Context, sid uuid.UUID, reason s
 	now := h.now()
 	var evs []events.Event
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
-		if err != nil || status != statusRunning {
+		status, err := lifecycle.LockSession(ctx, tx, sid)
+		if err != nil || status != lifecycle.Running {
 			return err
 		}
-		row, err := transitionSession(ctx, tx, sid, change{from: []string{statusRunning}, to: statusTerminating, info: strp(reason)}, now)
+		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: []string{lifecycle.Running}, To: lifecycle.Terminating, Info: lifecycle.Str(reason)}, now)
 		if err != nil || row == nil {
 			return err
 		}
-		ks, err := transitionKernels(ctx, tx, sid, nil, change{from: liveKernelStatuses, to: statusTerminating, info: strp(reason)}, now)
+		ks, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Terminating, Info: lifecycle.Str(reason)}, now)
 		if err != nil {
 			return err
 		}
-		ref := refOf(row)
-		ref.mainKernel = mainKernelOf(ks)
-		evs = append(evs, ref.sessionEvent(events.SessionTerminating, reason, statusTerminating, nil, now))
+		ref := lifecycle.RefOf(row)
+		ref.MainKernel = lifecycle.MainKernelOf(ks)
+		evs = append(evs, ref.SessionEvent(events.SessionTerminating, reason, lifecycle.Terminating, nil, now))
 		for _, k := range ks {
-			evs = append(evs, ref.kernelEvent(events.KernelTerminating, k, reason, nil, now))
+			evs = append(evs, ref.KernelEvent(events.KernelTerminating, k, reason, nil, now))
 		}
 		return nil
 	})

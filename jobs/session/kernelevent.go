@@ -10,6 +10,7 @@ import (
 
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -38,19 +39,19 @@ func (h *Handlers) HandleKernelEvent(ctx context.Context, t *asynq.Task) error {
 		return jobs.Invalid(t, fmt.Sprintf("session id %q: %v", p.SessionID, err))
 	}
 	now := h.now()
-	evs, err := h.inSessionTx(ctx, sid, func(tx pgx.Tx, ref sessionRef) ([]events.Event, error) {
+	evs, err := h.inSessionTx(ctx, sid, func(tx pgx.Tx, ref lifecycle.Ref) ([]events.Event, error) {
 		switch p.Event {
 		case jobs.KernelEventPreparing:
-			_, err := transitionKernels(ctx, tx, sid, &kid, change{from: []string{statusScheduled}, to: statusPreparing}, now)
+			_, err := lifecycle.Kernels(ctx, tx, sid, &kid, lifecycle.Change{From: []string{lifecycle.Scheduled}, To: lifecycle.Preparing}, now)
 			return nil, err
 		case jobs.KernelEventStarted:
-			ks, err := transitionKernels(ctx, tx, sid, &kid, change{from: []string{statusScheduled, statusPreparing}, to: statusRunning}, now)
+			ks, err := lifecycle.Kernels(ctx, tx, sid, &kid, lifecycle.Change{From: []string{lifecycle.Scheduled, lifecycle.Preparing}, To: lifecycle.Running}, now)
 			if err != nil {
 				return nil, err
 			}
 			var evs []events.Event
 			for _, k := range ks {
-				evs = append(evs, ref.kernelEvent(events.KernelStarted, k, p.Reason, nil, now))
+				evs = append(evs, ref.KernelEvent(events.KernelStarted, k, p.Reason, nil, now))
 			}
 			return evs, nil
 		case jobs.KernelEventTerminated:
@@ -74,10 +75,10 @@ func (h *Handlers) HandleKernelEvent(ctx context.Context, t *asynq.Task) error {
 // inSessionTx runs f in a transaction that holds session sid's row lock, with the session's
 // event fields, and returns the events f made (to publish after commit). For a session that
 // does not exist it runs nothing.
-func (h *Handlers) inSessionTx(ctx context.Context, sid uuid.UUID, f func(tx pgx.Tx, ref sessionRef) ([]events.Event, error)) ([]events.Event, error) {
+func (h *Handlers) inSessionTx(ctx context.Context, sid uuid.UUID, f func(tx pgx.Tx, ref lifecycle.Ref) ([]events.Event, error)) ([]events.Event, error) {
 	var evs []events.Event
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
+		status, err := lifecycle.LockSession(ctx, tx, sid)
 		if err != nil || status == "" {
 			return err
 		}
@@ -85,35 +86,35 @@ func (h *Handlers) inSessionTx(ctx context.Context, sid uuid.UUID, f func(tx pgx
 		if err != nil {
 			return fmt.Errorf("load session: %w", err)
 		}
-		evs, err = f(tx, refOfSession(sess))
+		evs, err = f(tx, lifecycle.RefOfSession(sess))
 		return err
 	})
 	return evs, err
 }
 
 // kernelTerminated applies a terminated event in tx, with the session row locked.
-func (h *Handlers) kernelTerminated(ctx context.Context, tx pgx.Tx, ref sessionRef, sid, kid uuid.UUID, p *jobs.KernelEventPayload) ([]events.Event, error) {
+func (h *Handlers) kernelTerminated(ctx context.Context, tx pgx.Tx, ref lifecycle.Ref, sid, kid uuid.UUID, p *jobs.KernelEventPayload) ([]events.Event, error) {
 	now := h.now()
 	reason := p.Reason
 	if reason == "" {
-		reason = "self-terminated"
+		reason = lifecycle.ReasonSelfTerminated
 	}
-	c := change{from: liveKernelStatuses, to: statusTerminated, info: strp(reason)}
+	c := lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Terminated, Info: lifecycle.Str(reason)}
 	if p.ExitCode != nil {
 		if *p.ExitCode == 0 {
-			c.result = strp(resultSuccess)
+			c.Result = lifecycle.Str(lifecycle.ResultSuccess)
 		} else {
-			c.result = strp(resultFailure)
+			c.Result = lifecycle.Str(lifecycle.ResultFailure)
 		}
 	}
-	ks, err := transitionKernels(ctx, tx, sid, &kid, c, now)
+	ks, err := lifecycle.Kernels(ctx, tx, sid, &kid, c, now)
 	if err != nil || len(ks) == 0 {
 		return nil, err
 	}
-	if _, err := releaseKernel(ctx, tx, kid); err != nil {
+	if _, err := lifecycle.ReleaseKernel(ctx, tx, kid); err != nil {
 		return nil, err
 	}
-	evs := []events.Event{ref.kernelEvent(events.KernelTerminated, ks[0], reason, p.ExitCode, now)}
+	evs := []events.Event{ref.KernelEvent(events.KernelTerminated, ks[0], reason, p.ExitCode, now)}
 	left, err := db.Q.KernelCountUnfinished(ctx, tx, sid)
 	if err != nil {
 		return nil, fmt.Errorf("count live kernels: %w", err)
@@ -121,7 +122,7 @@ func (h *Handlers) kernelTerminated(ctx context.Context, tx pgx.Tx, ref sessionR
 	if left > 0 {
 		return evs, nil
 	}
-	sc := change{from: append([]string{statusScheduled, statusPreparing, "PULLING", statusRunning, "RESTARTING", "RUNNING_DEGRADED"}, statusTerminating), to: statusTerminated, info: strp(reason)}
+	sc := lifecycle.Change{From: append([]string{lifecycle.Scheduled}, lifecycle.StartedSession...), To: lifecycle.Terminated, Info: lifecycle.Str(reason)}
 	var resultEvent string
 	if p.ExitCode != nil {
 		failed, err := db.Q.KernelResultSummary(ctx, tx, sid)
@@ -129,23 +130,23 @@ func (h *Handlers) kernelTerminated(ctx context.Context, tx pgx.Tx, ref sessionR
 			return nil, fmt.Errorf("session result: %w", err)
 		}
 		if failed {
-			sc.result, resultEvent = strp(resultFailure), events.SessionFailure
+			sc.Result, resultEvent = lifecycle.Str(lifecycle.ResultFailure), events.SessionFailure
 		} else {
-			sc.result, resultEvent = strp(resultSuccess), events.SessionSuccess
+			sc.Result, resultEvent = lifecycle.Str(lifecycle.ResultSuccess), events.SessionSuccess
 		}
 	}
-	row, err := transitionSession(ctx, tx, sid, sc, now)
+	row, err := lifecycle.Session(ctx, tx, sid, sc, now)
 	if err != nil || row == nil {
 		return evs, err
 	}
-	sref := refOf(row)
-	sref.mainKernel = ref.mainKernel
-	if sref.mainKernel == "" {
-		sref.mainKernel = kid.String()
+	sref := lifecycle.RefOf(row)
+	sref.MainKernel = ref.MainKernel
+	if sref.MainKernel == "" {
+		sref.MainKernel = kid.String()
 	}
 	if resultEvent != "" {
-		evs = append(evs, sref.sessionEvent(resultEvent, reason, statusTerminated, p.ExitCode, now))
+		evs = append(evs, sref.SessionEvent(resultEvent, reason, lifecycle.Terminated, p.ExitCode, now))
 	}
-	evs = append(evs, sref.sessionEvent(events.SessionTerminated, reason, statusTerminated, p.ExitCode, now))
+	evs = append(evs, sref.SessionEvent(events.SessionTerminated, reason, lifecycle.Terminated, p.ExitCode, now))
 	return evs, nil
 }

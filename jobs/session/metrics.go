@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hangar-run/hangar/internal/worker"
+	"github.com/hangar-run/hangar/internal/metricsserver"
 )
 
 // scheduleMetrics are the schedule pass's collectors.
@@ -32,10 +32,10 @@ func newScheduleMetrics(reg prometheus.Registerer) (*scheduleMetrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.duration, err = worker.Register(reg, m.duration); err != nil {
+	if m.duration, err = metricsserver.Register(reg, m.duration); err != nil {
 		return nil, err
 	}
-	if m.placements, err = worker.Register(reg, m.placements); err != nil {
+	if m.placements, err = metricsserver.Register(reg, m.placements); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/internal/scheduler"
 	"github.com/hangar-run/hangar/internal/slots"
 	"github.com/hangar-run/hangar/jobs"
@@ -76,12 +77,11 @@ func (h *Handlers) HandleScheduleScalingGroup(ctx context.Context, t *asynq.Task
 // onePass runs one schedule pass over sg in its own transaction, then publishes its events
 // and enqueues the start of the sessions it placed.
 func (h *Handlers) onePass(ctx context.Context, sg string) (passResult, error) {
-	now := h.now()
 	var res passResult
 	started := time.Now()
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
 		var err error
-		res, err = h.schedulePass(ctx, tx, sg, now)
+		res, err = h.schedulePass(ctx, tx, sg)
 		return err
 	})
 	h.metrics.observePass(sg, time.Since(started), len(res.placed), err)
@@ -104,10 +104,20 @@ func (h *Handlers) onePass(ctx context.Context, sg string) (passResult, error) {
 }
 
 // schedulePass loads the snapshot, plans and applies the plan in tx.
-func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now time.Time) (res passResult, _ error) {
-	if err := db.Q.ScheduleLock(ctx, tx, sg); err != nil {
-		return res, fmt.Errorf("lock: %w", err)
+func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string) (res passResult, _ error) {
+	// One pass per scaling group at a time, and no queue of passes behind it: a pass that
+	// finds the lock taken returns at once, since the running one runs again when sessions
+	// arrived during it (HandleScheduleScalingGroup), and the tick catches what is left.
+	if locked, err := db.Q.ScheduleTryLock(ctx, tx, sg); err != nil || !locked {
+		if err != nil {
+			return res, fmt.Errorf("lock: %w", err)
+		}
+		h.logger.Debug("schedule pass already running; skipped", "scaling_group", sg)
+		return res, nil
 	}
+	// The pass's time is read once it holds the lock, so that the SCHEDULED time it records
+	// never precedes the creation (created_at) of a session it places.
+	now := h.now()
 	l := &loader{tx: tx, logger: h.logger.With("scaling_group", sg), bad: map[uuid.UUID]rejection{}}
 	snap, info, err := l.loadSnapshot(ctx, sg, now)
 	if err != nil {
@@ -147,7 +157,7 @@ func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now t
 		}
 		res.placed = append(res.placed, pl.SessionID)
 		s := info[pl.SessionID]
-		res.events = append(res.events, s.sessionEvent(events.SessionScheduled, "", statusScheduled, nil, now))
+		res.events = append(res.events, s.SessionEvent(events.SessionScheduled, "", lifecycle.Scheduled, nil, now))
 	}
 	for i := range plan.Skipped {
 		sk := &plan.Skipped[i]
@@ -175,19 +185,19 @@ func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string, now t
 		if c.Attempt != nil {
 			data = c.Attempt.StatusData(now)
 		}
-		row, err := transitionSession(ctx, tx, id, change{from: []string{statusPending}, to: statusCancelled, info: strp(c.Reason), data: data}, now)
+		row, err := lifecycle.Session(ctx, tx, id, lifecycle.Change{From: []string{lifecycle.Pending}, To: lifecycle.Cancelled, Info: lifecycle.Str(c.Reason), Data: data}, now)
 		if err != nil || row == nil {
 			if err != nil {
 				return res, err
 			}
 			continue
 		}
-		if _, err := transitionKernels(ctx, tx, id, nil, change{from: []string{statusPending}, to: statusCancelled, info: strp(c.Reason)}, now); err != nil {
+		if _, err := lifecycle.Kernels(ctx, tx, id, nil, lifecycle.Change{From: []string{lifecycle.Pending}, To: lifecycle.Cancelled, Info: lifecycle.Str(c.Reason)}, now); err != nil {
 			return res, err
 		}
 		cancelled++
 		s := info[c.SessionID]
-		res.events = append(res.events, s.sessionEvent(events.SessionCancelled, c.Reason, statusCancelled, nil, now))
+		res.events = append(res.events, s.SessionEvent(events.SessionCancelled, c.Reason, lifecycle.Cancelled, nil, now))
 	}
 	return res, nil
 }
@@ -229,7 +239,7 @@ func applyPlacement(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, pl
 				return fmt.Errorf("encode occupied slots: %w", err)
 			}
 			n, err := db.Q.KernelMarkScheduled(ctx, sp, &dbsqlc.KernelMarkScheduledParams{
-				Agent: k.AgentID, OccupiedSlots: b, Now: now, Iso: isoTime(now), ID: kid,
+				Agent: k.AgentID, OccupiedSlots: b, Now: now, Iso: lifecycle.FormatTime(now), ID: kid,
 			})
 			if err != nil {
 				return fmt.Errorf("schedule kernel %s: %w", kid, err)
@@ -262,7 +272,7 @@ func applyPlacement(ctx context.Context, tx pgx.Tx, snap *scheduler.Snapshot, pl
 			return fmt.Errorf("encode occupying slots: %w", err)
 		}
 		n, err := db.Q.SessionMarkScheduled(ctx, sp, &dbsqlc.SessionMarkScheduledParams{
-			AgentIds: agentIDs, OccupyingSlots: b, Now: now, Iso: isoTime(now), ID: sid,
+			AgentIds: agentIDs, OccupyingSlots: b, Now: now, Iso: lifecycle.FormatTime(now), ID: sid,
 		})
 		if err != nil {
 			return fmt.Errorf("schedule session %s: %w", sid, err)
@@ -290,7 +300,7 @@ const (
 
 // rejection is a pending session a pass cancels instead of scheduling.
 type rejection struct {
-	ref    sessionRef
+	ref    lifecycle.Ref
 	reason string
 	msg    string
 }
@@ -300,23 +310,23 @@ type rejection struct {
 // their session_cancelled events to res.
 func (h *Handlers) rejectSessions(ctx context.Context, tx pgx.Tx, rejected []rejection, now time.Time, res *passResult) error {
 	for _, rj := range rejected {
-		id, err := uuid.Parse(rj.ref.id)
+		id, err := uuid.Parse(rj.ref.ID)
 		if err != nil {
-			return fmt.Errorf("session id %q: %w", rj.ref.id, err)
+			return fmt.Errorf("session id %q: %w", rj.ref.ID, err)
 		}
-		h.logger.Warn("schedule pass: cancelling a session it cannot evaluate", "session", rj.ref.id, "reason", rj.reason, "error", rj.msg)
+		h.logger.Warn("schedule pass: cancelling a session it cannot evaluate", "session", rj.ref.ID, "reason", rj.reason, "error", rj.msg)
 		data := map[string]any{"error": map[string]any{"src": "other", "name": "InvalidSessionRequest", "repr": rj.msg}}
-		row, err := transitionSession(ctx, tx, id, change{from: []string{statusPending}, to: statusCancelled, info: strp(rj.reason), data: data}, now)
+		row, err := lifecycle.Session(ctx, tx, id, lifecycle.Change{From: []string{lifecycle.Pending}, To: lifecycle.Cancelled, Info: lifecycle.Str(rj.reason), Data: data}, now)
 		if err != nil {
 			return err
 		}
 		if row == nil {
 			continue
 		}
-		if _, err := transitionKernels(ctx, tx, id, nil, change{from: []string{statusPending}, to: statusCancelled, info: strp(rj.reason)}, now); err != nil {
+		if _, err := lifecycle.Kernels(ctx, tx, id, nil, lifecycle.Change{From: []string{lifecycle.Pending}, To: lifecycle.Cancelled, Info: lifecycle.Str(rj.reason)}, now); err != nil {
 			return err
 		}
-		res.events = append(res.events, rj.ref.sessionEvent(events.SessionCancelled, rj.reason, statusCancelled, nil, now))
+		res.events = append(res.events, rj.ref.SessionEvent(events.SessionCancelled, rj.reason, lifecycle.Cancelled, nil, now))
 	}
 	return nil
 }
@@ -348,11 +358,11 @@ type loader struct {
 }
 
 // reject marks a pending session for cancellation (the first reason wins).
-func (l *loader) reject(id uuid.UUID, ref sessionRef, reason, msg string) {
+func (l *loader) reject(id uuid.UUID, ref lifecycle.Ref, reason, msg string) {
 	if _, ok := l.bad[id]; ok {
 		return
 	}
-	ref.id = id.String()
+	ref.ID = id.String()
 	rj := rejection{ref: ref, reason: reason, msg: msg}
 	l.bad[id] = rj
 	l.rejected = append(l.rejected, rj)
@@ -387,10 +397,10 @@ func checkRequest(raw []byte, types map[string]string) (map[string]string, error
 // loadSnapshot reads one scaling group's snapshot. It returns a nil snapshot for an unknown
 // scaling group or one without pending sessions, and the event fields of each pending
 // session by id. Pending sessions it cannot evaluate are left out and listed in l.rejected.
-func (l *loader) loadSnapshot(ctx context.Context, sg string, now time.Time) (*scheduler.Snapshot, map[string]sessionRef, error) {
+func (l *loader) loadSnapshot(ctx context.Context, sg string, now time.Time) (*scheduler.Snapshot, map[string]lifecycle.Ref, error) {
 	tx := l.tx
 	sgRow, err := db.Q.ScheduleScalingGroup(ctx, tx, sg)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return nil, nil, nil
 	}
 	if err != nil {
@@ -419,9 +429,9 @@ func (l *loader) loadSnapshot(ctx context.Context, sg string, now time.Time) (*s
 	if err != nil {
 		return nil, nil, fmt.Errorf("load agent slots: %w", err)
 	}
-	refOf := make(map[uuid.UUID]sessionRef, len(sessions))
+	refOf := make(map[uuid.UUID]lifecycle.Ref, len(sessions))
 	for _, s := range sessions {
-		refOf[s.ID] = sessionRef{id: s.ID.String(), name: s.Name, accessKey: s.AccessKey, domain: s.DomainName, projectID: s.GroupID.String()}
+		refOf[s.ID] = lifecycle.Ref{ID: s.ID.String(), Name: s.Name, AccessKey: s.AccessKey, Domain: s.DomainName, ProjectID: s.GroupID.String()}
 	}
 
 	// Slot names: the union of the agents' slots and the requested ones.
@@ -559,7 +569,7 @@ func (l *loader) loadSnapshot(ctx context.Context, sg string, now time.Time) (*s
 			ID: d.DependsOn.String(), Name: d.Name, Status: d.Status, Result: d.Result,
 		})
 	}
-	info := make(map[string]sessionRef, len(sessions))
+	info := make(map[string]lifecycle.Ref, len(sessions))
 	keySet := map[string]bool{}
 	users, projects, domains := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[string]bool{}
 	for _, s := range sessions {
@@ -575,7 +585,7 @@ func (l *loader) loadSnapshot(ctx context.Context, sg string, now time.Time) (*s
 		}
 		snap.Pending = append(snap.Pending, ss)
 		ref := refOf[s.ID]
-		ref.mainKernel = ks[0].ID
+		ref.MainKernel = ks[0].ID
 		info[ss.ID] = ref
 		keySet[s.AccessKey] = true
 		users[s.UserUuid] = true
@@ -598,7 +608,7 @@ func (l *loader) loadSnapshot(ctx context.Context, sg string, now time.Time) (*s
 
 // dropInvalid takes out of the snapshot, and rejects, the pending sessions the scheduler
 // would refuse (Snapshot.Validate), checking each alone so that one never fails the pass.
-func (l *loader) dropInvalid(snap *scheduler.Snapshot, info map[string]sessionRef) {
+func (l *loader) dropInvalid(snap *scheduler.Snapshot, info map[string]lifecycle.Ref) {
 	if snap.Validate() == nil {
 		return
 	}
@@ -799,7 +809,7 @@ func (l *loader) loadKeypairs(ctx context.Context, snap *scheduler.Snapshot, key
 	}
 	for _, s := range live {
 		u := usage[s.AccessKey]
-		if s.Status != statusPending {
+		if s.Status != lifecycle.Pending {
 			u.ConcurrencyUsed++
 			continue
 		}

@@ -1,17 +1,18 @@
 // Package session handles the tasks of the session lifecycle (design.md "Data flow: one
 // session"): the schedule pass over a scaling group (jobs.TypeScheduleScalingGroup), the
 // leader's schedule tick (jobs.TypeScheduleTick), starting a scheduled session on its agents
-// (jobs.TypeSessionStart), terminating a session (jobs.TypeSessionTerminate) and applying the
-// kernel events agents report (jobs.TypeKernelEvent); and the sweeps that give every
-// transitional state a way out (sweep.go): lost agents, agent kernel sync, hang tolerance and
-// usage recalculation.
+// (jobs.TypeSessionStart), terminating a session (jobs.TypeSessionTerminate), restarting a
+// session's kernels (jobs.TypeSessionRestart) and applying the kernel events agents report
+// (jobs.TypeKernelEvent); and the sweeps that give every transitional state a way out
+// (sweep.go): lost agents, agent kernel sync, hang tolerance and usage recalculation.
 //
-// PostgreSQL holds the state; every status change goes through the helpers of
-// transition.go, which guard it with the expected current status, record the status history
-// and release a kernel's agent slots exactly once. Events are published after commit.
+// PostgreSQL holds the state; every status change goes through internal/lifecycle, which
+// guards it with the expected current status and the transition table, records the status
+// history and releases a kernel's agent slots exactly once. Events are published after commit.
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,9 +144,28 @@ func (h *Handlers) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(jobs.TypeScheduleTick, h.HandleScheduleTick)
 	mux.HandleFunc(jobs.TypeSessionStart, h.HandleSessionStart)
 	mux.HandleFunc(jobs.TypeSessionTerminate, h.HandleSessionTerminate)
+	mux.HandleFunc(jobs.TypeSessionRestart, h.HandleSessionRestart)
 	mux.HandleFunc(jobs.TypeKernelEvent, h.HandleKernelEvent)
 	mux.HandleFunc(jobs.TypeAgentLostCheck, h.HandleAgentLostCheck)
 	mux.HandleFunc(jobs.TypeAgentSync, h.HandleAgentSync)
 	mux.HandleFunc(jobs.TypeSessionHangCheck, h.HandleSessionHangCheck)
 	mux.HandleFunc(jobs.TypeUsageRecalculate, h.HandleUsageRecalculate)
+}
+
+// publish sends evs, logging a failure: the state they describe is committed already.
+func (h *Handlers) publish(ctx context.Context, evs ...events.Event) {
+	if err := h.pub.Publish(ctx, evs...); err != nil {
+		h.logger.Warn("publish session events", "error", err)
+	}
+}
+
+// enqueue enqueues t, treating a TaskID conflict (already queued) as success.
+func (h *Handlers) enqueue(ctx context.Context, t *asynq.Task, err error) error {
+	if err != nil {
+		return err
+	}
+	if _, err := h.enq.Enqueue(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return err
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -50,14 +51,14 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 		preparing []*dbsqlc.KernelTransitionRow
 	)
 	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
-		if err != nil || (status != statusScheduled && status != statusPreparing) {
+		status, err := lifecycle.LockSession(ctx, tx, sid)
+		if err != nil || (status != lifecycle.Scheduled && status != lifecycle.Preparing) {
 			return err
 		}
-		if _, err := transitionSession(ctx, tx, sid, change{from: []string{statusScheduled, statusPreparing}, to: statusPreparing}, now); err != nil {
+		if _, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: []string{lifecycle.Scheduled, lifecycle.Preparing}, To: lifecycle.Preparing}, now); err != nil {
 			return err
 		}
-		if preparing, err = transitionKernels(ctx, tx, sid, nil, change{from: []string{statusScheduled}, to: statusPreparing}, now); err != nil {
+		if preparing, err = lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: []string{lifecycle.Scheduled}, To: lifecycle.Preparing}, now); err != nil {
 			return err
 		}
 		if sess, err = db.Q.SessionGetForLifecycle(ctx, tx, sid); err != nil {
@@ -76,7 +77,7 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 				continue
 			}
 			img, err := db.Q.ImageGetForKernel(ctx, tx, &dbsqlc.ImageGetForKernelParams{Name: *k.Image, Architecture: k.Architecture})
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			if err != nil && !db.IsNotFound(err) {
 				return fmt.Errorf("load image %s: %w", *k.Image, err)
 			}
 			if err == nil {
@@ -92,11 +93,11 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 		h.logger.Debug("session not startable; ignored", "session", sid)
 		return nil
 	}
-	ref := refOfSession(sess)
+	ref := lifecycle.RefOfSession(sess)
 	// kernel_preparing for the kernels this task moved to PREPARING (not again on a redelivery).
 	prepEvents := make([]events.Event, 0, len(preparing))
 	for _, k := range preparing {
-		prepEvents = append(prepEvents, ref.kernelEvent(events.KernelPreparing, k, "", nil, now))
+		prepEvents = append(prepEvents, ref.KernelEvent(events.KernelPreparing, k, "", nil, now))
 	}
 	h.publish(ctx, prepEvents...)
 	batches, err := buildRequests(sess, kernels, images)
@@ -225,12 +226,12 @@ func buildRequests(sess *dbsqlc.SessionGetForLifecycleRow, kernels []*dbsqlc.Ker
 }
 
 // finishStart records the created kernels and moves the kernels and the session to RUNNING.
-func (h *Handlers) finishStart(ctx context.Context, sid uuid.UUID, ref sessionRef, created []agentrpc.KernelCreated) error {
+func (h *Handlers) finishStart(ctx context.Context, sid uuid.UUID, ref lifecycle.Ref, created []agentrpc.KernelCreated) error {
 	now := h.now()
 	var evs []events.Event
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
-		if err != nil || status != statusPreparing {
+		status, err := lifecycle.LockSession(ctx, tx, sid)
+		if err != nil || status != lifecycle.Preparing {
 			return err
 		}
 		for i := range created {
@@ -248,33 +249,33 @@ func (h *Handlers) finishStart(ctx context.Context, sid uuid.UUID, ref sessionRe
 				return fmt.Errorf("encode service ports: %w", err)
 			}
 			if err := db.Q.KernelSetStarted(ctx, tx, &dbsqlc.KernelSetStartedParams{
-				ContainerID: strp(kc.ContainerID), KernelHost: strp(kc.KernelHost),
+				ContainerID: lifecycle.Str(kc.ContainerID), KernelHost: lifecycle.Str(kc.KernelHost),
 				ReplInPort: int32(kc.ReplInPort), ReplOutPort: int32(kc.ReplOutPort),
 				StdinPort: int32(kc.StdinPort), StdoutPort: int32(kc.StdoutPort), ServicePorts: sp, ID: kid,
 			}); err != nil {
 				return fmt.Errorf("record kernel %s: %w", kid, err)
 			}
 		}
-		ks, err := transitionKernels(ctx, tx, sid, nil, change{from: []string{statusScheduled, statusPreparing}, to: statusRunning}, now)
+		ks, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: []string{lifecycle.Scheduled, lifecycle.Preparing}, To: lifecycle.Running}, now)
 		if err != nil {
 			return err
 		}
-		row, err := transitionSession(ctx, tx, sid, change{from: []string{statusPreparing}, to: statusRunning}, now)
+		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: []string{lifecycle.Preparing}, To: lifecycle.Running}, now)
 		if err != nil || row == nil {
 			return err
 		}
-		ref = refOf(row)
+		ref = lifecycle.RefOf(row)
 		all, err := db.Q.KernelListBySession(ctx, tx, sid)
 		if err != nil {
 			return fmt.Errorf("load kernels: %w", err)
 		}
 		if len(all) > 0 {
-			ref.mainKernel = all[0].ID.String()
+			ref.MainKernel = all[0].ID.String()
 		}
 		for _, k := range ks {
-			evs = append(evs, ref.kernelEvent(events.KernelStarted, k, "", nil, now))
+			evs = append(evs, ref.KernelEvent(events.KernelStarted, k, "", nil, now))
 		}
-		evs = append(evs, ref.sessionEvent(events.SessionStarted, "", statusRunning, nil, now))
+		evs = append(evs, ref.SessionEvent(events.SessionStarted, "", lifecycle.Running, nil, now))
 		return nil
 	})
 	if err != nil {
@@ -298,7 +299,7 @@ func servicePortsJSON(ports []agentrpc.ServicePort) []map[string]any {
 
 // failStart destroys the kernels the agents in done created (best effort) and ends the
 // session and its kernels in ERROR with status_info "failed-to-start", releasing their slots.
-func (h *Handlers) failStart(ctx context.Context, sid uuid.UUID, ref sessionRef, cause error, done []*agentBatch) error {
+func (h *Handlers) failStart(ctx context.Context, sid uuid.UUID, ref lifecycle.Ref, cause error, done []*agentBatch) error {
 	h.logger.Warn("session failed to start", "session", sid, "error", cause)
 	for _, b := range done {
 		for _, k := range b.kernels {
@@ -307,7 +308,7 @@ func (h *Handlers) failStart(ctx context.Context, sid uuid.UUID, ref sessionRef,
 				continue
 			}
 			cctx, cancel := context.WithTimeout(ctx, h.rpcTimeout)
-			_ = c.DestroyKernel(cctx, &agentrpc.DestroyKernelRequest{KernelID: k.ID.String(), SessionID: sid.String(), Reason: statusInfoFailedToStart})
+			_ = c.DestroyKernel(cctx, &agentrpc.DestroyKernelRequest{KernelID: k.ID.String(), SessionID: sid.String(), Reason: lifecycle.ReasonFailedToStart})
 			cancel()
 		}
 	}
@@ -315,29 +316,29 @@ func (h *Handlers) failStart(ctx context.Context, sid uuid.UUID, ref sessionRef,
 	errData := map[string]any{"error": map[string]any{"src": "agent", "name": errorName(cause), "repr": cause.Error()}}
 	var evs []events.Event
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
-		if err != nil || (status != statusPreparing && status != statusScheduled) {
+		status, err := lifecycle.LockSession(ctx, tx, sid)
+		if err != nil || (status != lifecycle.Preparing && status != lifecycle.Scheduled) {
 			return err
 		}
-		c := change{from: liveKernelStatuses, to: statusError, info: strp(statusInfoFailedToStart), data: errData}
-		ks, err := transitionKernels(ctx, tx, sid, nil, c, now)
+		c := lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Error, Info: lifecycle.Str(lifecycle.ReasonFailedToStart), Data: errData}
+		ks, err := lifecycle.Kernels(ctx, tx, sid, nil, c, now)
 		if err != nil {
 			return err
 		}
-		if err := releaseSession(ctx, tx, sid); err != nil {
+		if err := lifecycle.ReleaseSession(ctx, tx, sid); err != nil {
 			return err
 		}
-		c.from = []string{statusScheduled, statusPreparing}
-		row, err := transitionSession(ctx, tx, sid, c, now)
+		c.From = []string{lifecycle.Scheduled, lifecycle.Preparing}
+		row, err := lifecycle.Session(ctx, tx, sid, c, now)
 		if err != nil || row == nil {
 			return err
 		}
-		ref = refOf(row)
-		ref.mainKernel = mainKernelOf(ks)
+		ref = lifecycle.RefOf(row)
+		ref.MainKernel = lifecycle.MainKernelOf(ks)
 		for _, k := range ks {
-			evs = append(evs, ref.kernelEvent(events.KernelCancelled, k, statusInfoFailedToStart, nil, now))
+			evs = append(evs, ref.KernelEvent(events.KernelCancelled, k, lifecycle.ReasonFailedToStart, nil, now))
 		}
-		evs = append(evs, ref.sessionEvent(events.SessionCancelled, statusInfoFailedToStart, statusError, nil, now))
+		evs = append(evs, ref.SessionEvent(events.SessionCancelled, lifecycle.ReasonFailedToStart, lifecycle.Error, nil, now))
 		return nil
 	})
 	if err != nil {

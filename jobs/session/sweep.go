@@ -16,6 +16,7 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/internal/usage"
 	"github.com/hangar-run/hangar/jobs"
 )
@@ -46,11 +47,11 @@ const HangToleranceKey = "config/session/hang-tolerance/threshold"
 // shared config names no threshold. PREPARING and TERMINATING follow Backend.AI's sample
 // configuration; the others are Hangar's, so that no status lacks a way out.
 var DefaultHangTolerance = map[string]time.Duration{ //nolint:gochecknoglobals // read-only defaults
-	statusScheduled:   30 * time.Minute,
-	statusPreparing:   time.Hour,
-	"PULLING":         2 * time.Hour,
-	statusTerminating: 30 * time.Minute,
-	"RESTARTING":      30 * time.Minute,
+	lifecycle.Scheduled:   30 * time.Minute,
+	lifecycle.Preparing:   time.Hour,
+	lifecycle.Pulling:     2 * time.Hour,
+	lifecycle.Terminating: 30 * time.Minute,
+	lifecycle.Restarting:  30 * time.Minute,
 }
 
 // HandleAgentLostCheck marks LOST the ALIVE agents not heard from for the heartbeat timeout,
@@ -109,7 +110,7 @@ func (h *Handlers) heartbeatBacklog() time.Duration {
 // endKernel ends one live kernel as TERMINATED with reason, through the same path as an
 // agent's terminated event (slots released once, the session ended with its last kernel).
 func (h *Handlers) endKernel(ctx context.Context, sid, kid uuid.UUID, reason string) error {
-	evs, err := h.inSessionTx(ctx, sid, func(tx pgx.Tx, ref sessionRef) ([]events.Event, error) {
+	evs, err := h.inSessionTx(ctx, sid, func(tx pgx.Tx, ref lifecycle.Ref) ([]events.Event, error) {
 		return h.kernelTerminated(ctx, tx, ref, sid, kid, &jobs.KernelEventPayload{Reason: reason})
 	})
 	if err != nil {
@@ -135,7 +136,7 @@ func (h *Handlers) HandleAgentSync(ctx context.Context, t *asynq.Task) error {
 		return jobs.Invalid(t, "no agent id")
 	}
 	agent, err := db.Q.AgentGetAddr(ctx, h.pool, p.AgentID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if db.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
@@ -172,7 +173,7 @@ func (h *Handlers) HandleAgentSync(ctx context.Context, t *asynq.Task) error {
 	var errs []error
 	for _, id := range rep.Missing {
 		k := byID[id]
-		if k == nil || !slices.Contains([]string{statusRunning, statusTerminating, "RUNNING_DEGRADED"}, k.Status) ||
+		if k == nil || !slices.Contains([]string{lifecycle.Running, lifecycle.Terminating, lifecycle.RunningDegraded}, k.Status) ||
 			!k.StatusChanged.Before(listedAt.Add(-SyncGrace)) {
 			continue
 		}
@@ -209,7 +210,7 @@ func (h *Handlers) HandleSessionHangCheck(ctx context.Context, _ *asynq.Task) er
 	now := h.now()
 	cutoffs := map[string]string{}
 	for status, d := range h.hangTolerance() {
-		cutoffs[status] = isoTime(now.Add(-d))
+		cutoffs[status] = lifecycle.FormatTime(now.Add(-d))
 	}
 	if len(cutoffs) == 0 {
 		return nil

@@ -13,11 +13,9 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
-
-// terminableStatuses are the session statuses a termination moves to TERMINATING first.
-var terminableStatuses = []string{statusPreparing, "PULLING", statusRunning, "RESTARTING", "RUNNING_DEGRADED", statusTerminating}
 
 // HandleSessionTerminate ends a session. A PENDING or SCHEDULED session (nothing runs yet)
 // becomes CANCELLED at once, its slots released. Any other live session is moved to
@@ -36,7 +34,7 @@ func (h *Handlers) HandleSessionTerminate(ctx context.Context, t *asynq.Task) er
 	}
 	reason := p.Reason
 	if reason == "" {
-		reason = "user-requested"
+		reason = lifecycle.ReasonUserRequested
 	}
 	now := h.now()
 	var (
@@ -45,39 +43,39 @@ func (h *Handlers) HandleSessionTerminate(ctx context.Context, t *asynq.Task) er
 		destroy bool
 	)
 	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
-		if err != nil || status == "" || isEnded(status) {
+		status, err := lifecycle.LockSession(ctx, tx, sid)
+		if err != nil || status == "" || lifecycle.IsEnded(status) {
 			return err
 		}
-		if status == statusPending || status == statusScheduled {
-			ks, err := transitionKernels(ctx, tx, sid, nil, change{from: liveKernelStatuses, to: statusCancelled, info: strp(reason)}, now)
+		if status == lifecycle.Pending || status == lifecycle.Scheduled {
+			ks, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Cancelled, Info: lifecycle.Str(reason)}, now)
 			if err != nil {
 				return err
 			}
-			if err := releaseSession(ctx, tx, sid); err != nil {
+			if err := lifecycle.ReleaseSession(ctx, tx, sid); err != nil {
 				return err
 			}
-			row, err := transitionSession(ctx, tx, sid, change{from: []string{status}, to: statusCancelled, info: strp(reason)}, now)
+			row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: []string{status}, To: lifecycle.Cancelled, Info: lifecycle.Str(reason)}, now)
 			if err != nil || row == nil {
 				return err
 			}
-			ref := refOf(row)
-			ref.mainKernel = mainKernelOf(ks)
+			ref := lifecycle.RefOf(row)
+			ref.MainKernel = lifecycle.MainKernelOf(ks)
 			for _, k := range ks {
-				evs = append(evs, ref.kernelEvent(events.KernelCancelled, k, reason, nil, now))
+				evs = append(evs, ref.KernelEvent(events.KernelCancelled, k, reason, nil, now))
 			}
-			evs = append(evs, ref.sessionEvent(events.SessionCancelled, reason, statusCancelled, nil, now))
+			evs = append(evs, ref.SessionEvent(events.SessionCancelled, reason, lifecycle.Cancelled, nil, now))
 			return nil
 		}
-		row, err := transitionSession(ctx, tx, sid, change{from: terminableStatuses, to: statusTerminating, info: strp(reason)}, now)
+		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: lifecycle.StartedSession, To: lifecycle.Terminating, Info: lifecycle.Str(reason)}, now)
 		if err != nil || row == nil {
 			return err
 		}
-		if status != statusTerminating {
-			ref := refOf(row)
-			evs = append(evs, ref.sessionEvent(events.SessionTerminating, reason, statusTerminating, nil, now))
+		if status != lifecycle.Terminating {
+			ref := lifecycle.RefOf(row)
+			evs = append(evs, ref.SessionEvent(events.SessionTerminating, reason, lifecycle.Terminating, nil, now))
 		}
-		if _, err := transitionKernels(ctx, tx, sid, nil, change{from: liveKernelStatuses, to: statusTerminating}, now); err != nil {
+		if _, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Terminating}, now); err != nil {
 			return err
 		}
 		kernels, err = db.Q.KernelListBySession(ctx, tx, sid)
@@ -96,7 +94,7 @@ func (h *Handlers) HandleSessionTerminate(ctx context.Context, t *asynq.Task) er
 	}
 
 	for _, k := range kernels {
-		if isEnded(k.Status) || k.AgentAddr == nil || *k.AgentAddr == "" {
+		if lifecycle.IsEnded(k.Status) || k.AgentAddr == nil || *k.AgentAddr == "" {
 			continue
 		}
 		if err := h.destroyKernel(ctx, *k.AgentAddr, k.ID, sid, reason); err != nil {
@@ -136,27 +134,27 @@ func (h *Handlers) finishTerminate(ctx context.Context, sid uuid.UUID, reason st
 	now := h.now()
 	var evs []events.Event
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lockSession(ctx, tx, sid)
-		if err != nil || status != statusTerminating {
+		status, err := lifecycle.LockSession(ctx, tx, sid)
+		if err != nil || status != lifecycle.Terminating {
 			return err
 		}
-		ks, err := transitionKernels(ctx, tx, sid, nil, change{from: liveKernelStatuses, to: statusTerminated, info: strp(reason)}, now)
+		ks, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Terminated, Info: lifecycle.Str(reason)}, now)
 		if err != nil {
 			return err
 		}
-		if err := releaseSession(ctx, tx, sid); err != nil {
+		if err := lifecycle.ReleaseSession(ctx, tx, sid); err != nil {
 			return err
 		}
-		row, err := transitionSession(ctx, tx, sid, change{from: []string{statusTerminating}, to: statusTerminated, info: strp(reason)}, now)
+		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: []string{lifecycle.Terminating}, To: lifecycle.Terminated, Info: lifecycle.Str(reason)}, now)
 		if err != nil || row == nil {
 			return err
 		}
-		ref := refOf(row)
-		ref.mainKernel = mainKernelOf(ks)
+		ref := lifecycle.RefOf(row)
+		ref.MainKernel = lifecycle.MainKernelOf(ks)
 		for _, k := range ks {
-			evs = append(evs, ref.kernelEvent(events.KernelTerminated, k, reason, nil, now))
+			evs = append(evs, ref.KernelEvent(events.KernelTerminated, k, reason, nil, now))
 		}
-		evs = append(evs, ref.sessionEvent(events.SessionTerminated, reason, statusTerminated, nil, now))
+		evs = append(evs, ref.SessionEvent(events.SessionTerminated, reason, lifecycle.Terminated, nil, now))
 		return nil
 	})
 	if err != nil {

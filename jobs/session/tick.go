@@ -9,18 +9,28 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
 
 // PreparingRetryAfter is how long a session may stay PREPARING before the schedule tick
-// retries its start under a fresh TaskID.
-const PreparingRetryAfter = 30 * time.Second
+// retries its start under a fresh TaskID: its worker may have died in the middle of the
+// agent call. A retry of a start still in flight costs one more create_kernels call, which
+// agents answer idempotently; every transition after it is guarded by the session's status.
+const PreparingRetryAfter = 5 * time.Second
 
 // HandleScheduleTick enqueues a schedule pass for every scaling group with PENDING sessions,
 // and enqueues again the start of sessions SCHEDULED and the termination of sessions
 // TERMINATING for longer than the stale threshold, whose wake-up may have been lost, and the
 // start of sessions PREPARING for longer than PreparingRetryAfter, whose worker may have died.
 // TaskID conflicts (the work is already queued) are no error.
+//
+// A start whose worker was killed keeps its task active, and its TaskID taken, until asynq's
+// lease on it expires and its recoverer runs, a minute or more later. So a stale start is
+// re-enqueued under a TaskID of its own per time bucket ("session:start:<id>:<n>"), unless
+// its first task is still waiting in the queue (then it will run soon, and a copy would
+// only double a backlog). Copies are harmless: the start handler works under the session's
+// row lock and does nothing for a session that is no longer SCHEDULED or PREPARING.
 func (h *Handlers) HandleScheduleTick(ctx context.Context, t *asynq.Task) error {
 	var p jobs.ScheduleTickPayload
 	if err := jobs.Decode(t, &p); err != nil {
@@ -45,31 +55,33 @@ func (h *Handlers) HandleScheduleTick(ctx context.Context, t *asynq.Task) error 
 	for _, s := range stale {
 		id := s.ID.String()
 		switch s.Status {
-		case statusScheduled:
-			task, err := jobs.NewSessionStartTask(id)
+		case lifecycle.Scheduled:
+			tid := h.retryID(jobs.TypeSessionStart, id, now)
+			if tid == "" {
+				continue
+			}
+			task, err := jobs.NewSessionStartTask(id, asynq.TaskID(tid))
 			if err := h.enqueue(ctx, task, err); err != nil {
 				errs = append(errs, fmt.Errorf("enqueue start of %s: %w", id, err))
 			}
-		case statusPreparing:
-			// A start whose worker died keeps its task (and TaskID) active until asynq's
-			// lease expires and its recoverer runs, up to about 90 s later. After
-			// PreparingRetryAfter a start under a TaskID of its own retries at once; a start
-			// still in flight meanwhile is harmless (create_kernels is idempotent and every
-			// transition is guarded).
+		case lifecycle.Preparing:
 			if !s.StatusChanged.Before(now.Add(-PreparingRetryAfter)) {
 				continue
 			}
-			bucket := now.UnixNano() / int64(PreparingRetryAfter)
-			task, err := jobs.NewSessionStartTask(id, asynq.TaskID(fmt.Sprintf("%s:%s:retry:%d", jobs.TypeSessionStart, id, bucket)))
+			task, err := jobs.NewSessionStartTask(id, asynq.TaskID(h.retryTaskID(jobs.TypeSessionStart, id, now)))
 			if err := h.enqueue(ctx, task, err); err != nil {
 				errs = append(errs, fmt.Errorf("enqueue start of %s: %w", id, err))
 			}
-		case statusTerminating:
+		case lifecycle.Terminating:
 			reason := s.StatusInfo
 			if reason == "" {
 				reason = "user-requested"
 			}
-			task, err := jobs.NewSessionTerminateTask(jobs.SessionTerminatePayload{SessionID: id, Reason: reason})
+			tid := h.retryID(jobs.TypeSessionTerminate, id, now)
+			if tid == "" {
+				continue
+			}
+			task, err := jobs.NewSessionTerminateTask(jobs.SessionTerminatePayload{SessionID: id, Reason: reason}, asynq.TaskID(tid))
 			if err := h.enqueue(ctx, task, err); err != nil {
 				errs = append(errs, fmt.Errorf("enqueue termination of %s: %w", id, err))
 			}
@@ -79,4 +91,37 @@ func (h *Handlers) HandleScheduleTick(ctx context.Context, t *asynq.Task) error 
 		return fmt.Errorf("schedule tick: %w", err)
 	}
 	return nil
+}
+
+// retryTaskID is the TaskID of a task of type typ ("session:start", "session:terminate")
+// for a session that the tick enqueues again at now: one per session and time bucket.
+func (h *Handlers) retryTaskID(typ, sessionID string, now time.Time) string {
+	bucket := now.UnixNano() / int64(max(h.staleAfter, PreparingRetryAfter))
+	return fmt.Sprintf("%s:%s:%d", typ, sessionID, bucket)
+}
+
+// retryID returns the TaskID under which the tick enqueues again the session's task of type
+// typ, or "" when none is needed: the first task, "<typ>:<session id>", still waits in its
+// queue (pending, or waiting for a retry) and will run without help. When the queue has no
+// such task (its wake-up was lost) it is the first TaskID again; when that task is active
+// (its worker may have died) or completed, it is retryTaskID's.
+func (h *Handlers) retryID(typ, sessionID string, now time.Time) string {
+	first := typ + ":" + sessionID
+	if h.inspector == nil {
+		return h.retryTaskID(typ, sessionID, now)
+	}
+	q := jobs.QueueName(h.enq.Prefix(), jobs.DefaultsOf(typ).Queue)
+	info, err := h.inspector.GetTaskInfo(q, first)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
+		return first
+	case err != nil:
+		return h.retryTaskID(typ, sessionID, now)
+	}
+	switch info.State {
+	case asynq.TaskStatePending, asynq.TaskStateScheduled, asynq.TaskStateRetry:
+		return ""
+	default:
+		return h.retryTaskID(typ, sessionID, now)
+	}
 }

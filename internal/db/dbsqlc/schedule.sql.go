@@ -671,6 +671,19 @@ func (q *Queries) ScheduleTickStale(ctx context.Context, db DBTX, cutoff time.Ti
 	return items, nil
 }
 
+const scheduleTryLock = `-- name: ScheduleTryLock :one
+SELECT pg_try_advisory_xact_lock(hashtext('schedule:' || $1::text))::boolean AS locked
+`
+
+// ScheduleTryLock takes the lock ScheduleLock takes, without waiting: it reports false when
+// another transaction holds it.
+func (q *Queries) ScheduleTryLock(ctx context.Context, db DBTX, scalingGroup string) (bool, error) {
+	row := db.QueryRow(ctx, scheduleTryLock, scalingGroup)
+	var locked bool
+	err := row.Scan(&locked)
+	return locked, err
+}
+
 const scheduleUserPolicies = `-- name: ScheduleUserPolicies :many
 SELECT u.uuid AS user_uuid, p.default_for_unspecified::text AS default_for_unspecified, p.total_resource_slots
 FROM users u

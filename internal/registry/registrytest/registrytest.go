@@ -235,7 +235,7 @@ func (s *Server) PushImage(ctx context.Context, ref, arch string, labels map[str
 // PushIndex pushes an OCI index as ref with one image per entry of images (architecture →
 // image), plus a build attestation entry like BuildKit writes, and returns the index.
 func (s *Server) PushIndex(ctx context.Context, ref string, images map[string]v1.Image) (v1.ImageIndex, error) {
-	var idx v1.ImageIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	var anyDigest string
 	for arch, img := range images {
 		img = mutate.MediaType(img, types.OCIManifestSchema1)

@@ -49,9 +49,10 @@ const (
 const SecurityScheme = "BackendAI"
 
 const (
-	metaRole   = "hangar-role"
-	metaFrozen = "hangar-frozen"
-	metaParams = "hangar-bai-params"
+	metaRole    = "hangar-role"
+	metaFrozen  = "hangar-frozen"
+	metaParams  = "hangar-bai-params"
+	metaAliases = "hangar-bai-aliases"
 )
 
 // OpSpec describes an operation in Backend.AI's terms; Op turns it into a huma.Operation.
@@ -74,6 +75,9 @@ type OpSpec struct {
 	// MaxBodyBytes bounds the request body (DefaultMaxBodyBytes when zero); a larger body is
 	// 400 generic-bad-request.
 	MaxBodyBytes int64
+	// Aliases are the other names Backend.AI accepts for body keys; the params layer renames
+	// them to the canonical names before validation, so the body type declares only those.
+	Aliases Aliases
 }
 
 // Op builds the huma.Operation for s: operation id, tag, security requirement with the role as
@@ -94,9 +98,10 @@ func Op(s OpSpec) huma.Operation {
 		BodyReadTimeout: -1,
 		MaxBodyBytes:    s.MaxBodyBytes,
 		Metadata: map[string]any{
-			metaRole:   s.Role,
-			metaFrozen: s.Frozen,
-			metaParams: s.Params,
+			metaRole:    s.Role,
+			metaFrozen:  s.Frozen,
+			metaParams:  s.Params,
+			metaAliases: compileAliases(s.Aliases),
 		},
 	}
 	if op.MaxBodyBytes <= 0 {
@@ -149,4 +154,12 @@ func opParams(op *huma.Operation) bool {
 	}
 	p, _ := op.Metadata[metaParams].(bool)
 	return p
+}
+
+func opAliases(op *huma.Operation) *aliasTable {
+	if op == nil {
+		return nil
+	}
+	t, _ := op.Metadata[metaAliases].(*aliasTable)
+	return t
 }

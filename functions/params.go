@@ -21,6 +21,9 @@ type bodyContext struct {
 	hctx
 	body     []byte
 	buffered bool
+	// renamed maps the canonical path of every alias the params layer renamed to the name
+	// the client sent, for validation errors to name the latter (see Aliases).
+	renamed map[string]string
 }
 
 // hctx lets the contexts embed huma.Context without the field shadowing its Context method.
@@ -61,6 +64,7 @@ func (c *paramsContext) Header(name string) string {
 // value or a JSON string (or object key) that is not valid UTF-8 or holds a NUL is 400
 // invalid-api-params naming it. It reads JSON bodies (bounded by the operation's MaxBodyBytes)
 // and, for Backend.AI parameter operations, presents the body or the query string as JSON.
+// Parameter aliases (OpSpec.Aliases) are renamed to their canonical keys on the way.
 func (s *Server) paramsMiddleware(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
 	if op == nil {
@@ -100,12 +104,16 @@ func (s *Server) paramsMiddleware(ctx huma.Context, next func(huma.Context)) {
 		huma.WriteErr(s.api, ctx, p.Status, "", p)
 		return
 	}
+	aliases := opAliases(op)
 	if !params {
-		next(&bodyContext{hctx: ctx, body: body, buffered: true})
+		body, renamed := normalizeBody(body, aliases)
+		next(&bodyContext{hctx: ctx, body: body, buffered: true, renamed: renamed})
 		return
 	}
+	var renamed map[string]string
 	if len(bytes.TrimSpace(body)) == 0 {
 		if len(q) > 0 {
+			q, renamed = normalizeQuery(q, aliases)
 			body, err = json.Marshal(queryToObject(q, s.bodySchema(op)))
 			if err != nil {
 				p := ErrInvalidAPIParams("Malformed query string", nil)
@@ -117,8 +125,10 @@ func (s *Server) paramsMiddleware(ctx huma.Context, next func(huma.Context)) {
 			// keys are reported as such.
 			body = []byte("{}")
 		}
+	} else {
+		body, renamed = normalizeBody(body, aliases)
 	}
-	next(&paramsContext{bodyContext{hctx: ctx, body: body, buffered: true}})
+	next(&paramsContext{bodyContext{hctx: ctx, body: body, buffered: true, renamed: renamed}})
 }
 
 // jsonRequest reports whether the request carries a JSON body of an operation that takes one

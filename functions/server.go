@@ -72,9 +72,10 @@ func NewServer(deps *Deps) *Server {
 	return s
 }
 
-// Finalize adjusts the OpenAPI document once every operation is registered: a Backend.AI
-// parameter body whose keys are all optional is documented as optional (the server reads the
-// query string, or an empty object, when none is sent).
+// Finalize adjusts the OpenAPI document once every operation is registered: parameter
+// aliases are documented (see Aliases), and a Backend.AI parameter body whose keys are all
+// optional is documented as optional (the server reads the query string, or an empty object,
+// when none is sent).
 func (s *Server) Finalize() {
 	for _, item := range s.api.OpenAPI().Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch, item.Head} {
@@ -89,6 +90,7 @@ func (s *Server) Finalize() {
 					op.Responses["400"] = r
 				}
 			}
+			s.documentAliases(op)
 			if !opParams(op) || op.RequestBody == nil {
 				continue
 			}

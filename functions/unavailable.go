@@ -40,7 +40,7 @@ func init() {
 	// huma itself (a handler's unexpected error, huma.WriteErr in middlewares) come through
 	// NewErrorWithContext, which sets them here.
 	huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
-		se := huma.NewError(status, msg, errs...)
+		se := huma.NewError(status, msg, givenNames(ctx, errs)...)
 		if p, ok := se.(*Problem); ok && ctx != nil {
 			for k, v := range p.GetHeaders() {
 				ctx.SetHeader(k, v[0])

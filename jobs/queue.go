@@ -113,7 +113,7 @@ func DefaultsOf(typ string) Defaults {
 		// Rescans may take minutes on big registries and wait behind user-facing work; a
 		// failed one is retried a couple of times, and the next period redoes it anyway.
 		return Defaults{Queue: QueueLow, MaxRetry: 2, Timeout: 30 * time.Minute}
-	case TypeSessionStart, TypeSessionTerminate, TypeSessionRestart, TypeKernelEvent:
+	case TypeSessionStart, TypeSessionStartBatch, TypeSessionTerminate, TypeSessionRestart, TypeKernelEvent:
 		// A user waits for these; they are idempotent and retried with short backoff
 		// (RetryDelay) for about a minute.
 		return Defaults{Queue: QueueCritical, MaxRetry: SessionMaxRetry, Timeout: 2 * time.Minute}

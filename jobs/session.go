@@ -21,6 +21,10 @@ const (
 	// TypeSessionStart moves a SCHEDULED session to PREPARING and asks its agents to create
 	// the kernels.
 	TypeSessionStart = "session:start"
+	// TypeSessionStartBatch starts the sessions one schedule pass placed, as one unit: it
+	// moves them to PREPARING together, calls their agents concurrently and records the
+	// outcome of all of them together. TypeSessionStart is the same work for one session.
+	TypeSessionStartBatch = "session:start-batch"
 	// TypeSessionTerminate destroys a TERMINATING session's kernels on their agents and ends
 	// the session.
 	TypeSessionTerminate = "session:terminate"
@@ -83,6 +87,27 @@ type SessionStartPayload struct {
 func NewSessionStartTask(sessionID string, opts ...asynq.Option) (*asynq.Task, error) {
 	all := append([]asynq.Option{asynq.TaskID(TypeSessionStart + ":" + sessionID)}, opts...)
 	return newTask(TypeSessionStart, SessionStartPayload{SessionID: sessionID}, all...)
+}
+
+// SessionStartBatchPayload is the payload of a TypeSessionStartBatch task.
+type SessionStartBatchPayload struct {
+	// SessionIDs are the sessions to start.
+	SessionIDs []string `json:"session_ids"`
+}
+
+// SessionStartBatchTaskID is the TaskID of the TypeSessionStartBatch task of the schedule pass
+// over scaling group sg that placed its sessions at placedAt (their SCHEDULED status_changed,
+// to the microsecond PostgreSQL keeps): one task per pass, which the schedule tick can look up
+// from a session it finds SCHEDULED.
+func SessionStartBatchTaskID(sg string, placedAt time.Time) string {
+	return fmt.Sprintf("%s:%s:%d", TypeSessionStartBatch, sg, placedAt.UnixMicro())
+}
+
+// NewSessionStartBatchTask returns the TypeSessionStartBatch task of the schedule pass over
+// scaling group sg that placed sessionIDs at placedAt, with TaskID SessionStartBatchTaskID.
+func NewSessionStartBatchTask(sg string, placedAt time.Time, sessionIDs []string, opts ...asynq.Option) (*asynq.Task, error) {
+	all := append([]asynq.Option{asynq.TaskID(SessionStartBatchTaskID(sg, placedAt))}, opts...)
+	return newTask(TypeSessionStartBatch, SessionStartBatchPayload{SessionIDs: sessionIDs}, all...)
 }
 
 // SessionTerminatePayload is the payload of a TypeSessionTerminate task.

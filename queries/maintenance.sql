@@ -8,6 +8,20 @@ SET status = 'LOST', status_changed = sqlc.arg(now)::timestamptz, lost_at = sqlc
 WHERE status = 'ALIVE' AND COALESCE(last_seen, first_contact) < sqlc.arg(cutoff)::timestamptz
 RETURNING id;
 
+-- name: AgentLostCheckRun :one
+-- AgentLostCheckRun records a run of the lost-agent check at now and returns since when the
+-- check has run without a gap longer than max_gap_seconds (NULL: no gap since its first run).
+-- A run after a longer gap starts the count again at now.
+INSERT INTO maintenance_state AS m (name, last_run, listening_since)
+VALUES ('agent-lost-check', sqlc.arg(now)::timestamptz, NULL)
+ON CONFLICT (name) DO UPDATE SET
+    listening_since = CASE
+        WHEN m.last_run < sqlc.arg(now)::timestamptz - make_interval(secs => sqlc.arg(max_gap_seconds)::float8)
+        THEN sqlc.arg(now)::timestamptz
+        ELSE m.listening_since END,
+    last_run = GREATEST(m.last_run, sqlc.arg(now)::timestamptz)
+RETURNING listening_since;
+
 -- name: KernelsLiveOnLostAgents :many
 -- KernelsLiveOnLostAgents lists the kernels that have not ended on agents that are LOST or
 -- TERMINATED, with their sessions.

@@ -140,15 +140,7 @@ func findSessionInfo(ctx context.Context, s *functions.Server, accessKey, ref st
 			}
 		}
 	}
-	switch len(rows) {
-	case 0:
-		return nil, sessionNotFound(ref)
-	case 1:
-		return rows[0], nil
-	}
-	matches := make([]map[string]any, 0, len(rows))
-	for _, r := range rows {
-		matches = append(matches, sessionMatch(r.ID, r.Name, r.Status, r.CreatedAt))
-	}
-	return nil, functions.ErrTooManySessionsMatched(map[string]any{"matches": matches})
+	return oneMatch(rows, ref, func(r *dbsqlc.SessionInfoMatchRow) map[string]any {
+		return sessionMatch(r.ID, r.Name, r.Status, r.CreatedAt)
+	})
 }

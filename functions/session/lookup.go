@@ -81,17 +81,26 @@ func findSession(ctx context.Context, s *functions.Server, accessKey, ref string
 	if err != nil {
 		return nil, err
 	}
+	return oneMatch(rows, ref, func(r *dbsqlc.SessionMatchRow) map[string]any {
+		return sessionMatch(r.ID, r.Name, r.Status, r.CreatedAt)
+	})
+}
+
+// oneMatch is the single row of a session reference's matches: 404 object-not-found when
+// there is none, 404 too-many-sessions-matched (each described by match) when several.
+func oneMatch[T any](rows []T, ref string, match func(T) map[string]any) (T, error) {
+	var zero T
 	switch len(rows) {
 	case 0:
-		return nil, sessionNotFound(ref)
+		return zero, sessionNotFound(ref)
 	case 1:
 		return rows[0], nil
 	}
 	matches := make([]map[string]any, 0, len(rows))
 	for _, r := range rows {
-		matches = append(matches, sessionMatch(r.ID, r.Name, r.Status, r.CreatedAt))
+		matches = append(matches, match(r))
 	}
-	return nil, functions.ErrTooManySessionsMatched(map[string]any{"matches": matches})
+	return zero, functions.ErrTooManySessionsMatched(map[string]any{"matches": matches})
 }
 
 // sessionNotFound is the 404 of a reference no session matches.

@@ -36,16 +36,6 @@ func checkName(key, name string) error {
 	return checkUUIDName(key, name)
 }
 
-// first returns the first non-nil value.
-func first[T any](vals ...*T) *T {
-	for _, v := range vals {
-		if v != nil {
-			return v
-		}
-	}
-	return nil
-}
-
 // hostArch is the server's architecture in Backend.AI's spelling.
 func hostArch() string { return normArch(runtime.GOARCH) }
 

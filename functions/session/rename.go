@@ -16,9 +16,11 @@ type renameInput struct {
 	SessionName string `path:"session_name" doc:"Session id or name." example:"my-session"`
 	Body        struct {
 		SessionName *string `json:"session_name,omitempty" doc:"The new name." example:"renamed-session"`
-		Name        *string `json:"name,omitempty" doc:"Alias of session_name."`
 	}
 }
+
+// renameAliases are the other names Backend.AI's rename schema accepts.
+var renameAliases = functions.Aliases{{"session_name", "name"}} //nolint:gochecknoglobals // read-only
 
 // RenameOutput is the empty answer of a rename.
 type RenameOutput struct{}
@@ -29,9 +31,10 @@ func registerRename(s *functions.Server) {
 		Summary:     "Rename a running session",
 		Description: "Gives a RUNNING session of the caller a new name (same rules as at creation).",
 		Role:        functions.User, Frozen: functions.WriteOp, Params: true, Status: http.StatusNoContent, Errors: []int{404},
+		Aliases: renameAliases,
 	}), func(ctx context.Context, in *renameInput) (*RenameOutput, error) {
 		id := functions.IdentityFrom(ctx)
-		newName := first(in.Body.SessionName, in.Body.Name)
+		newName := in.Body.SessionName
 		if newName == nil {
 			return nil, functions.ErrInvalidAPIParams("Missing the new name.", map[string]string{"session_name": "is required"})
 		}

@@ -115,35 +115,29 @@ func endRestartNow(ctx context.Context, s *functions.Server, sid uuid.UUID) erro
 func waitRestart(ctx context.Context, s *functions.Server, sub *events.Subscription, sid uuid.UUID) error {
 	ctx, cancel := context.WithTimeout(ctx, restartWait)
 	defer cancel()
-	var evc <-chan events.Event
-	if sub != nil {
-		evc = sub.C
-	}
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		o, err := db.Q.SessionRestartOutcome(context.WithoutCancel(ctx), s.Deps().Pool, sid)
+	var outcome error
+	ended, err := awaitSession(ctx, sub, func(ctx context.Context) (bool, error) {
+		o, err := db.Q.SessionRestartOutcome(ctx, s.Deps().Pool, sid)
 		if err != nil {
-			return functions.FromDB(err, "session")
+			return false, functions.FromDB(err, "session")
 		}
-		if o.Status != lifecycle.Restarting {
-			if o.StatusInfo != lifecycle.ReasonKernelRestartFailed {
-				return nil
-			}
+		if o.Status == lifecycle.Restarting {
+			return false, nil
+		}
+		if o.StatusInfo == lifecycle.ReasonKernelRestartFailed {
 			msg := o.Error
 			if msg == "" {
 				msg = "Kernel restart has failed."
 			}
-			return functions.ErrKernelRestartFailed(msg)
+			outcome = functions.ErrKernelRestartFailed(msg)
 		}
-		select {
-		case <-ctx.Done():
-			return functions.ErrKernelRestartFailed("The restart did not finish in time; it goes on in the background.")
-		case _, ok := <-evc:
-			if !ok {
-				evc = nil // lost (lagged or hub closed): re-read now, then rely on the poll
-			}
-		case <-tick.C:
-		}
+		return true, nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case !ended:
+		return functions.ErrKernelRestartFailed("The restart did not finish in time; it goes on in the background.")
 	}
+	return outcome
 }

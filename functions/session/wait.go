@@ -18,16 +18,10 @@ const pollEvery = time.Second
 // settled reports whether a waiting create may answer with status.
 func settled(status string) bool { return lifecycle.Settled(status) }
 
-// waitForStart waits until the session runs or ends, or max passes (0: until the request ends),
-// re-reading the session after every event, on subscription loss and every pollEvery. It
-// returns the status ("TIMEOUT" when max ran out) and, when running, the main kernel's
-// service ports.
-func waitForStart(ctx context.Context, s *functions.Server, sub *events.Subscription, sid uuid.UUID, maxWait time.Duration) (string, []map[string]any, error) {
-	if maxWait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, maxWait)
-		defer cancel()
-	}
+// awaitSession re-reads a session through check after every event of sub, on subscription
+// loss and every pollEvery, until check reports done or fails. It returns false when ctx ended
+// first.
+func awaitSession(ctx context.Context, sub *events.Subscription, check func(context.Context) (bool, error)) (bool, error) {
 	var evc <-chan events.Event
 	if sub != nil {
 		evc = sub.C
@@ -35,19 +29,13 @@ func waitForStart(ctx context.Context, s *functions.Server, sub *events.Subscrip
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		st, err := db.Q.SessionStatusGet(context.WithoutCancel(ctx), s.Deps().Pool, sid)
-		if err != nil {
-			return "", nil, functions.FromDB(err, "session")
-		}
-		if settled(st.Status) {
-			if st.Status == lifecycle.Running {
-				return st.Status, decodePorts(st.ServicePorts), nil
-			}
-			return st.Status, nil, nil
+		done, err := check(context.WithoutCancel(ctx))
+		if err != nil || done {
+			return true, err
 		}
 		select {
 		case <-ctx.Done():
-			return "TIMEOUT", nil, nil
+			return false, nil
 		case _, ok := <-evc:
 			if !ok {
 				evc = nil // lost (lagged or hub closed): re-read now, then rely on the poll
@@ -55,4 +43,38 @@ func waitForStart(ctx context.Context, s *functions.Server, sub *events.Subscrip
 		case <-tick.C:
 		}
 	}
+}
+
+// waitForStart waits until the session runs or ends, or max passes (0: until the request ends).
+// It returns the status ("TIMEOUT" when max ran out) and, when running, the main kernel's
+// service ports.
+func waitForStart(ctx context.Context, s *functions.Server, sub *events.Subscription, sid uuid.UUID, maxWait time.Duration) (string, []map[string]any, error) {
+	if maxWait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, maxWait)
+		defer cancel()
+	}
+	var status string
+	var ports []map[string]any
+	ended, err := awaitSession(ctx, sub, func(ctx context.Context) (bool, error) {
+		st, err := db.Q.SessionStatusGet(ctx, s.Deps().Pool, sid)
+		if err != nil {
+			return false, functions.FromDB(err, "session")
+		}
+		if !settled(st.Status) {
+			return false, nil
+		}
+		status = st.Status
+		if st.Status == lifecycle.Running {
+			ports = decodePorts(st.ServicePorts)
+		}
+		return true, nil
+	})
+	switch {
+	case err != nil:
+		return "", nil, err
+	case !ended:
+		return "TIMEOUT", nil, nil
+	}
+	return status, ports, nil
 }

@@ -44,6 +44,14 @@ func (c *Change) check(allowed func(from, to string) bool, what string) error {
 	return nil
 }
 
+// prepare checks c against allowed (see check) and returns its data as JSON (see encodeData).
+func (c *Change) prepare(allowed func(from, to string) bool, what string) (json.RawMessage, error) {
+	if err := c.check(allowed, what); err != nil {
+		return nil, err
+	}
+	return c.encodeData()
+}
+
 // encodeData returns c.Data as JSON, or nil when unset.
 func (c *Change) encodeData() (json.RawMessage, error) {
 	if c.Data == nil {
@@ -59,10 +67,7 @@ func (c *Change) encodeData() (json.RawMessage, error) {
 // Session applies c to session id at now, recording status_history[c.To] = FormatTime(now).
 // It returns nil and no error when the session is not in one of c.From.
 func Session(ctx context.Context, tx pgx.Tx, id uuid.UUID, c Change, now time.Time) (*dbsqlc.SessionTransitionRow, error) {
-	if err := c.check(SessionAllowed, "session"); err != nil {
-		return nil, err
-	}
-	data, err := c.encodeData()
+	data, err := c.prepare(SessionAllowed, "session")
 	if err != nil {
 		return nil, err
 	}
@@ -82,10 +87,7 @@ func Session(ctx context.Context, tx pgx.Tx, id uuid.UUID, c Change, now time.Ti
 // Kernels applies c to the kernels of session sessionID (only kernel kernelID when not nil)
 // that are in one of c.From, and returns those it changed.
 func Kernels(ctx context.Context, tx pgx.Tx, sessionID uuid.UUID, kernelID *uuid.UUID, c Change, now time.Time) ([]*dbsqlc.KernelTransitionRow, error) {
-	if err := c.check(KernelAllowed, "kernel"); err != nil {
-		return nil, err
-	}
-	data, err := c.encodeData()
+	data, err := c.prepare(KernelAllowed, "kernel")
 	if err != nil {
 		return nil, err
 	}

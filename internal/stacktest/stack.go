@@ -78,6 +78,12 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// WorkerEnv are extra environment variables of the workers ("HANGAR_HEARTBEAT_TIMEOUT=3").
 	WorkerEnv []string
+	// PrivatePostgres runs the stack on a PostgreSQL server of its own (Stack.Postgres) that
+	// the test may stop and restart, instead of a database on the shared halfstack.
+	PrivatePostgres bool
+	// PrivateRedis runs the stack on a Redis server of its own (Stack.RedisServer) that the
+	// test may stop and restart, instead of a key prefix on the shared halfstack.
+	PrivateRedis bool
 }
 
 // Stack is a running Hangar: one API, workers and agents as processes, on a private
@@ -93,8 +99,12 @@ type Stack struct {
 	// Database is the stack's database; DB is its pool, for assertions.
 	Database *dbtest.Database
 	DB       *pgxpool.Pool
-	// Redis is a client of the halfstack's Redis.
+	// Redis is a client of the stack's Redis (the halfstack's, or RedisServer).
 	Redis *redis.Client
+	// Postgres and RedisServer are the stack's own servers with Options.PrivatePostgres and
+	// Options.PrivateRedis (nil otherwise).
+	Postgres    *PrivatePostgres
+	RedisServer *PrivateRedis
 	// Etcd is the stack's etcd namespace.
 	Etcd *config.Etcd
 	// Namespace is the etcd namespace; Prefix the Redis queue (and event channel) prefix.
@@ -128,7 +138,12 @@ func Start(t testing.TB, o Options) *Stack {
 	defer cancel()
 
 	s := &Stack{Bins: bins, dir: t.TempDir(), opts: o}
-	s.Database = dbtest.NewDatabase(t)
+	if o.PrivatePostgres {
+		s.Postgres = StartPostgres(t)
+		s.Database = s.Postgres.NewDatabase(t, "hangar")
+	} else {
+		s.Database = dbtest.NewDatabase(t)
+	}
 	s.DB = s.Database.Pool
 	if !o.NoFixtures {
 		require.NoError(t, fixture.LoadExamples(ctx, s.DB, fixture.Options{BcryptCost: 4}))
@@ -138,12 +153,21 @@ func Start(t testing.TB, o Options) *Stack {
 	etcd, err := config.DialEtcd(ctx, EtcdAddr(), s.Namespace, halfstack.EtcdUser(), halfstack.EtcdPassword())
 	require.NoError(t, err)
 	s.Etcd = etcd
-	s.Redis = halfstack.NewRedis()
+	if o.PrivateRedis {
+		s.RedisServer = StartRedis(t)
+		s.Redis = s.RedisServer.Client()
+	} else {
+		s.Redis = halfstack.NewRedis()
+	}
 	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer ccancel()
 		_ = etcd.DeletePrefix(cctx, "")
 		_ = etcd.Close()
+		if o.PrivateRedis {
+			_ = s.Redis.Close() // the server goes with the test
+			return
+		}
 		var keys []string
 		for _, pattern := range []string{s.Prefix + "*", "asynq:{" + s.Prefix + "*"} {
 			iter := s.Redis.Scan(cctx, 0, pattern, 1000).Iterator()
@@ -247,16 +271,20 @@ func (s *Stack) environ(t testing.TB) []string {
 		}
 		env = append(env, kv)
 	}
-	u, err := url.Parse(dbtest.URL())
+	u, err := url.Parse(s.Database.DSN)
 	require.NoError(t, err)
+	redisAddr, redisPassword := RedisAddr(), halfstack.RedisPassword()
+	if s.RedisServer != nil {
+		redisAddr, redisPassword = s.RedisServer.Addr(), s.RedisServer.Password
+	}
 	env = append(env,
 		"HOME="+filepath.Join(s.dir, "home"),
 		"BACKEND_DB_ADDR="+u.Host,
 		"BACKEND_DB_NAME="+s.Database.Name,
 		"BACKEND_NAMESPACE="+s.Namespace,
 		"BACKEND_ETCD_ADDR="+EtcdAddr(),
-		"BACKEND_REDIS_ADDR="+RedisAddr(),
-		"BACKEND_REDIS_PASSWORD="+halfstack.RedisPassword(),
+		"BACKEND_REDIS_ADDR="+redisAddr,
+		"BACKEND_REDIS_PASSWORD="+redisPassword,
 		"HANGAR_QUEUE_PREFIX="+s.Prefix,
 		"HANGAR_HEARTBEAT_INTERVAL="+DefaultHeartbeat.String(),
 	)

@@ -2,8 +2,10 @@
 // `hangar-agent` binaries built from this module, one `hangar api`, any number of
 // `hangar worker` processes and agent processes, against the real halfstack. Each Stack has
 // its own database (migrated, with the example fixtures), etcd namespace, Redis queue prefix,
-// ports and scratch directories, so stacks of parallel tests never meet. Use it only from
-// _test.go files.
+// ports and scratch directories, so stacks of parallel tests never meet. A test that stops
+// and restarts PostgreSQL or Redis asks for servers of its own (Options.PrivatePostgres,
+// Options.PrivateRedis: StartPostgres, StartRedis); the shared halfstack is never restarted.
+// Use it only from _test.go files.
 //
 // A test package that uses it should call Main from its TestMain so that the binaries built
 // for the test process are removed afterwards:

@@ -32,7 +32,9 @@ var errStale = errors.New("stale snapshot")
 // passResult is what a committed schedule pass leaves to do.
 type passResult struct {
 	placed []string
-	events []events.Event
+	// placedAt is the pass's time, the SCHEDULED status_changed of the sessions it placed.
+	placedAt time.Time
+	events   []events.Event
 	// left is how many sessions of the snapshot the pass left PENDING.
 	left int64
 }
@@ -45,7 +47,7 @@ const maxPassRounds = 3
 // transaction, serialized per scaling group by an advisory lock, it loads the snapshot, asks
 // internal/scheduler for a plan and applies it. A placement reserves the agents' slots with
 // guarded updates; when one no longer fits, that session stays PENDING for the next pass.
-// After commit it enqueues jobs.TypeSessionStart for the placed sessions and publishes
+// After commit it enqueues one jobs.TypeSessionStartBatch for the placed sessions and publishes
 // session_scheduled and session_cancelled.
 func (h *Handlers) HandleScheduleScalingGroup(ctx context.Context, t *asynq.Task) error {
 	var p jobs.ScheduleScalingGroupPayload
@@ -89,16 +91,13 @@ func (h *Handlers) onePass(ctx context.Context, sg string) (passResult, error) {
 		return res, fmt.Errorf("schedule %s: %w", sg, err)
 	}
 	h.publish(ctx, res.events...)
-	var errs []error
-	for _, id := range res.placed {
-		task, err := jobs.NewSessionStartTask(id)
+	if len(res.placed) > 0 {
+		// One start task for the whole pass.
+		task, err := jobs.NewSessionStartBatchTask(sg, res.placedAt, res.placed)
 		if err := h.enqueue(ctx, task, err); err != nil {
-			errs = append(errs, fmt.Errorf("enqueue start of session %s: %w", id, err))
+			// The sessions are SCHEDULED; the schedule tick re-enqueues their start.
+			h.logger.Warn("schedule pass: enqueue session start", "sessions", len(res.placed), "error", err)
 		}
-	}
-	if len(errs) > 0 {
-		// The sessions are SCHEDULED; the schedule tick re-enqueues their start.
-		h.logger.Warn("schedule pass: enqueue session start", "error", errors.Join(errs...))
 	}
 	return res, nil
 }
@@ -118,6 +117,7 @@ func (h *Handlers) schedulePass(ctx context.Context, tx pgx.Tx, sg string) (res 
 	// The pass's time is read once it holds the lock, so that the SCHEDULED time it records
 	// never precedes the creation (created_at) of a session it places.
 	now := h.now()
+	res.placedAt = now
 	l := &loader{tx: tx, logger: h.logger.With("scaling_group", sg), bad: map[uuid.UUID]rejection{}}
 	snap, info, err := l.loadSnapshot(ctx, sg, now)
 	if err != nil {

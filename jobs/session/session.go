@@ -1,8 +1,9 @@
 // Package session handles the tasks of the session lifecycle (design.md "Data flow: one
 // session"): the schedule pass over a scaling group (jobs.TypeScheduleScalingGroup), the
 // leader's schedule tick (jobs.TypeScheduleTick), starting a scheduled session on its agents
-// (jobs.TypeSessionStart), terminating a session (jobs.TypeSessionTerminate), restarting a
-// session's kernels (jobs.TypeSessionRestart) and applying the kernel events agents report
+// (jobs.TypeSessionStartBatch, jobs.TypeSessionStart for one), terminating a session
+// (jobs.TypeSessionTerminate), restarting a session's kernels (jobs.TypeSessionRestart) and
+// applying the kernel events agents report
 // (jobs.TypeKernelEvent); and the sweeps that give every transitional state a way out
 // (sweep.go): lost agents, agent kernel sync, hang tolerance and usage recalculation.
 //
@@ -143,6 +144,7 @@ func (h *Handlers) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(jobs.TypeScheduleScalingGroup, h.HandleScheduleScalingGroup)
 	mux.HandleFunc(jobs.TypeScheduleTick, h.HandleScheduleTick)
 	mux.HandleFunc(jobs.TypeSessionStart, h.HandleSessionStart)
+	mux.HandleFunc(jobs.TypeSessionStartBatch, h.HandleSessionStartBatch)
 	mux.HandleFunc(jobs.TypeSessionTerminate, h.HandleSessionTerminate)
 	mux.HandleFunc(jobs.TypeSessionRestart, h.HandleSessionRestart)
 	mux.HandleFunc(jobs.TypeKernelEvent, h.HandleKernelEvent)

@@ -47,7 +47,9 @@ func TestSchedulePlacesPendingSession(t *testing.T) {
 	require.Equal(t, map[string]string{"cpu": "1", "mem": "1073741824"}, k.occupied)
 	require.Equal(t, map[string]string{"cpu": "1", "mem": "1073741824"}, e.occupied(t, "i-a1"))
 	e.requireConsistent(t)
-	e.requireQueued(t, jobs.TypeSessionStart, jobs.TypeSessionStart+":"+sid)
+	var placedAt time.Time
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT status_changed FROM sessions WHERE id = $1`, sid).Scan(&placedAt))
+	e.requireQueued(t, jobs.TypeSessionStartBatch, jobs.SessionStartBatchTaskID("default", placedAt))
 	waitEvent(t, evs, events.SessionScheduled, sid)
 
 	// A second pass has nothing to do and changes nothing.
@@ -297,8 +299,10 @@ func TestScheduleTickEnqueuesWakeups(t *testing.T) {
 	// Drop the start task the pass enqueued: its wake-up is lost.
 	insp := asynq.NewInspector(e.redisOpt)
 	defer insp.Close()
-	q := jobs.QueueName(e.prefix, jobs.DefaultsOf(jobs.TypeSessionStart).Queue)
-	require.NoError(t, insp.DeleteTask(q, jobs.TypeSessionStart+":"+sid))
+	var placedAt time.Time
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT status_changed FROM sessions WHERE id = $1`, sid).Scan(&placedAt))
+	q := jobs.QueueName(e.prefix, jobs.DefaultsOf(jobs.TypeSessionStartBatch).Queue)
+	require.NoError(t, insp.DeleteTask(q, jobs.SessionStartBatchTaskID("default", placedAt)))
 	// The session was scheduled at the injected time; the tick runs well after it.
 	_, err := e.pool.Exec(t.Context(), `UPDATE sessions SET status_changed = $2 WHERE id = $1`, sid, e.clock())
 	require.NoError(t, err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
@@ -22,18 +24,27 @@ import (
 // agentBatch is the kernels of one session placed on one agent.
 type agentBatch struct {
 	addr    string
-	kernels []*dbsqlc.KernelListBySessionRow
+	kernels []*dbsqlc.KernelListBySessionsRow
 	req     agentrpc.CreateKernelsRequest
 }
 
-// HandleSessionStart moves a SCHEDULED session to PREPARING and asks each of its agents to
-// create its kernels. When every agent created them, the kernels and the session become
-// RUNNING (kernel_started, session_started). When an agent fails or cannot be reached, the
-// kernels already created are destroyed best effort, the kernels and the session become
-// ERROR with status_info "failed-to-start", and their slots are released.
-//
-// A redelivered task finds the session PREPARING and retries the creation, which agents
-// treat as idempotent; a session in any later status is left alone.
+// maxStartCalls bounds the create_kernels calls one start task has in flight at once.
+const maxStartCalls = 64
+
+// starting is one session of a start task on its way from PREPARING to RUNNING or ERROR.
+type starting struct {
+	row *dbsqlc.SessionClaimStartRow
+	ref lifecycle.Ref
+	// kernels are the session's kernels, main kernel first.
+	kernels []*dbsqlc.KernelListBySessionsRow
+	// created are what the agents reported, when every call succeeded.
+	created []agentrpc.KernelCreated
+	// err is why the session failed to start (nil when it started).
+	err error
+}
+
+// HandleSessionStart starts one session: it is HandleSessionStartBatch over a batch of one
+// (the schedule tick enqueues it for a session whose batch was lost or whose worker died).
 func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error {
 	var p jobs.SessionStartPayload
 	if err := jobs.Decode(t, &p); err != nil {
@@ -43,28 +54,69 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 	if err != nil {
 		return jobs.Invalid(t, fmt.Sprintf("session id %q: %v", p.SessionID, err))
 	}
+	return h.startSessions(ctx, []uuid.UUID{sid})
+}
+
+// HandleSessionStartBatch starts the sessions a schedule pass placed. In one transaction it
+// claims those that are SCHEDULED (or PREPARING for longer than PreparingRetryAfter, or on a
+// retry of the task, whose earlier attempt may have died), moving them and their kernels to
+// PREPARING; then, with no transaction open, it asks their agents to create the kernels, at
+// most maxStartCalls calls at once; then in one more transaction it records the outcome.
+// When every agent of a session created its kernels, the kernels and the session become
+// RUNNING (kernel_started, session_started). When an agent fails or cannot be reached, the
+// kernels already created are destroyed best effort, and the kernels and the session become
+// ERROR with status_info "failed-to-start", their slots released; the other sessions of the
+// batch are not affected.
+//
+// A session already claimed by another task (a duplicate delivery, or the tick's single
+// start) is left to it, so each session is started once; a session in any later status is
+// left alone.
+func (h *Handlers) HandleSessionStartBatch(ctx context.Context, t *asynq.Task) error {
+	var p jobs.SessionStartBatchPayload
+	if err := jobs.Decode(t, &p); err != nil {
+		return err
+	}
+	ids := make([]uuid.UUID, 0, len(p.SessionIDs))
+	for _, s := range p.SessionIDs {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return jobs.Invalid(t, fmt.Sprintf("session id %q: %v", s, err))
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return h.startSessions(ctx, ids)
+}
+
+// startSessions is the work of HandleSessionStartBatch.
+func (h *Handlers) startSessions(ctx context.Context, ids []uuid.UUID) error {
 	now := h.now()
+	preparingBefore := now.Add(-PreparingRetryAfter)
+	if n, ok := asynq.GetRetryCount(ctx); ok && n > 0 {
+		// An earlier attempt of this task failed or its worker died after claiming.
+		preparingBefore = now.Add(time.Microsecond)
+	}
 	var (
-		sess      *dbsqlc.SessionGetForLifecycleRow
-		kernels   []*dbsqlc.KernelListBySessionRow
+		claimed   []*dbsqlc.SessionClaimStartRow
+		kernels   []*dbsqlc.KernelListBySessionsRow
 		images    map[string]*dbsqlc.ImageGetForKernelRow
-		preparing []*dbsqlc.KernelTransitionRow
+		preparing []*dbsqlc.KernelTransitionManyRow
 	)
-	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lifecycle.LockSession(ctx, tx, sid)
-		if err != nil || (status != lifecycle.Scheduled && status != lifecycle.Preparing) {
+	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+		var err error
+		if claimed, err = lifecycle.ClaimStart(ctx, tx, ids, preparingBefore, now); err != nil || len(claimed) == 0 {
 			return err
 		}
-		if _, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: []string{lifecycle.Scheduled, lifecycle.Preparing}, To: lifecycle.Preparing}, now); err != nil {
+		cids := make([]uuid.UUID, len(claimed))
+		for i, c := range claimed {
+			cids[i] = c.ID
+		}
+		if preparing, err = lifecycle.KernelsMany(ctx, tx, cids, lifecycle.Change{From: []string{lifecycle.Scheduled}, To: lifecycle.Preparing}, now); err != nil {
 			return err
 		}
-		if preparing, err = lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: []string{lifecycle.Scheduled}, To: lifecycle.Preparing}, now); err != nil {
-			return err
-		}
-		if sess, err = db.Q.SessionGetForLifecycle(ctx, tx, sid); err != nil {
-			return fmt.Errorf("load session: %w", err)
-		}
-		if kernels, err = db.Q.KernelListBySession(ctx, tx, sid); err != nil {
+		if kernels, err = db.Q.KernelListBySessions(ctx, tx, cids); err != nil {
 			return fmt.Errorf("load kernels: %w", err)
 		}
 		images = map[string]*dbsqlc.ImageGetForKernelRow{}
@@ -80,45 +132,81 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 			if err != nil && !db.IsNotFound(err) {
 				return fmt.Errorf("load image %s: %w", *k.Image, err)
 			}
-			if err == nil {
-				images[key] = img
+			if err != nil {
+				img = nil // unknown image: the kernel's own fields describe it
 			}
+			images[key] = img
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("start session %s: %w", sid, err)
+		return fmt.Errorf("start %d sessions: %w", len(ids), err)
 	}
-	if sess == nil {
-		h.logger.Debug("session not startable; ignored", "session", sid)
+	if len(claimed) == 0 {
+		h.logger.Debug("no session startable; ignored", "sessions", len(ids))
 		return nil
 	}
-	ref := lifecycle.RefOfSession(sess)
-	// kernel_preparing for the kernels this task moved to PREPARING (not again on a redelivery).
+	sessions := make([]*starting, len(claimed))
+	byID := make(map[uuid.UUID]*starting, len(claimed))
+	for i, c := range claimed {
+		sessions[i] = &starting{row: c, ref: lifecycle.RefOfClaimed(c)}
+		byID[c.ID] = sessions[i]
+	}
+	for _, k := range kernels {
+		if s := byID[k.SessionID]; s != nil {
+			s.kernels = append(s.kernels, k)
+		}
+	}
+	// kernel_preparing for the kernels this task moved to PREPARING (not again on a retry).
 	prepEvents := make([]events.Event, 0, len(preparing))
 	for _, k := range preparing {
-		prepEvents = append(prepEvents, ref.KernelEvent(events.KernelPreparing, k, "", nil, now))
+		if s := byID[k.SessionID]; s != nil {
+			prepEvents = append(prepEvents, s.ref.KernelEvent(events.KernelPreparing, lifecycle.KernelRow(k), "", nil, now))
+		}
 	}
 	h.publish(ctx, prepEvents...)
-	batches, err := buildRequests(sess, kernels, images)
-	if err != nil {
-		return h.failStart(ctx, sid, ref, err, nil)
+
+	sem := make(chan struct{}, maxStartCalls)
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.startOne(ctx, s, images, sem)
+		}()
 	}
-	var created []agentrpc.KernelCreated
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		// The worker is shutting down: leave the sessions PREPARING for a retry.
+		return fmt.Errorf("start %d sessions: %w", len(sessions), err)
+	}
+	return h.settleStart(ctx, sessions)
+}
+
+// startOne asks each agent of s to create its kernels, one agent after the other, holding a
+// slot of sem during each call. On a failure it destroys the kernels created so far (best
+// effort) and records the cause in s.err.
+func (h *Handlers) startOne(ctx context.Context, s *starting, images map[string]*dbsqlc.ImageGetForKernelRow, sem chan struct{}) {
+	batches, err := buildRequests(s.row, s.kernels, images)
+	if err != nil {
+		s.err = err
+		return
+	}
 	var done []*agentBatch
 	for _, b := range batches {
+		sem <- struct{}{}
 		rep, err := h.createKernels(ctx, b)
-		if err != nil && ctx.Err() != nil {
-			// The worker is shutting down: leave the session PREPARING for a redelivery.
-			return fmt.Errorf("start session %s: %w", sid, err)
-		}
+		<-sem
 		if err != nil {
-			return h.failStart(ctx, sid, ref, err, done)
+			if ctx.Err() == nil {
+				h.destroyCreated(ctx, s.row.ID, done)
+			}
+			s.err = err
+			return
 		}
 		done = append(done, b)
-		created = append(created, rep.Kernels...)
+		s.created = append(s.created, rep.Kernels...)
 	}
-	return h.finishStart(ctx, sid, ref, created)
 }
 
 // createKernels calls create_kernels on one agent.
@@ -133,7 +221,7 @@ func (h *Handlers) createKernels(ctx context.Context, b *agentBatch) (*agentrpc.
 }
 
 // buildRequests groups a session's kernels per agent address into create_kernels requests.
-func buildRequests(sess *dbsqlc.SessionGetForLifecycleRow, kernels []*dbsqlc.KernelListBySessionRow, images map[string]*dbsqlc.ImageGetForKernelRow) ([]*agentBatch, error) {
+func buildRequests(sess *dbsqlc.SessionClaimStartRow, kernels []*dbsqlc.KernelListBySessionsRow, images map[string]*dbsqlc.ImageGetForKernelRow) ([]*agentBatch, error) {
 	environ := map[string]string{}
 	if len(sess.Environ) > 0 {
 		var raw map[string]any
@@ -225,66 +313,6 @@ func buildRequests(sess *dbsqlc.SessionGetForLifecycleRow, kernels []*dbsqlc.Ker
 	return out, nil
 }
 
-// finishStart records the created kernels and moves the kernels and the session to RUNNING.
-func (h *Handlers) finishStart(ctx context.Context, sid uuid.UUID, ref lifecycle.Ref, created []agentrpc.KernelCreated) error {
-	now := h.now()
-	var evs []events.Event
-	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lifecycle.LockSession(ctx, tx, sid)
-		if err != nil || status != lifecycle.Preparing {
-			return err
-		}
-		for i := range created {
-			kc := &created[i]
-			kid, err := uuid.Parse(kc.KernelID)
-			if err != nil {
-				return fmt.Errorf("agent reported kernel id %q: %w", kc.KernelID, err)
-			}
-			ports := kc.ServicePorts
-			if ports == nil {
-				ports = []agentrpc.ServicePort{}
-			}
-			sp, err := json.Marshal(servicePortsJSON(ports))
-			if err != nil {
-				return fmt.Errorf("encode service ports: %w", err)
-			}
-			if err := db.Q.KernelSetStarted(ctx, tx, &dbsqlc.KernelSetStartedParams{
-				ContainerID: lifecycle.Str(kc.ContainerID), KernelHost: lifecycle.Str(kc.KernelHost),
-				ReplInPort: int32(kc.ReplInPort), ReplOutPort: int32(kc.ReplOutPort),
-				StdinPort: int32(kc.StdinPort), StdoutPort: int32(kc.StdoutPort), ServicePorts: sp, ID: kid,
-			}); err != nil {
-				return fmt.Errorf("record kernel %s: %w", kid, err)
-			}
-		}
-		ks, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: []string{lifecycle.Scheduled, lifecycle.Preparing}, To: lifecycle.Running}, now)
-		if err != nil {
-			return err
-		}
-		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: []string{lifecycle.Preparing}, To: lifecycle.Running}, now)
-		if err != nil || row == nil {
-			return err
-		}
-		ref = lifecycle.RefOf(row)
-		all, err := db.Q.KernelListBySession(ctx, tx, sid)
-		if err != nil {
-			return fmt.Errorf("load kernels: %w", err)
-		}
-		if len(all) > 0 {
-			ref.MainKernel = all[0].ID.String()
-		}
-		for _, k := range ks {
-			evs = append(evs, ref.KernelEvent(events.KernelStarted, k, "", nil, now))
-		}
-		evs = append(evs, ref.SessionEvent(events.SessionStarted, "", lifecycle.Running, nil, now))
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("start session %s: record: %w", sid, err)
-	}
-	h.publish(ctx, evs...)
-	return nil
-}
-
 // servicePortsJSON converts service ports to the JSON kernels.service_ports holds.
 func servicePortsJSON(ports []agentrpc.ServicePort) []map[string]any {
 	out := make([]map[string]any, 0, len(ports))
@@ -297,55 +325,180 @@ func servicePortsJSON(ports []agentrpc.ServicePort) []map[string]any {
 	return out
 }
 
-// failStart destroys the kernels the agents in done created (best effort) and ends the
-// session and its kernels in ERROR with status_info "failed-to-start", releasing their slots.
-func (h *Handlers) failStart(ctx context.Context, sid uuid.UUID, ref lifecycle.Ref, cause error, done []*agentBatch) error {
-	h.logger.Warn("session failed to start", "session", sid, "error", cause)
+// destroyCreated destroys, best effort, the kernels the agents in done created for session
+// sid.
+func (h *Handlers) destroyCreated(ctx context.Context, sid uuid.UUID, done []*agentBatch) {
 	for _, b := range done {
+		c, err := h.rpc.Get(b.addr)
+		if err != nil {
+			continue
+		}
 		for _, k := range b.kernels {
-			c, err := h.rpc.Get(b.addr)
-			if err != nil {
-				continue
-			}
 			cctx, cancel := context.WithTimeout(ctx, h.rpcTimeout)
 			_ = c.DestroyKernel(cctx, &agentrpc.DestroyKernelRequest{KernelID: k.ID.String(), SessionID: sid.String(), Reason: lifecycle.ReasonFailedToStart})
 			cancel()
 		}
 	}
+}
+
+// settleStart records, in one transaction, the outcome of the create calls of sessions: the
+// sessions still PREPARING whose kernels were all created, and those kernels, become RUNNING
+// with what the agents reported; those that failed, and their live kernels, become ERROR
+// with status_info "failed-to-start" and their slots are released (exactly once, through
+// kernels.slots_reserved). Events are published after commit, in one pipeline.
+func (h *Handlers) settleStart(ctx context.Context, sessions []*starting) error {
 	now := h.now()
-	errData := map[string]any{"error": map[string]any{"src": "agent", "name": errorName(cause), "repr": cause.Error()}}
-	var evs []events.Event
+	var (
+		ids, okIDs []uuid.UUID
+		failed     []*starting
+		evs        []events.Event
+	)
+	byID := make(map[uuid.UUID]*starting, len(sessions))
+	for _, s := range sessions {
+		ids = append(ids, s.row.ID)
+		byID[s.row.ID] = s
+		if s.err == nil {
+			okIDs = append(okIDs, s.row.ID)
+		} else {
+			failed = append(failed, s)
+		}
+	}
+	// What the agents reported, by session, as the columns of KernelSetStartedMany.
+	reported := map[uuid.UUID]*dbsqlc.KernelSetStartedManyParams{}
+	for _, s := range sessions {
+		if s.err != nil {
+			continue
+		}
+		r := &dbsqlc.KernelSetStartedManyParams{}
+		reported[s.row.ID] = r
+		for i := range s.created {
+			kc := &s.created[i]
+			kid, err := uuid.Parse(kc.KernelID)
+			if err != nil {
+				return fmt.Errorf("start session %s: agent reported kernel id %q: %w", s.row.ID, kc.KernelID, err)
+			}
+			ports := kc.ServicePorts
+			if ports == nil {
+				ports = []agentrpc.ServicePort{}
+			}
+			sp, err := json.Marshal(servicePortsJSON(ports))
+			if err != nil {
+				return fmt.Errorf("encode service ports: %w", err)
+			}
+			r.IDs = append(r.IDs, kid)
+			r.ContainerIds = append(r.ContainerIds, kc.ContainerID)
+			r.KernelHosts = append(r.KernelHosts, kc.KernelHost)
+			r.ReplInPorts = append(r.ReplInPorts, int32(kc.ReplInPort))
+			r.ReplOutPorts = append(r.ReplOutPorts, int32(kc.ReplOutPort))
+			r.StdinPorts = append(r.StdinPorts, int32(kc.StdinPort))
+			r.StdoutPorts = append(r.StdoutPorts, int32(kc.StdoutPort))
+			r.ServicePorts = append(r.ServicePorts, string(sp))
+		}
+	}
+	for _, s := range failed {
+		h.logger.Warn("session failed to start", "session", s.row.ID, "error", s.err)
+	}
 	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
-		status, err := lifecycle.LockSession(ctx, tx, sid)
-		if err != nil || (status != lifecycle.Preparing && status != lifecycle.Scheduled) {
+		evs = evs[:0]
+		// Rows are locked in id order first, as every lifecycle change locks the session
+		// before its kernels.
+		if _, err := lifecycle.LockSessions(ctx, tx, ids, []string{lifecycle.Scheduled, lifecycle.Preparing}); err != nil {
 			return err
 		}
-		c := lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Error, Info: lifecycle.Str(lifecycle.ReasonFailedToStart), Data: errData}
-		ks, err := lifecycle.Kernels(ctx, tx, sid, nil, c, now)
-		if err != nil {
-			return err
+		if len(okIDs) > 0 {
+			rows, err := lifecycle.SessionsMany(ctx, tx, okIDs, lifecycle.Change{From: []string{lifecycle.Preparing}, To: lifecycle.Running}, now)
+			if err != nil {
+				return err
+			}
+			moved := make([]uuid.UUID, len(rows))
+			started := &dbsqlc.KernelSetStartedManyParams{}
+			for i, r := range rows {
+				moved[i] = r.ID
+				if k := reported[r.ID]; k != nil {
+					started.IDs = append(started.IDs, k.IDs...)
+					started.ContainerIds = append(started.ContainerIds, k.ContainerIds...)
+					started.KernelHosts = append(started.KernelHosts, k.KernelHosts...)
+					started.ReplInPorts = append(started.ReplInPorts, k.ReplInPorts...)
+					started.ReplOutPorts = append(started.ReplOutPorts, k.ReplOutPorts...)
+					started.StdinPorts = append(started.StdinPorts, k.StdinPorts...)
+					started.StdoutPorts = append(started.StdoutPorts, k.StdoutPorts...)
+					started.ServicePorts = append(started.ServicePorts, k.ServicePorts...)
+				}
+			}
+			if len(moved) > 0 {
+				if len(started.IDs) > 0 {
+					if err := db.Q.KernelSetStartedMany(ctx, tx, started); err != nil {
+						return fmt.Errorf("record started kernels: %w", db.Translate(err))
+					}
+				}
+				ks, err := lifecycle.KernelsMany(ctx, tx, moved, lifecycle.Change{From: []string{lifecycle.Scheduled, lifecycle.Preparing}, To: lifecycle.Running}, now)
+				if err != nil {
+					return err
+				}
+				kernelsOf := map[uuid.UUID][]*dbsqlc.KernelTransitionManyRow{}
+				for _, k := range ks {
+					kernelsOf[k.SessionID] = append(kernelsOf[k.SessionID], k)
+				}
+				for _, r := range rows {
+					s := byID[r.ID]
+					ref := s.ref
+					if len(s.kernels) > 0 {
+						ref.MainKernel = s.kernels[0].ID.String()
+					}
+					for _, k := range kernelsOf[r.ID] {
+						evs = append(evs, ref.KernelEvent(events.KernelStarted, lifecycle.KernelRow(k), "", nil, now))
+					}
+					evs = append(evs, ref.SessionEvent(events.SessionStarted, "", lifecycle.Running, nil, now))
+				}
+			}
 		}
-		if err := lifecycle.ReleaseSession(ctx, tx, sid); err != nil {
-			return err
+		for _, s := range failed {
+			fe, err := failStart(ctx, tx, s, now)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, fe...)
 		}
-		c.From = []string{lifecycle.Scheduled, lifecycle.Preparing}
-		row, err := lifecycle.Session(ctx, tx, sid, c, now)
-		if err != nil || row == nil {
-			return err
-		}
-		ref = lifecycle.RefOf(row)
-		ref.MainKernel = lifecycle.MainKernelOf(ks)
-		for _, k := range ks {
-			evs = append(evs, ref.KernelEvent(events.KernelCancelled, k, lifecycle.ReasonFailedToStart, nil, now))
-		}
-		evs = append(evs, ref.SessionEvent(events.SessionCancelled, lifecycle.ReasonFailedToStart, lifecycle.Error, nil, now))
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("start session %s: record failure: %w", sid, err)
+		return fmt.Errorf("start %d sessions: record: %w", len(sessions), err)
 	}
 	h.publish(ctx, evs...)
 	return nil
+}
+
+// failStart ends, in tx, session s (when still SCHEDULED or PREPARING) and its live kernels
+// in ERROR with status_info "failed-to-start", releasing their slots, and returns the
+// events to publish.
+func failStart(ctx context.Context, tx pgx.Tx, s *starting, now time.Time) ([]events.Event, error) {
+	sid := s.row.ID
+	errData := map[string]any{"error": map[string]any{"src": "agent", "name": errorName(s.err), "repr": s.err.Error()}}
+	status, err := lifecycle.LockSession(ctx, tx, sid)
+	if err != nil || (status != lifecycle.Preparing && status != lifecycle.Scheduled) {
+		return nil, err
+	}
+	c := lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Error, Info: lifecycle.Str(lifecycle.ReasonFailedToStart), Data: errData}
+	ks, err := lifecycle.Kernels(ctx, tx, sid, nil, c, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := lifecycle.ReleaseSession(ctx, tx, sid); err != nil {
+		return nil, err
+	}
+	c.From = []string{lifecycle.Scheduled, lifecycle.Preparing}
+	row, err := lifecycle.Session(ctx, tx, sid, c, now)
+	if err != nil || row == nil {
+		return nil, err
+	}
+	ref := lifecycle.RefOf(row)
+	ref.MainKernel = lifecycle.MainKernelOf(ks)
+	evs := make([]events.Event, 0, len(ks)+1)
+	for _, k := range ks {
+		evs = append(evs, ref.KernelEvent(events.KernelCancelled, k, lifecycle.ReasonFailedToStart, nil, now))
+	}
+	evs = append(evs, ref.SessionEvent(events.SessionCancelled, lifecycle.ReasonFailedToStart, lifecycle.Error, nil, now))
+	return evs, nil
 }
 
 // errorName names the kind of an agent call error for status_data.

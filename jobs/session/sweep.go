@@ -65,15 +65,29 @@ var DefaultHangTolerance = map[string]time.Duration{ //nolint:gochecknoglobals /
 // the oldest pending task of the heartbeat queue. A manager under a backlog thus never takes
 // its live agents for lost (and ends their sessions); a dead agent is found once the backlog
 // is worked off.
+//
+// Nor does an outage of the manager's own side count against the agents: each run is recorded,
+// and when the previous one is longer ago than twice the check's period (PostgreSQL or Redis
+// was away, or no worker ran), heartbeats were not being applied either, so no agent is taken
+// for lost until one heartbeat timeout after the check runs again.
 func (h *Handlers) HandleAgentLostCheck(ctx context.Context, _ *asynq.Task) error {
 	now := h.now()
-	backlog := h.heartbeatBacklog()
-	lost, err := db.Q.AgentMarkLost(ctx, h.pool, &dbsqlc.AgentMarkLostParams{Now: now, Cutoff: now.Add(-h.heartbeatTimeout - backlog)})
+	since, err := db.Q.AgentLostCheckRun(ctx, h.pool, &dbsqlc.AgentLostCheckRunParams{Now: now, MaxGapSeconds: h.lostCheckMaxGap().Seconds()})
 	if err != nil {
-		return fmt.Errorf("mark lost agents: %w", db.Translate(err))
+		return fmt.Errorf("record lost-agent check: %w", db.Translate(err))
 	}
-	for _, id := range lost {
-		h.logger.Warn("agent lost: no heartbeat within the timeout", "agent", id, "timeout", h.heartbeatTimeout)
+	if since != nil && now.Sub(*since) < h.heartbeatTimeout {
+		h.logger.Info("lost-agent check resumed after a gap: agents have one heartbeat timeout to be heard",
+			"listening_since", *since, "timeout", h.heartbeatTimeout)
+	} else {
+		backlog := h.heartbeatBacklog()
+		lost, err := db.Q.AgentMarkLost(ctx, h.pool, &dbsqlc.AgentMarkLostParams{Now: now, Cutoff: now.Add(-h.heartbeatTimeout - backlog)})
+		if err != nil {
+			return fmt.Errorf("mark lost agents: %w", db.Translate(err))
+		}
+		for _, id := range lost {
+			h.logger.Warn("agent lost: no heartbeat within the timeout", "agent", id, "timeout", h.heartbeatTimeout)
+		}
 	}
 	kernels, err := db.Q.KernelsLiveOnLostAgents(ctx, h.pool, sweepBatch)
 	if err != nil {
@@ -88,6 +102,16 @@ func (h *Handlers) HandleAgentLostCheck(ctx context.Context, _ *asynq.Task) erro
 		h.logger.Info("kernel ended: its agent is lost", "kernel", k.ID, "session", k.SessionID, "agent", k.Agent)
 	}
 	return errors.Join(errs...)
+}
+
+// lostCheckMaxGap is the longest gap between two runs of the lost-agent check that still
+// counts as the manager listening all along: twice its period, plus a second of slack.
+func (h *Handlers) lostCheckMaxGap() time.Duration {
+	every := jobs.DefaultAgentLostCheckEvery
+	if h.shared != nil {
+		every = h.shared.Duration(jobs.AgentLostCheckIntervalKey, every)
+	}
+	return 2*every + time.Second
 }
 
 // heartbeatBacklog returns how long the oldest heartbeat waiting in the queue has waited

@@ -280,6 +280,46 @@ func TestAgentLostCheckAllowsForHeartbeatBacklog(t *testing.T) {
 	require.Equal(t, "LOST", status())
 }
 
+// TestAgentLostCheckForgivesTheManagersOwnOutage: when the check could not run for longer
+// than twice its period (PostgreSQL or Redis away), heartbeats were not applied either, so the
+// agents get one heartbeat timeout from the check's return before any is taken for lost; one
+// that stays silent after that is lost as usual.
+func TestAgentLostCheckForgivesTheManagersOwnOutage(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	e.insertAgent(t, "i-heard", "tcp://127.0.0.1:1", 4, 8*gib)
+	e.insertAgent(t, "i-silent", "tcp://127.0.0.1:2", 4, 8*gib)
+	_, err := e.pool.Exec(t.Context(), `UPDATE agents SET last_seen = $1`, e.clock())
+	require.NoError(t, err)
+	status := func(id string) string {
+		var st string
+		require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT status::text FROM agents WHERE id = $1`, id).Scan(&st))
+		return st
+	}
+	check := func() { require.NoError(t, e.h.HandleAgentLostCheck(t.Context(), sweep(jobs.TypeAgentLostCheck))) }
+	check()
+
+	// An outage of two heartbeat timeouts: no check ran, no heartbeat was applied.
+	e.advance(2 * session.DefaultHeartbeatTimeout)
+	check()
+	require.Equal(t, "ALIVE", status("i-heard"), "the manager's outage is not the agents' silence")
+	require.Equal(t, "ALIVE", status("i-silent"))
+
+	// Checks resume every few seconds; i-heard's heartbeats arrive again, i-silent stays silent.
+	for elapsed := time.Duration(0); elapsed < session.DefaultHeartbeatTimeout-5*time.Second; elapsed += 5 * time.Second {
+		e.advance(5 * time.Second)
+		_, err := e.pool.Exec(t.Context(), `UPDATE agents SET last_seen = $1 WHERE id = 'i-heard'`, e.clock())
+		require.NoError(t, err)
+		check()
+		require.Equal(t, "ALIVE", status("i-silent"), "within one timeout of the check's return")
+	}
+	e.advance(10 * time.Second)
+	_, err = e.pool.Exec(t.Context(), `UPDATE agents SET last_seen = $1 WHERE id = 'i-heard'`, e.clock())
+	require.NoError(t, err)
+	check()
+	require.Equal(t, "LOST", status("i-silent"))
+	require.Equal(t, "ALIVE", status("i-heard"))
+}
+
 // TestSchedulePassCatchesLateArrivals: a session committed while a pass runs (its wake-up
 // found the pass's task taken) is placed by the same task, not left for the next tick.
 func TestSchedulePassCatchesLateArrivals(t *testing.T) {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
 	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
@@ -29,7 +31,8 @@ const PreparingRetryAfter = 5 * time.Second
 // lease on it expires and its recoverer runs, a minute or more later. So a stale start is
 // re-enqueued under a TaskID of its own per time bucket ("session:start:<id>:<n>"), unless
 // its first task is still waiting in the queue (then it will run soon, and a copy would
-// only double a backlog). Copies are harmless: the start handler works under the session's
+// only double a backlog). A SCHEDULED session whose pass's start batch still waits in the
+// queue is left to it the same way. Copies are harmless: the start handler works under the session's
 // row lock and does nothing for a session that is no longer SCHEDULED or PREPARING.
 func (h *Handlers) HandleScheduleTick(ctx context.Context, t *asynq.Task) error {
 	var p jobs.ScheduleTickPayload
@@ -52,10 +55,34 @@ func (h *Handlers) HandleScheduleTick(ctx context.Context, t *asynq.Task) error 
 	if err != nil {
 		return fmt.Errorf("schedule tick: list stale sessions: %w", db.Translate(err))
 	}
+	// A SCHEDULED session's start was handed to the start batch of the pass that placed it:
+	// while that task still waits in its queue it will run without help.
+	placed := map[uuid.UUID]*dbsqlc.ScheduleTickStaleScheduledRow{}
+	if len(stale) > 0 {
+		rows, err := db.Q.ScheduleTickStaleScheduled(ctx, h.pool, now.Add(-h.staleAfter))
+		if err != nil {
+			return fmt.Errorf("schedule tick: list stale scheduled sessions: %w", db.Translate(err))
+		}
+		for _, r := range rows {
+			placed[r.ID] = r
+		}
+	}
+	batchWaits := map[string]bool{}
 	for _, s := range stale {
 		id := s.ID.String()
 		switch s.Status {
 		case lifecycle.Scheduled:
+			if r := placed[s.ID]; r != nil {
+				bid := jobs.SessionStartBatchTaskID(r.ScalingGroup, r.StatusChanged)
+				waits, ok := batchWaits[bid]
+				if !ok {
+					waits = h.waiting(jobs.TypeSessionStartBatch, bid)
+					batchWaits[bid] = waits
+				}
+				if waits {
+					continue
+				}
+			}
 			tid := h.retryID(jobs.TypeSessionStart, id, now)
 			if tid == "" {
 				continue
@@ -91,6 +118,24 @@ func (h *Handlers) HandleScheduleTick(ctx context.Context, t *asynq.Task) error 
 		return fmt.Errorf("schedule tick: %w", err)
 	}
 	return nil
+}
+
+// waiting reports whether the task of type typ with TaskID id waits in its queue (pending,
+// or waiting for a retry).
+func (h *Handlers) waiting(typ, id string) bool {
+	if h.inspector == nil {
+		return false
+	}
+	info, err := h.inspector.GetTaskInfo(jobs.QueueName(h.enq.Prefix(), jobs.DefaultsOf(typ).Queue), id)
+	if err != nil {
+		return false
+	}
+	switch info.State {
+	case asynq.TaskStatePending, asynq.TaskStateScheduled, asynq.TaskStateRetry:
+		return true
+	default:
+		return false
+	}
 }
 
 // retryTaskID is the TaskID of a task of type typ ("session:start", "session:terminate")

@@ -11,25 +11,27 @@ import (
 	"github.com/hangar-run/hangar/jobs/session"
 )
 
-// TestScheduleTickRetriesStartOfDeadWorker: a worker killed while it held a session's start
-// task leaves that task active, its TaskID taken, until asynq's lease expires a minute or
-// more later. The tick starts such a session again under a TaskID of its own once it is
-// stale, and leaves alone the starts that still wait in the queue.
+// TestScheduleTickRetriesStartOfDeadWorker: a worker killed while it held a pass's start
+// batch leaves that task active, its TaskID taken, until asynq's lease expires a minute or
+// more later. The tick starts such a session again under a start task of its own once it is
+// stale, and leaves alone the sessions whose batch still waits in the queue.
 func TestScheduleTickRetriesStartOfDeadWorker(t *testing.T) {
 	e := newEnv(t, session.Options{StaleAfter: 5 * time.Second, RPCTimeout: time.Second})
 	e.insertAgent(t, "i-a1", "tcp://127.0.0.1:1", 4, 8*gib)
-	waiting, _ := e.insertPendingSession(t, "waiting", "1", "1073741824")
 	orphan, _ := e.insertPendingSession(t, "orphan", "1", "1073741824")
 	e.schedule(t)
+	waiting, _ := e.insertPendingSession(t, "waiting", "1", "1073741824")
+	e.schedule(t)
 	require.Equal(t, "SCHEDULED", e.session(t, orphan).status)
-	_, err := e.pool.Exec(t.Context(), `UPDATE sessions SET status_changed = $1`, e.clock())
-	require.NoError(t, err)
+	require.Equal(t, "SCHEDULED", e.session(t, waiting).status)
 
-	// The orphan's start task was taken by a worker that then died: asynq still counts it
+	// The orphan's start batch was taken by a worker that then died: asynq still counts it
 	// as active. (A worker sets this state when it dequeues a task.)
+	var placedAt time.Time
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT status_changed FROM sessions WHERE id = $1`, orphan).Scan(&placedAt))
 	q := jobs.QueueName(e.prefix, jobs.QueueCritical)
-	first := jobs.TypeSessionStart + ":" + orphan
-	require.NoError(t, e.rdb.LRem(t.Context(), "asynq:{"+q+"}:pending", 0, first).Err())
+	first := jobs.SessionStartBatchTaskID("default", placedAt)
+	require.Equal(t, int64(1), e.rdb.LRem(t.Context(), "asynq:{"+q+"}:pending", 0, first).Val())
 	require.NoError(t, e.rdb.LPush(t.Context(), "asynq:{"+q+"}:active", first).Err())
 	require.NoError(t, e.rdb.HSet(t.Context(), "asynq:{"+q+"}:t:"+first, "state", "active").Err())
 
@@ -40,12 +42,18 @@ func TestScheduleTickRetriesStartOfDeadWorker(t *testing.T) {
 		require.NoError(t, err)
 		n := map[string]int{}
 		for _, ti := range tasks {
-			if ti.Type != jobs.TypeSessionStart {
-				continue
+			switch ti.Type {
+			case jobs.TypeSessionStart:
+				var p jobs.SessionStartPayload
+				require.NoError(t, jobs.Decode(asynq.NewTask(ti.Type, ti.Payload), &p))
+				n[p.SessionID]++
+			case jobs.TypeSessionStartBatch:
+				var p jobs.SessionStartBatchPayload
+				require.NoError(t, jobs.Decode(asynq.NewTask(ti.Type, ti.Payload), &p))
+				for _, id := range p.SessionIDs {
+					n[id]++
+				}
 			}
-			var p jobs.SessionStartPayload
-			require.NoError(t, jobs.Decode(asynq.NewTask(ti.Type, ti.Payload), &p))
-			n[p.SessionID]++
 		}
 		return n
 	}
@@ -60,7 +68,7 @@ func TestScheduleTickRetriesStartOfDeadWorker(t *testing.T) {
 	e.advance(2 * time.Second)
 	tick()
 	require.Equal(t, map[string]int{waiting: 1, orphan: 1}, starts(),
-		"the orphan starts again; the start still in the queue is not doubled")
+		"the orphan starts again; the batch still in the queue is not doubled")
 	tick()
 	require.Equal(t, map[string]int{waiting: 1, orphan: 1}, starts(), "one retry per period")
 

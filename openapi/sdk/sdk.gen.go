@@ -1232,7 +1232,7 @@ type CreateParams struct {
 	// ClientSessionToken Alias of name.
 	ClientSessionToken *string `json:"clientSessionToken,omitempty"`
 
-	// ClusterMode Alias of cluster_mode.
+	// ClusterMode Alias of cluster_mode (same values).
 	ClusterMode *string `json:"clusterMode,omitempty"`
 
 	// ClusterSize Alias of cluster_size.
@@ -1291,7 +1291,7 @@ type CreateParams struct {
 	// ReuseIfExists Return a live session of the same name and image instead of failing (true by default).
 	ReuseIfExists *bool `json:"reuseIfExists,omitempty"`
 
-	// SessionType Alias of type.
+	// SessionType Alias of type (same values).
 	SessionType *string `json:"sessionType,omitempty"`
 
 	// SessionName Alias of name.

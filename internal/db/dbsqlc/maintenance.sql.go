@@ -31,6 +31,33 @@ func (q *Queries) AgentGetAddr(ctx context.Context, db DBTX, id string) (*AgentG
 	return &i, err
 }
 
+const agentLostCheckRun = `-- name: AgentLostCheckRun :one
+INSERT INTO maintenance_state AS m (name, last_run, listening_since)
+VALUES ('agent-lost-check', $1::timestamptz, NULL)
+ON CONFLICT (name) DO UPDATE SET
+    listening_since = CASE
+        WHEN m.last_run < $1::timestamptz - make_interval(secs => $2::float8)
+        THEN $1::timestamptz
+        ELSE m.listening_since END,
+    last_run = GREATEST(m.last_run, $1::timestamptz)
+RETURNING listening_since
+`
+
+type AgentLostCheckRunParams struct {
+	Now           time.Time
+	MaxGapSeconds float64
+}
+
+// AgentLostCheckRun records a run of the lost-agent check at now and returns since when the
+// check has run without a gap longer than max_gap_seconds (NULL: no gap since its first run).
+// A run after a longer gap starts the count again at now.
+func (q *Queries) AgentLostCheckRun(ctx context.Context, db DBTX, arg *AgentLostCheckRunParams) (*time.Time, error) {
+	row := db.QueryRow(ctx, agentLostCheckRun, arg.Now, arg.MaxGapSeconds)
+	var listening_since *time.Time
+	err := row.Scan(&listening_since)
+	return listening_since, err
+}
+
 const agentMarkLost = `-- name: AgentMarkLost :many
 
 UPDATE agents

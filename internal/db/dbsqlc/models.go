@@ -1313,6 +1313,12 @@ type KeypairResourcePolicy struct {
 	AllowedVfolderHosts            json.RawMessage
 }
 
+type MaintenanceState struct {
+	Name           string
+	LastRun        time.Time
+	ListeningSince *time.Time
+}
+
 type ProjectResourcePolicy struct {
 	Name              string
 	CreatedAt         time.Time

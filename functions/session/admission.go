@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/slots"
 )
 
@@ -64,7 +66,9 @@ func checkPendingCap(ctx context.Context, tx pgx.Tx, r *request) error {
 	if err := db.Q.SessionAdmissionLock(ctx, tx, r.owner.AccessKey); err != nil {
 		return err
 	}
-	n, err := db.Q.SessionAdmissionPendingCount(ctx, tx, r.owner.AccessKey)
+	n, err := db.Q.SessionAdmissionPendingCount(ctx, tx, &dbsqlc.SessionAdmissionPendingCountParams{
+		AccessKey: r.owner.AccessKey, AtMost: r.pendingLimit,
+	})
 	if err != nil {
 		return err
 	}
@@ -86,13 +90,6 @@ func checkCapacity(ctx context.Context, s *functions.Server, r *request) error {
 	if len(r.agents) > 0 {
 		return nil
 	}
-	rows, err := db.Q.SessionAdmissionAgentSlots(ctx, s.Deps().Pool, r.sgroup)
-	if err != nil {
-		return functions.FromDB(err, "agent")
-	}
-	if len(rows) == 0 {
-		return nil
-	}
 	// The request per agent: the whole session for single-node, one kernel for multi-node.
 	need := r.perKernel
 	if r.clusterMode != "multi-node" {
@@ -103,6 +100,26 @@ func checkCapacity(ctx context.Context, s *functions.Server, r *request) error {
 		if d, err := decimal.NewFromString(v); err == nil && d.IsPositive() {
 			wanted[slot] = d
 		}
+	}
+	// The common case, some agent fits, is one EXISTS query; the agents' slots are read only
+	// to explain a refusal.
+	if b, err := json.Marshal(wanted); err == nil {
+		fits, err := db.Q.SessionAdmissionSomeAgentFits(ctx, s.Deps().Pool, &dbsqlc.SessionAdmissionSomeAgentFitsParams{
+			ScalingGroup: r.sgroup, Architecture: r.img.Architecture, Wanted: b,
+		})
+		if err != nil {
+			return functions.FromDB(err, "agent")
+		}
+		if fits {
+			return nil
+		}
+	}
+	rows, err := db.Q.SessionAdmissionAgentSlots(ctx, s.Deps().Pool, r.sgroup)
+	if err != nil {
+		return functions.FromDB(err, "agent")
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	// Capacity per agent of the right architecture, and the largest offered per slot.
 	type agentCap struct {

@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"encoding/json"
 )
 
 const sessionAdmissionAgentSlots = `-- name: SessionAdmissionAgentSlots :many
@@ -66,13 +67,55 @@ func (q *Queries) SessionAdmissionLock(ctx context.Context, db DBTX, accessKey s
 }
 
 const sessionAdmissionPendingCount = `-- name: SessionAdmissionPendingCount :one
-SELECT count(*)::bigint FROM sessions WHERE access_key = $1 AND status = 'PENDING'
+SELECT count(*)::bigint FROM (
+    SELECT 1 FROM sessions
+    WHERE access_key = $1 AND status = 'PENDING'
+    LIMIT $2::bigint
+) AS pending
 `
 
-// SessionAdmissionPendingCount counts the PENDING sessions of an access key.
-func (q *Queries) SessionAdmissionPendingCount(ctx context.Context, db DBTX, accessKey string) (int64, error) {
-	row := db.QueryRow(ctx, sessionAdmissionPendingCount, accessKey)
+type SessionAdmissionPendingCountParams struct {
+	AccessKey string
+	AtMost    int64
+}
+
+// SessionAdmissionPendingCount counts the PENDING sessions of an access key, up to at_most
+// (the cap: counting further would not change the answer).
+func (q *Queries) SessionAdmissionPendingCount(ctx context.Context, db DBTX, arg *SessionAdmissionPendingCountParams) (int64, error) {
+	row := db.QueryRow(ctx, sessionAdmissionPendingCount, arg.AccessKey, arg.AtMost)
 	var column_1 int64
 	err := row.Scan(&column_1)
 	return column_1, err
+}
+
+const sessionAdmissionSomeAgentFits = `-- name: SessionAdmissionSomeAgentFits :one
+SELECT EXISTS (
+    SELECT 1 FROM agents a
+    WHERE a.status = 'ALIVE' AND a.schedulable AND a.scaling_group = $1
+      AND ($2::text = '' OR a.architecture = $2::text)
+      AND NOT EXISTS (
+          SELECT 1 FROM jsonb_each_text($3::jsonb) AS w(slot, amount)
+          WHERE NOT EXISTS (
+              SELECT 1 FROM agent_slots s
+              WHERE s.agent_id = a.id AND s.slot = w.slot
+                AND s.capacity < 'Infinity'::numeric AND s.capacity <> 'NaN'::numeric
+                AND s.capacity >= w.amount::numeric))
+)::boolean AS fits
+`
+
+type SessionAdmissionSomeAgentFitsParams struct {
+	ScalingGroup string
+	Architecture string
+	Wanted       json.RawMessage
+}
+
+// SessionAdmissionSomeAgentFits reports whether some ALIVE, schedulable agent of the scaling
+// group (of the architecture, when one is given) has a finite capacity of at least every
+// wanted amount (a JSON object slot → decimal string): the create-time check's common case,
+// answered without reading every agent's slots.
+func (q *Queries) SessionAdmissionSomeAgentFits(ctx context.Context, db DBTX, arg *SessionAdmissionSomeAgentFitsParams) (bool, error) {
+	row := db.QueryRow(ctx, sessionAdmissionSomeAgentFits, arg.ScalingGroup, arg.Architecture, arg.Wanted)
+	var fits bool
+	err := row.Scan(&fits)
+	return fits, err
 }

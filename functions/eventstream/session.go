@@ -24,11 +24,9 @@ const ServerClose = "server_close"
 type sessionEventsInput struct {
 	Body struct {
 		Name           *string `json:"name,omitempty" doc:"Only events of sessions with this name (and owner); \"*\" for all. Alias: sessionName." example:"my-session"`
-		SessionName    *string `json:"sessionName,omitempty" doc:"Alias of name."`
 		OwnerAccessKey *string `json:"ownerAccessKey,omitempty" nullable:"true" doc:"Owner of the named session (default: the caller's access key). Users may give only their own."`
 		SessionID      *string `json:"sessionId,omitempty" nullable:"true" format:"uuid" doc:"Only events of this session; overrides name and ownerAccessKey."`
 		Group          *string `json:"group,omitempty" doc:"Only events of sessions in the project with this name; \"*\" for all. Alias: groupName." example:"default"`
-		GroupName      *string `json:"groupName,omitempty" doc:"Alias of group."`
 		Scope          *string `json:"scope,omitempty" enum:"*,session,kernel" doc:"Which events to send: \"session\" (session_*), \"kernel\" (kernel_*) or \"*\" (both, the default)."`
 	} `required:"false"`
 }
@@ -47,6 +45,7 @@ func registerSessionEvents(s *functions.Server, o Options) {
 			"already). A stream that ends without server_close (server shutdown, or the stream fell too far " +
 			"behind the events and missed some) is to be reopened by the client.",
 		Role: functions.User, Frozen: functions.ReadAllowed, Params: true, Errors: []int{403, 404, 503},
+		Aliases: functions.Aliases{{"name", "sessionName"}, {"group", "groupName"}},
 	})
 	op.Responses = map[string]*huma.Response{"200": {
 		Description: "An event stream.",
@@ -118,10 +117,10 @@ func newFilter(ctx context.Context, s *functions.Server, id *functions.Identity,
 			return nil, functions.ErrInvalidAPIParams("Missing or invalid API parameters.", map[string]string{"sessionId": "invalid UUID"})
 		}
 		f.sessionID = u.String()
-	} else if name := first(p.Name, p.SessionName); name != "" && name != "*" {
+	} else if name := first(p.Name); name != "" && name != "*" {
 		f.name, f.owner = name, owner
 	}
-	if group := first(p.Group, p.GroupName); group != "" && group != "*" {
+	if group := first(p.Group); group != "" && group != "*" {
 		params := &dbsqlc.GroupIDsByNameParams{Name: group}
 		if !id.IsSuperadmin() {
 			dom := id.Domain()

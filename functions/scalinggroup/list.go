@@ -33,6 +33,7 @@ func registerListAvailable(s *functions.Server) {
 			"group_id or group_name: a project name or id) or the caller's access key. Callers without an admin " +
 			"keypair see only public ones.",
 		Role: functions.User, Frozen: functions.ReadAllowed, Params: true,
+		Aliases: projectAliases,
 	}), func(ctx context.Context, in *availableSgroupsInput) (*AvailableScalingGroupsOutput, error) {
 		ref := in.Body.project()
 		if ref == nil {

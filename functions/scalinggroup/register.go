@@ -26,22 +26,16 @@ func Register(s *functions.Server) {
 	registerGetWSProxyVersion(s)
 }
 
-// sgroupProjectParams are the aliases naming a project by name or id; the first given wins.
+// sgroupProjectParams name a project by name or id (aliases: projectAliases).
 type sgroupProjectParams struct {
-	Group     *string `json:"group,omitempty" nullable:"true" doc:"Project name or id." example:"default"`
-	GroupID   *string `json:"group_id,omitempty" nullable:"true" doc:"Alias of group."`
-	GroupName *string `json:"group_name,omitempty" nullable:"true" doc:"Alias of group."`
+	Group *string `json:"group,omitempty" nullable:"true" doc:"Project name or id." example:"default"`
 }
 
-// project returns the first alias given, or nil.
-func (p sgroupProjectParams) project() *string {
-	for _, v := range []*string{p.Group, p.GroupID, p.GroupName} {
-		if v != nil {
-			return v
-		}
-	}
-	return nil
-}
+// projectAliases are the other names Backend.AI accepts for group; the first given wins.
+var projectAliases = functions.Aliases{{"group", "group_id", "group_name"}} //nolint:gochecknoglobals // read-only
+
+// project returns the project named, or nil.
+func (p sgroupProjectParams) project() *string { return p.Group }
 
 // allowed lists the scaling groups the caller may use with the project named by ref (a project
 // id or name in the caller's domain). An unknown project contributes no scaling groups.

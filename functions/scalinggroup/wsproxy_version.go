@@ -70,7 +70,8 @@ func registerGetWSProxyVersion(s *functions.Server) {
 			"otherwise the api_version the wsproxy reports at <wsproxy_addr>/status (500 server-misconfigured when " +
 			"it cannot be reached).",
 		Role: functions.User, Frozen: functions.ReadAllowed, Params: true,
-		Errors: []int{http.StatusNotFound},
+		Errors:  []int{http.StatusNotFound},
+		Aliases: projectAliases,
 	}), func(ctx context.Context, in *wsproxyVersionInput) (*WSProxyVersionOutput, error) {
 		ref := ""
 		if p := in.Body.project(); p != nil {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +23,6 @@ import (
 	"github.com/hangar-run/hangar/functions/api"
 	"github.com/hangar-run/hangar/functions/functionstest"
 	agentd "github.com/hangar-run/hangar/internal/agent"
-	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/auth"
 	"github.com/hangar-run/hangar/internal/config"
 )
@@ -97,15 +95,7 @@ func newHookedEnv(t *testing.T) (*functionstest.Env, *logHook) {
 }
 
 // hostArch is the server's architecture in Backend.AI's spelling.
-func hostArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	}
-	return runtime.GOARCH
-}
+func hostArch() string { return functionstest.HostArch() }
 
 // discardEnqueuer stands in for the manager's queues behind an in-process agent.
 type discardEnqueuer struct{}
@@ -152,48 +142,7 @@ func startAgent(t *testing.T, env *functionstest.Env) (*agentd.Agent, *agentd.Pr
 // and creates the kernel there. It returns the session id.
 func startRunningSession(t *testing.T, env *functionstest.Env, a *agentd.Agent, name string, creds *auth.Credentials) string {
 	t.Helper()
-	ctx := t.Context()
-	const image = "cr.backend.ai/stable/python:3.11-ubuntu22.04"
-	sid, kid := uuid.New(), uuid.New()
-	var userUUID, domain, projectID string
-	require.NoError(t, env.DB.Pool.QueryRow(ctx, `SELECT k."user"::text, u.domain_name,
-			(SELECT g.id::text FROM groups g WHERE g.name = 'default' AND g.domain_name = u.domain_name)
-		FROM keypairs k JOIN users u ON u.uuid = k."user" WHERE k.access_key = $1`, creds.AccessKey).
-		Scan(&userUUID, &domain, &projectID))
-	slots := `{"cpu":"1","mem":"268435456"}`
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	_, err := env.DB.Pool.Exec(ctx, `INSERT INTO sessions (id, name, session_type, scaling_group_name, domain_name, group_id,
-		user_uuid, access_key, images, requested_slots, occupying_slots, agent_ids, status, status_history)
-		VALUES ($1, $2, 'INTERACTIVE', 'default', $3, $4, $5, $6, ARRAY[$7::text], $8, $8, ARRAY[$9::text], 'RUNNING',
-		jsonb_build_object('PENDING', $10::text, 'RUNNING', $10::text))`,
-		sid, name, domain, projectID, userUUID, creds.AccessKey, image, slots, a.ID(), now)
-	require.NoError(t, err)
-	_, err = env.DB.Pool.Exec(ctx, `INSERT INTO kernels (id, session_id, session_name, scaling_group, agent, agent_addr,
-		domain_name, group_id, user_uuid, access_key, image, registry, architecture, requested_slots, occupied_slots,
-		status, status_history)
-		VALUES ($1, $2, $3, 'default', $4, $5, $6, $7, $8, $9, $10, 'cr.backend.ai', $11, $12, $12, 'RUNNING',
-		jsonb_build_object('PENDING', $13::text, 'RUNNING', $13::text))`,
-		kid, sid, name, a.ID(), a.Addr(), domain, projectID, userUUID, creds.AccessKey, image, hostArch(), slots, now)
-	require.NoError(t, err)
-	c, err := env.Deps.Agents.Get(a.Addr())
-	require.NoError(t, err)
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	rep, err := c.CreateKernels(cctx, &agentrpc.CreateKernelsRequest{
-		SessionID: sid.String(),
-		Kernels: []agentrpc.KernelConfig{{
-			KernelID: kid.String(), SessionID: sid.String(), SessionType: agentrpc.SessionTypeInteractive,
-			ClusterRole: "main", ClusterIdx: 1, ClusterHostname: "main1",
-			Image:         agentrpc.ImageRef{Canonical: image, Architecture: hostArch()},
-			ResourceSlots: map[string]string{"cpu": "1", "mem": "268435456"},
-		}},
-		Cluster: agentrpc.ClusterInfo{Mode: "single-node", Size: 1},
-	})
-	require.NoError(t, err)
-	require.Len(t, rep.Kernels, 1)
-	_, err = env.DB.Pool.Exec(ctx, `UPDATE kernels SET container_id = $2, kernel_host = $3 WHERE id = $1`,
-		kid, rep.Kernels[0].ContainerID, rep.Kernels[0].KernelHost)
-	require.NoError(t, err)
+	sid, _ := env.RunningSession(t, a.ID(), a.Addr(), name, "cr.backend.ai/stable/python:3.11-ubuntu22.04", creds)
 	return sid.String()
 }
 

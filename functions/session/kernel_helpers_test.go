@@ -2,7 +2,6 @@ package session_test
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -132,49 +131,7 @@ func startKernelAgent(t *testing.T, env *functionstest.Env, wrap ...func(*agentd
 // name of the owner of creds, and creates the kernel on the agent.
 func (ka *kernelAgent) startSession(t *testing.T, env *functionstest.Env, name, image string, creds *auth.Credentials) *runningSession {
 	t.Helper()
-	ctx := t.Context()
-	sid, kid := uuid.New(), uuid.New()
-	var userUUID, domain, projectID string
-	require.NoError(t, env.DB.Pool.QueryRow(ctx, `SELECT k."user"::text, u.domain_name,
-			(SELECT g.id::text FROM groups g WHERE g.name = 'default' AND g.domain_name = u.domain_name)
-		FROM keypairs k JOIN users u ON u.uuid = k."user" WHERE k.access_key = $1`, creds.AccessKey).
-		Scan(&userUUID, &domain, &projectID))
-	slots, err := json.Marshal(map[string]string{"cpu": "1", "mem": "268435456"})
-	require.NoError(t, err)
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	_, err = env.DB.Pool.Exec(ctx, `INSERT INTO sessions (id, name, session_type, scaling_group_name, domain_name, group_id,
-		user_uuid, access_key, images, requested_slots, occupying_slots, agent_ids, status, status_history)
-		VALUES ($1, $2, 'INTERACTIVE', 'default', $3, $4, $5, $6, ARRAY[$7::text], $8, $8, ARRAY[$9::text], 'RUNNING',
-		jsonb_build_object('PENDING', $10::text, 'RUNNING', $10::text))`,
-		sid, name, domain, projectID, userUUID, creds.AccessKey, image, slots, ka.Agent.ID(), now)
-	require.NoError(t, err)
-	_, err = env.DB.Pool.Exec(ctx, `INSERT INTO kernels (id, session_id, session_name, scaling_group, agent, agent_addr,
-		domain_name, group_id, user_uuid, access_key, image, registry, architecture, requested_slots, occupied_slots,
-		status, status_history)
-		VALUES ($1, $2, $3, 'default', $4, $5, $6, $7, $8, $9, $10, 'cr.backend.ai', $11, $12, $12, 'RUNNING',
-		jsonb_build_object('PENDING', $13::text, 'RUNNING', $13::text))`,
-		kid, sid, name, ka.Agent.ID(), ka.Addr, domain, projectID, userUUID, creds.AccessKey, image, hostArch(), slots, now)
-	require.NoError(t, err)
-
-	c, err := env.Deps.Agents.Get(ka.Addr)
-	require.NoError(t, err)
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	rep, err := c.CreateKernels(cctx, &agentrpc.CreateKernelsRequest{
-		SessionID: sid.String(),
-		Kernels: []agentrpc.KernelConfig{{
-			KernelID: kid.String(), SessionID: sid.String(), SessionType: agentrpc.SessionTypeInteractive,
-			ClusterRole: "main", ClusterIdx: 1, ClusterHostname: "main1",
-			Image:         agentrpc.ImageRef{Canonical: image, Architecture: hostArch()},
-			ResourceSlots: map[string]string{"cpu": "1", "mem": "268435456"},
-		}},
-		Cluster: agentrpc.ClusterInfo{Mode: "single-node", Size: 1},
-	})
-	require.NoError(t, err)
-	require.Len(t, rep.Kernels, 1)
-	_, err = env.DB.Pool.Exec(ctx, `UPDATE kernels SET container_id = $2, kernel_host = $3 WHERE id = $1`,
-		kid, rep.Kernels[0].ContainerID, rep.Kernels[0].KernelHost)
-	require.NoError(t, err)
+	sid, kid := env.RunningSession(t, ka.Agent.ID(), ka.Addr, name, image, creds)
 	return &runningSession{ID: sid.String(), Name: name, KernelID: kid.String(), Image: image,
 		AccessKey: creds.AccessKey, Agent: ka}
 }

@@ -188,28 +188,11 @@ func markTerminating(ctx context.Context, s *functions.Server, sid uuid.UUID, fr
 		evs   []events.Event
 	)
 	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: from, To: lifecycle.Terminating, Info: &reason}, now)
-		if err != nil || row == nil {
-			return err
-		}
-		moved = true
 		// A failed session's ERROR kernels go the same way: the termination ends them.
-		kernels, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{
-			From: append([]string{lifecycle.Error}, lifecycle.LiveKernel...), To: lifecycle.Terminating, Info: &reason,
-		}, now)
-		if err != nil {
-			return err
-		}
-		if len(from) == 1 && from[0] == lifecycle.Terminating {
-			return nil
-		}
-		ref := lifecycle.RefOf(row)
-		ref.MainKernel = lifecycle.MainKernelOf(kernels)
-		evs = append(evs, ref.SessionEvent(events.SessionTerminating, reason, lifecycle.Terminating, nil, now))
-		for _, k := range kernels {
-			evs = append(evs, ref.KernelEvent(events.KernelTerminating, k, reason, nil, now))
-		}
-		return nil
+		var err error
+		moved, evs, err = lifecycle.MarkTerminating(ctx, tx, sid, from,
+			append([]string{lifecycle.Error}, lifecycle.LiveKernel...), reason, now)
+		return err
 	})
 	if err != nil {
 		return false, functions.FromDB(err, "session")

@@ -28,21 +28,8 @@ func (h *Handlers) TerminateForIdle(ctx context.Context, sid uuid.UUID, reason s
 		if err != nil || status != lifecycle.Running {
 			return err
 		}
-		row, err := lifecycle.Session(ctx, tx, sid, lifecycle.Change{From: []string{lifecycle.Running}, To: lifecycle.Terminating, Info: lifecycle.Str(reason)}, now)
-		if err != nil || row == nil {
-			return err
-		}
-		ks, err := lifecycle.Kernels(ctx, tx, sid, nil, lifecycle.Change{From: lifecycle.LiveKernel, To: lifecycle.Terminating, Info: lifecycle.Str(reason)}, now)
-		if err != nil {
-			return err
-		}
-		ref := lifecycle.RefOf(row)
-		ref.MainKernel = lifecycle.MainKernelOf(ks)
-		evs = append(evs, ref.SessionEvent(events.SessionTerminating, reason, lifecycle.Terminating, nil, now))
-		for _, k := range ks {
-			evs = append(evs, ref.KernelEvent(events.KernelTerminating, k, reason, nil, now))
-		}
-		return nil
+		_, evs, err = lifecycle.MarkTerminating(ctx, tx, sid, []string{lifecycle.Running}, lifecycle.LiveKernel, reason, now)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("terminate idle session %s: %w", sid, err)

@@ -3,7 +3,6 @@ package functions_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -18,41 +17,13 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/fixture"
 	"github.com/hangar-run/hangar/internal/metricstest"
+	"github.com/hangar-run/hangar/internal/nettest"
 )
-
-// closedAddr is a local TCP address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
-// blackhole is a local TCP address that accepts connections and never answers: a server that
-// hangs, the worst case for a client.
-func blackhole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { _ = conn.Close() })
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // deadPool is a pool whose server is gone (a closed port).
 func deadPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), "postgres://postgres@"+closedAddr(t)+"/hangar?connect_timeout=2")
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@"+nettest.ClosedAddr(t)+"/hangar?connect_timeout=2")
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	return pool
@@ -105,7 +76,7 @@ func TestRedisOutage(t *testing.T) {
 	require.NoError(t, err)
 	// A client with go-redis's default timeouts (3 s reads, retries): the API's own bound must
 	// keep requests short.
-	hung := redis.NewClient(&redis.Options{Addr: blackhole(t)})
+	hung := redis.NewClient(&redis.Options{Addr: nettest.SilentServer(t)})
 	t.Cleanup(func() { _ = hung.Close() })
 	env.Deps.Redis = hung
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,8 @@ import (
 	"github.com/hangar-run/hangar/internal/authlimit"
 	"github.com/hangar-run/hangar/internal/halfstack"
 	"github.com/hangar-run/hangar/internal/metricstest"
+
+	"github.com/hangar-run/hangar/internal/nettest"
 )
 
 // clock is a settable test clock.
@@ -45,18 +46,9 @@ func stores(t *testing.T) map[string]redis.UniversalClient {
 	t.Helper()
 	live := halfstack.NewRedis()
 	t.Cleanup(func() { _ = live.Close() })
-	dead := redis.NewClient(&redis.Options{Addr: closedAddr(t), DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	dead := redis.NewClient(&redis.Options{Addr: nettest.ClosedAddr(t), DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { _ = dead.Close() })
 	return map[string]redis.UniversalClient{"redis": live, "redis-down": dead}
-}
-
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 func prefix(t *testing.T) string {
@@ -268,20 +260,7 @@ func TestIPv6PerPrefix(t *testing.T) {
 // TestRedisDownAnswersQuickly: with Redis unreachable, attempts do not wait on it.
 func TestRedisDownAnswersQuickly(t *testing.T) {
 	t.Parallel()
-	// A listener that accepts and never answers: the worst case for a client.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { _ = conn.Close() })
-		}
-	}()
-	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String()})
+	rdb := redis.NewClient(&redis.Options{Addr: nettest.SilentServer(t)})
 	t.Cleanup(func() { _ = rdb.Close() })
 	l, _, fallbacks := newLimiter(t, rdb)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)

@@ -3,50 +3,14 @@ package config
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hangar-run/hangar/internal/nettest"
 )
-
-// closedPort returns a local address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
-// silentServer returns the address of a listener that accepts connections and never answers.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
 
 func requireUnreachable(t *testing.T, err error, service, addr, cause string) {
 	t.Helper()
@@ -84,7 +48,7 @@ func TestPing(t *testing.T) {
 	t.Run("ConnectionRefused", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t, 10*time.Second)
-		addr := closedPort(t)
+		addr := nettest.ClosedAddr(t)
 		requireUnreachable(t, PingPostgres(ctx, "postgres://postgres@"+addr+"/postgres?sslmode=disable"), "PostgreSQL", addr, "connection refused")
 		requireUnreachable(t, PingRedis(ctx, addr, ""), "Redis", addr, "connection refused")
 		requireUnreachable(t, PingEtcd(ctx, addr, "", ""), "etcd", addr, "connection refused")
@@ -95,7 +59,7 @@ func TestPing(t *testing.T) {
 	t.Run("SilentServerTimesOut", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t, 10*time.Second)
-		addr := silentServer(t)
+		addr := nettest.SilentServer(t)
 		start := time.Now()
 		requireUnreachable(t, PingRedis(ctx, addr, ""), "Redis", addr, "no answer within 2s")
 		require.Less(t, time.Since(start), 2*PingTimeout)
@@ -104,7 +68,7 @@ func TestPing(t *testing.T) {
 	t.Run("EtcdDialFailsFast", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t, 10*time.Second)
-		addr := silentServer(t)
+		addr := nettest.SilentServer(t)
 		start := time.Now()
 		_, err := DialEtcd(ctx, addr, "ns", "", "")
 		requireUnreachable(t, err, "etcd", addr, "no answer within 2s")

@@ -8,12 +8,10 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
@@ -24,7 +22,6 @@ import (
 	"github.com/hangar-run/hangar/functions/functionstest"
 	agentd "github.com/hangar-run/hangar/internal/agent"
 	"github.com/hangar-run/hangar/internal/auth"
-	"github.com/hangar-run/hangar/internal/config"
 )
 
 // logHook records what the API logs at warning level and above, and every recovered panic.
@@ -94,9 +91,6 @@ func newHookedEnv(t *testing.T) (*functionstest.Env, *logHook) {
 	return env, hook
 }
 
-// hostArch is the server's architecture in Backend.AI's spelling.
-func hostArch() string { return functionstest.HostArch() }
-
 // discardEnqueuer stands in for the manager's queues behind an in-process agent.
 type discardEnqueuer struct{}
 
@@ -108,34 +102,7 @@ func (discardEnqueuer) Enqueue(context.Context, *asynq.Task, ...asynq.Option) (*
 // group "default", until the test ends.
 func startAgent(t *testing.T, env *functionstest.Env) (*agentd.Agent, *agentd.ProcessRuntime) {
 	t.Helper()
-	id := "i-fuzz-" + uuid.NewString()[:8]
-	cfg, err := agentd.Parse([]byte("[resource]\nslots = { cpu = \"4\", mem = \"8g\" }\n"),
-		agentd.Host{Hostname: id, NumCPU: 4, MemTotal: 8 << 30})
-	require.NoError(t, err)
-	cfg.Agent.ID = id
-	cfg.Agent.RPCListenAddr = config.HostPort{Host: "127.0.0.1", Port: 0}
-	rt, err := agentd.NewProcessRuntime(filepath.Join(t.TempDir(), "scratches"), nil)
-	require.NoError(t, err)
-	rt.SetKillGrace(200 * time.Millisecond)
-	a, err := agentd.New(cfg, rt, discardEnqueuer{}, agentd.Options{Logger: slog.New(slog.DiscardHandler), Tick: make(chan time.Time)})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	t.Cleanup(func() {
-		ks, _ := rt.ListKernels(context.Background())
-		for _, k := range ks {
-			_ = rt.DestroyKernel(context.Background(), k.KernelID)
-		}
-	})
-	_, err = env.DB.Pool.Exec(t.Context(), `INSERT INTO agents (id, status, scaling_group, addr, architecture)
-		VALUES ($1, 'ALIVE', 'default', $2, $3)`, id, a.Addr(), hostArch())
-	require.NoError(t, err)
-	return a, rt
+	return env.StartAgent(t, "i-fuzz", discardEnqueuer{})
 }
 
 // startRunningSession inserts a RUNNING Python session of creds' owner whose kernel runs on a,
@@ -254,7 +221,7 @@ func ensureObjects(t *testing.T, env *functionstest.Env, o *objects) {
 	}
 	// An alias is recreated by setting it again (idempotent).
 	superDo(t, env, http.MethodPost, "/admin/images/aliases", map[string]any{"alias": o.Alias,
-		"target": "cr.backend.ai/stable/python:3.11-ubuntu22.04", "architecture": hostArch()})
+		"target": "cr.backend.ai/stable/python:3.11-ubuntu22.04", "architecture": functionstest.HostArch()})
 }
 
 // ensureVictim gives User a live PENDING session to destroy or restart.

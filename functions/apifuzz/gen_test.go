@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hangar-run/hangar/functions/functionstest"
 	"github.com/hangar-run/hangar/internal/auth"
 	"github.com/hangar-run/hangar/internal/fixture"
 )
@@ -156,7 +157,7 @@ func (g *generator) baselineBody(op *operation, superadmin bool) map[string]any 
 	case "create-domain":
 		b = map[string]any{"name": g.unique("fz-d-")}
 	case "set-image-alias":
-		b = map[string]any{"alias": g.unique("fz-a-"), "target": "cr.backend.ai/stable/python:3.11-ubuntu22.04", "architecture": hostArch()}
+		b = map[string]any{"alias": g.unique("fz-a-"), "target": "cr.backend.ai/stable/python:3.11-ubuntu22.04", "architecture": functionstest.HostArch()}
 	case "create-keypair":
 		b = map[string]any{"user": o.UserEmail}
 	case "create-project":

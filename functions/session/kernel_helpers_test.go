@@ -3,7 +3,6 @@ package session_test
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	agentd "github.com/hangar-run/hangar/internal/agent"
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/auth"
-	"github.com/hangar-run/hangar/internal/config"
 )
 
 // Images the kernel fixtures run: the process runtime gives images whose name mentions
@@ -86,44 +84,12 @@ func newShellKernelEnv(t *testing.T) (*functionstest.Env, *runningSession) {
 	return env, ka.startSession(t, env, "sh-"+uuid.NewString()[:8], shellImage, &functionstest.User)
 }
 
-// startKernelAgent runs an agent with the process runtime (scratch directories in a
-// temporary directory) on a free local port until the test ends, and inserts its ALIVE row.
-// Its kernels are destroyed when the test ends. wrap, when given, puts a test runtime in
-// front of the process runtime.
-func startKernelAgent(t *testing.T, env *functionstest.Env, wrap ...func(*agentd.ProcessRuntime) agentd.Runtime) *kernelAgent {
+// startKernelAgent runs an in-process agent with the process runtime until the test ends
+// (functionstest.Env.StartAgent), recording the kernel events it sends.
+func startKernelAgent(t *testing.T, env *functionstest.Env) *kernelAgent {
 	t.Helper()
-	id := "i-kernel-" + uuid.NewString()[:8]
-	cfg, err := agentd.Parse([]byte("[resource]\nslots = { cpu = \"4\", mem = \"8g\" }\n"),
-		agentd.Host{Hostname: id, NumCPU: 4, MemTotal: 8 << 30})
-	require.NoError(t, err)
-	cfg.Agent.ID = id
-	cfg.Agent.RPCListenAddr = config.HostPort{Host: "127.0.0.1", Port: 0}
-	rt, err := agentd.NewProcessRuntime(filepath.Join(t.TempDir(), "scratches"), nil)
-	require.NoError(t, err)
-	rt.SetKillGrace(200 * time.Millisecond)
 	rec := &recordingEnqueuer{}
-	var runtime agentd.Runtime = rt
-	for _, w := range wrap {
-		runtime = w(rt)
-	}
-	a, err := agentd.New(cfg, runtime, rec, agentd.Options{Logger: slog.New(slog.DiscardHandler), Tick: make(chan time.Time)})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
-	t.Cleanup(func() {
-		ks, _ := rt.ListKernels(context.Background())
-		for _, k := range ks {
-			_ = rt.DestroyKernel(context.Background(), k.KernelID)
-		}
-	})
-	_, err = env.DB.Pool.Exec(t.Context(), `INSERT INTO agents (id, status, scaling_group, addr, architecture)
-		VALUES ($1, 'ALIVE', 'default', $2, $3)`, id, a.Addr(), hostArch())
-	require.NoError(t, err)
+	a, rt := env.StartAgent(t, "i-kernel", rec)
 	return &kernelAgent{Agent: a, Runtime: rt, Addr: a.Addr(), Events: rec}
 }
 

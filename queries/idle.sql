@@ -12,18 +12,6 @@ JOIN users u ON u.uuid = s.user_uuid
 WHERE s.status = 'RUNNING' AND s.session_type <> 'INFERENCE'
 ORDER BY s.id;
 
--- name: IdleSessionFacts :one
--- IdleSessionFacts returns the idle checkers' facts of one session (any status), for the
--- session info's idle check report.
-SELECT s.id, s.status::text AS status, s.session_type::text AS session_type, s.created_at,
-       s.status_changed AS running_since, s.last_access_at, s.occupying_slots,
-       u.created_at AS user_created_at, p.idle_timeout, p.max_session_lifetime
-FROM sessions s
-JOIN keypairs kp ON kp.access_key = s.access_key
-JOIN keypair_resource_policies p ON p.name = kp.resource_policy
-JOIN users u ON u.uuid = s.user_uuid
-WHERE s.id = @id;
-
 -- name: IdleUtilizationAverages :many
 -- IdleUtilizationAverages returns, for each given session and its window start (since[i] is
 -- the window start of session_ids[i]), the average

@@ -11,6 +11,7 @@ import (
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/idle"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 )
 
 // touchThrottle is the least time between two recorded accesses of one session: a burst of
@@ -69,11 +70,11 @@ func (s sharedDurations) Duration(key string, def time.Duration) time.Duration {
 
 // idleChecks returns a session's idleChecks from its facts: the report of every enabled idle
 // checker (internal/idle) at the server's clock, computed the way the reaper computes them.
-// Sessions that are not RUNNING have none.
-func idleChecks(ctx context.Context, s *functions.Server, row *dbsqlc.IdleSessionFactsRow) map[string]any {
+// Sessions that are not RUNNING, or whose owner's facts are missing, have none.
+func idleChecks(ctx context.Context, s *functions.Server, row *dbsqlc.SessionInfoMatchRow) map[string]any {
 	out := map[string]any{}
 	d := s.Deps()
-	if row.Status != "RUNNING" {
+	if row.Status != lifecycle.Running || row.UserCreatedAt == nil || row.IdleTimeout == nil || row.MaxSessionLifetime == nil {
 		return out
 	}
 	sid := row.ID
@@ -81,9 +82,9 @@ func idleChecks(ctx context.Context, s *functions.Server, row *dbsqlc.IdleSessio
 	cfg, _ := idle.Load(idleSource(d.Shared))
 	sess := idle.Session{
 		Type: row.SessionType, CreatedAt: row.CreatedAt, RunningSince: row.RunningSince, LastAccess: row.LastAccessAt,
-		UserCreatedAt: row.UserCreatedAt, Slots: idle.ParseSlots(row.OccupyingSlots),
+		UserCreatedAt: *row.UserCreatedAt, Slots: idle.ParseSlots(row.OccupyingSlots),
 	}
-	policy := idle.Policy{IdleTimeout: row.IdleTimeout, MaxSessionLifetime: int64(row.MaxSessionLifetime)}
+	policy := idle.Policy{IdleTimeout: *row.IdleTimeout, MaxSessionLifetime: int64(*row.MaxSessionLifetime)}
 	if w := idle.Window(cfg, policy); cfg.Utilization && w > 0 && sess.Type != idle.TypeInference {
 		avgs, err := db.Q.IdleUtilizationAverages(ctx, d.Pool, &dbsqlc.IdleUtilizationAveragesParams{
 			SessionIds: []uuid.UUID{sid}, Since: []time.Time{now.Add(-w)}, Now: now,

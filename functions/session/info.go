@@ -109,14 +109,7 @@ func registerGetInfo(s *functions.Server) {
 		if len(b.LastStat) == 0 {
 			b.LastStat = json.RawMessage("null")
 		}
-		b.IdleChecks = map[string]any{}
-		if row.UserCreatedAt != nil && row.IdleTimeout != nil && row.MaxSessionLifetime != nil {
-			b.IdleChecks = idleChecks(ctx, s, &dbsqlc.IdleSessionFactsRow{
-				ID: row.ID, Status: row.Status, SessionType: row.SessionType, CreatedAt: row.CreatedAt,
-				RunningSince: row.RunningSince, LastAccessAt: row.LastAccessAt, OccupyingSlots: row.OccupyingSlots,
-				UserCreatedAt: *row.UserCreatedAt, IdleTimeout: *row.IdleTimeout, MaxSessionLifetime: *row.MaxSessionLifetime,
-			})
-		}
+		b.IdleChecks = idleChecks(ctx, s, row)
 		return out, nil
 	})
 }

@@ -72,50 +72,6 @@ func (q *Queries) IdleCandidates(ctx context.Context, db DBTX) ([]*IdleCandidate
 	return items, nil
 }
 
-const idleSessionFacts = `-- name: IdleSessionFacts :one
-SELECT s.id, s.status::text AS status, s.session_type::text AS session_type, s.created_at,
-       s.status_changed AS running_since, s.last_access_at, s.occupying_slots,
-       u.created_at AS user_created_at, p.idle_timeout, p.max_session_lifetime
-FROM sessions s
-JOIN keypairs kp ON kp.access_key = s.access_key
-JOIN keypair_resource_policies p ON p.name = kp.resource_policy
-JOIN users u ON u.uuid = s.user_uuid
-WHERE s.id = $1
-`
-
-type IdleSessionFactsRow struct {
-	ID                 uuid.UUID
-	Status             string
-	SessionType        string
-	CreatedAt          time.Time
-	RunningSince       time.Time
-	LastAccessAt       *time.Time
-	OccupyingSlots     json.RawMessage
-	UserCreatedAt      time.Time
-	IdleTimeout        int64
-	MaxSessionLifetime int32
-}
-
-// IdleSessionFacts returns the idle checkers' facts of one session (any status), for the
-// session info's idle check report.
-func (q *Queries) IdleSessionFacts(ctx context.Context, db DBTX, id uuid.UUID) (*IdleSessionFactsRow, error) {
-	row := db.QueryRow(ctx, idleSessionFacts, id)
-	var i IdleSessionFactsRow
-	err := row.Scan(
-		&i.ID,
-		&i.Status,
-		&i.SessionType,
-		&i.CreatedAt,
-		&i.RunningSince,
-		&i.LastAccessAt,
-		&i.OccupyingSlots,
-		&i.UserCreatedAt,
-		&i.IdleTimeout,
-		&i.MaxSessionLifetime,
-	)
-	return &i, err
-}
-
 const idleUtilizationAverages = `-- name: IdleUtilizationAverages :many
 SELECT w.session_id::uuid AS session_id, m.key::text AS metric,
        avg(m.value::float8)::float8 AS average, count(*)::bigint AS samples

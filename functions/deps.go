@@ -58,6 +58,12 @@ type Deps struct {
 	ServiceAddr string
 	// HeartbeatTimeout is manager.heartbeat-timeout in seconds, for /manager/status.
 	HeartbeatTimeout float64
+	// HideAgents is manager.toml manager.hide-agents: agent identities and addresses are kept
+	// from non-superadmins (GraphQL agent summaries, image installation, container agents).
+	HideAgents bool
+	// GQLUnbatched turns the GraphQL loaders' time-window batching off (each lookup no list
+	// prefetched is its own query); tests use it to prove that lists prefetch.
+	GQLUnbatched bool
 	// BcryptCost hashes new passwords (0 means 12, Backend.AI's rounds; tests use 4).
 	BcryptCost int
 	// Enqueuer enqueues background tasks for the workers; its prefix is also the prefix of

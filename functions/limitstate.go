@@ -2,7 +2,10 @@ package functions
 
 import (
 	"context"
+	"crypto/rand"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +34,9 @@ type limitState struct {
 	passwords *authlimit.Limiter
 	fallbacks *prometheus.CounterVec
 	local     localRateLimiter
+	// token and requests make the rate limit's request ids (requestID).
+	token    string
+	requests atomic.Uint64
 
 	mu        sync.Mutex
 	downUntil time.Time
@@ -54,7 +60,7 @@ func (d *Deps) limits() *limitState {
 			panic(err) // a collector of the same name but another shape: a programming error
 		}
 	}
-	st := &limitState{fallbacks: fallbacks, local: localRateLimiter{keys: map[string]*localBucket{}}}
+	st := &limitState{fallbacks: fallbacks, local: localRateLimiter{keys: map[string]*localBucket{}}, token: rand.Text()}
 	st.passwords = authlimit.New(authlimit.Options{
 		Limits:       d.PasswordLimits,
 		Redis:        d.Redis,
@@ -82,6 +88,13 @@ func ErrTooManyPasswordAttempts(r *authlimit.Refusal) *Problem {
 	p := ErrRateLimitExceeded()
 	p.Msg = msg
 	return p.WithRetryAfter(r.RetryAfterSeconds())
+}
+
+// requestID returns an id for one request in the rate limit's shared sets: unique across
+// processes (a random token of this process, 130 bits) and within it (a counter), so that no
+// shared counter in Redis is needed.
+func (st *limitState) requestID() string {
+	return st.token + ":" + strconv.FormatUint(st.requests.Add(1), 36)
 }
 
 // redisUsable reports whether the rate limit should ask Redis (it did not just fail).

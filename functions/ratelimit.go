@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -14,17 +15,24 @@ import (
 // RateLimitWindow is Backend.AI's rolling window per access key.
 const RateLimitWindow = 900 * time.Second
 
-// rateLimitScript keeps one sorted set of request ids per access key, scored by arrival time:
-// it drops entries older than the window, adds this request and returns how many remain.
-// A rejected request still counts, as in Backend.AI.
-var rateLimitScript = redis.NewScript(` 
-local id = redis.call('INCR', KEYS[2])
-if id >= 1000000000000 then redis.call('SET', KEYS[2], 1) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, tonumber(ARGV[1]) - tonumber(ARGV[2]))
-redis.call('ZADD', KEYS[1], ARGV[1], id)
+// rateLimitScript keeps one sorted set of request ids per access key, scored by arrival time
+// (ARGV[1]): it adds this request (ARGV[3], an id unique to the request), keeps the set for
+// the window (ARGV[2] s) after it and returns how many requests arrived within the window,
+// i.e. with a score above ARGV[4] (an exclusive ZCOUNT bound). A rejected request still
+// counts, as in Backend.AI's rolling window. Entries older than the window no longer count;
+// they are dropped when ARGV[5] is "1" (one request in rateLimitTrimEvery), so that the
+// common request costs three commands besides the script call, and a key's set holds about
+// rateLimitTrimEvery stale entries at most besides its window's.
+var rateLimitScript = redis.NewScript(`
+if ARGV[5] == '1' then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4]) end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return redis.call('ZCARD', KEYS[1])
+return redis.call('ZCOUNT', KEYS[1], ARGV[4], '+inf')
 `) //nolint:gochecknoglobals
+
+// rateLimitTrimEvery is how many requests, on average, share the cost of dropping a key's
+// entries older than the window.
+const rateLimitTrimEvery = 16
 
 // rateLimit counts the request against the caller's keypair rate_limit and sets the
 // X-RateLimit-* headers. The count is shared through Redis; when Redis does not answer
@@ -44,11 +52,19 @@ func (s *Server) rateLimit(ctx huma.Context, id *Identity) *Problem {
 	)
 	if s.deps.Redis != nil && st.redisUsable() {
 		asked = true
-		score := strconv.FormatFloat(float64(now.UnixMilli())/1000, 'f', 3, 64)
-		keys := []string{s.deps.RedisPrefix + "rlim:" + id.AccessKey, s.deps.RedisPrefix + "rlim:__request_id"}
+		ms := now.UnixMilli()
+		score := strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)
+		// Scores at or below the cutoff are outside the window: the exclusive bound "(cutoff"
+		// leaves them out of the count, and the trim drops those below it.
+		cutoff := strconv.FormatFloat(float64(ms-RateLimitWindow.Milliseconds())/1000, 'f', 3, 64)
+		trim := "0"
+		if rand.IntN(rateLimitTrimEvery) == 0 {
+			trim = "1"
+		}
+		keys := []string{s.deps.RedisPrefix + "rlim:" + id.AccessKey}
 		err = authlimit.Bounded(c, RedisTimeout, func(rctx context.Context) error {
 			var err error
-			count, err = rateLimitScript.Run(rctx, s.deps.Redis, keys, score, window).Int64()
+			count, err = rateLimitScript.Run(rctx, s.deps.Redis, keys, score, window, st.requestID(), "("+cutoff, trim).Int64()
 			return err
 		})
 	}

@@ -1,7 +1,25 @@
 // Package jobs is Hangar's task contract: the names, payloads, default options and queues of
 // the asynq tasks that the API and the workers exchange, and the list of periodic jobs the
 // elected worker leader enqueues. It holds no handlers; those live in one package per concern
-// below jobs/ (jobs/maintenance, ...), and internal/worker runs them.
+// below jobs/, and internal/worker runs them:
+//
+//   - jobs/schedule: the schedule pass over a scaling group (TypeScheduleScalingGroup), with the
+//     adapter from PostgreSQL rows to internal/scheduler's snapshot, and the schedule tick
+//     (TypeScheduleTick);
+//   - jobs/session: starting (TypeSessionStart, TypeSessionStartBatch), terminating
+//     (TypeSessionTerminate) and restarting (TypeSessionRestart) sessions, and the kernel events
+//     agents report (TypeKernelEvent);
+//   - jobs/maintenance: the leader heartbeat (TypeLeaderHeartbeat) and the sweeps
+//     (TypeAgentLostCheck, TypeAgentSync, TypeSessionHangCheck, TypeUsageRecalculate);
+//   - jobs/agent: agent heartbeats (TypeAgentHeartbeat);
+//   - jobs/idle: the idle check (TypeIdleCheck);
+//   - jobs/image: registry rescans (TypeImageRescan).
+//
+// A handler package imports this package and internal packages, never a sibling handler
+// package (a depguard rule in .golangci.yml): what several of them need (publishing events,
+// enqueuing follow-ups, ending a kernel, requesting a session's termination) is in
+// internal/jobkit, status changes are internal/lifecycle's. jobs/jobstest, the tests' harness,
+// is the one package that wires them together.
 //
 // # Task types
 //

@@ -36,6 +36,13 @@ const (
 	TypeKernelEvent = "kernel:event"
 )
 
+// PreparingRetryAfter is how long a session may stay PREPARING before the schedule tick
+// retries its start under a fresh TaskID, and before a start task claims it again: its worker
+// may have died in the middle of the agent call. A retry of a start still in flight costs one
+// more create_kernels call, which agents answer idempotently; every transition after it is
+// guarded by the session's status.
+const PreparingRetryAfter = 5 * time.Second
+
 // ScheduleTickIntervalKey is the etcd key (below the namespace) holding the schedule tick's
 // period as a Go duration or seconds; DefaultScheduleTickEvery when absent.
 const ScheduleTickIntervalKey = "config/hangar/periodic/schedule-tick/interval"

@@ -6,19 +6,6 @@ FROM kernels
 WHERE cluster_role = 'main'
   AND status NOT IN ('PENDING', 'TERMINATED', 'CANCELLED');
 
--- name: KernelMarkScheduled :execrows
--- KernelMarkScheduled places a PENDING kernel on an agent and marks its slots reserved.
-UPDATE kernels
-SET agent = sqlc.arg(agent)::text,
-    agent_addr = (SELECT ag.addr FROM agents ag WHERE ag.id = sqlc.arg(agent)::text),
-    scaling_group = COALESCE(scaling_group, (SELECT ag.scaling_group FROM agents ag WHERE ag.id = sqlc.arg(agent)::text)),
-    status = 'SCHEDULED',
-    slots_reserved = true,
-    occupied_slots = sqlc.arg(occupied_slots)::jsonb,
-    status_changed = sqlc.arg(now)::timestamptz,
-    status_history = status_history || jsonb_build_object('SCHEDULED', sqlc.arg(iso)::text)
-WHERE kernels.id = sqlc.arg(id) AND kernels.status = 'PENDING';
-
 -- name: KernelTransition :many
 -- KernelTransition moves the kernels of a session (or one kernel, when kernel_id is set) whose
 -- status is one of from_statuses to to_status, recording the status history.

@@ -1,5 +1,5 @@
 -- Queries of the maintenance sweeps: lost agents, kernel reconciliation, hang tolerance and
--- usage recalculation (jobs/session/sweep.go, internal/usage).
+-- usage recalculation (jobs/maintenance/sweep.go, internal/usage).
 
 -- name: AgentMarkLost :many
 -- AgentMarkLost marks LOST every ALIVE agent not seen since the cutoff and returns them.

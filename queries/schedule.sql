@@ -107,13 +107,27 @@ FROM sessions
 WHERE access_key = ANY(sqlc.arg(access_keys)::text[])
   AND status NOT IN ('TERMINATED', 'CANCELLED', 'ERROR');
 
--- name: AgentSlotReserve :execrows
--- AgentSlotReserve adds delta to an agent slot's occupied amount unless that exceeds the
--- capacity; no row is updated then.
-UPDATE agent_slots
-SET occupied = occupied + sqlc.arg(delta)::numeric
-WHERE agent_id = sqlc.arg(agent_id) AND slot = sqlc.arg(slot)
-  AND occupied + sqlc.arg(delta)::numeric <= capacity;
+-- name: ScheduleLockAgentSlots :many
+-- ScheduleLockAgentSlots locks, in key order, the slots of the given agents for the rest of
+-- the transaction and returns their capacity and occupied amounts.
+SELECT agent_id, slot, capacity::text AS capacity, occupied::text AS occupied
+FROM agent_slots
+WHERE agent_id = ANY(sqlc.arg(agent_ids)::text[])
+ORDER BY agent_id, slot
+FOR UPDATE;
+
+-- name: ScheduleReserveAgentSlots :execrows
+-- ScheduleReserveAgentSlots adds each delta (a decimal string) to its agent slot's occupied
+-- amount where that stays within the capacity; the rows that would exceed it are left as
+-- they are. The (agent, slot) pairs must be distinct.
+UPDATE agent_slots s
+SET occupied = s.occupied + u.delta::numeric
+FROM (SELECT unnest(sqlc.arg(agent_ids)::text[]) AS agent_id,
+             unnest(sqlc.arg(slots)::text[]) AS slot,
+             unnest(sqlc.arg(deltas)::text[]) AS delta) AS u
+WHERE s.agent_id = u.agent_id AND s.slot = u.slot
+  AND s.agent_id = ANY(sqlc.arg(agent_ids)::text[])
+  AND s.occupied + u.delta::numeric <= s.capacity;
 
 -- name: AgentSlotRelease :exec
 -- AgentSlotRelease subtracts amount from an agent slot's occupied amount (never below zero).
@@ -134,23 +148,56 @@ SELECT id, status::text AS status, COALESCE(status_info, '')::text AS status_inf
 FROM sessions
 WHERE status IN ('SCHEDULED', 'PREPARING', 'TERMINATING') AND status_changed < sqlc.arg(cutoff)::timestamptz;
 
--- name: SessionMarkScheduled :execrows
--- SessionMarkScheduled marks a PENDING session SCHEDULED on its agents.
-UPDATE sessions
+-- name: ScheduleLockKernels :many
+-- ScheduleLockKernels locks, in id order, the PENDING kernels of ids for the rest of the
+-- transaction and returns their ids.
+SELECT id FROM kernels
+WHERE id = ANY(sqlc.arg(ids)::uuid[]) AND status = 'PENDING'
+ORDER BY id
+FOR UPDATE;
+
+-- name: ScheduleMarkKernels :execrows
+-- ScheduleMarkKernels places PENDING kernels on their agents and marks their slots reserved:
+-- kernel ids[i] on agents[i] with occupied_slots[i] (a JSON object).
+UPDATE kernels k
+SET agent = u.agent,
+    agent_addr = (SELECT ag.addr FROM agents ag WHERE ag.id = u.agent),
+    scaling_group = COALESCE(k.scaling_group, (SELECT ag.scaling_group FROM agents ag WHERE ag.id = u.agent)),
+    status = 'SCHEDULED',
+    slots_reserved = true,
+    occupied_slots = u.occupied_slots::jsonb,
+    status_changed = sqlc.arg(now)::timestamptz,
+    status_history = k.status_history || jsonb_build_object('SCHEDULED', sqlc.arg(iso)::text)
+FROM (SELECT unnest(sqlc.arg(ids)::uuid[]) AS id,
+             unnest(sqlc.arg(agents)::text[]) AS agent,
+             unnest(sqlc.arg(occupied_slots)::text[]) AS occupied_slots) AS u
+WHERE k.id = u.id AND k.status = 'PENDING';
+
+-- name: ScheduleMarkSessions :execrows
+-- ScheduleMarkSessions marks PENDING sessions SCHEDULED: session ids[i] on the agents of
+-- agent_ids[i] (a JSON array) with occupying_slots[i] (a JSON object).
+UPDATE sessions s
 SET status = 'SCHEDULED',
-    agent_ids = sqlc.arg(agent_ids)::text[],
-    occupying_slots = sqlc.arg(occupying_slots)::jsonb,
+    agent_ids = ARRAY(SELECT x.agent FROM jsonb_array_elements_text(u.agent_ids::jsonb) WITH ORDINALITY AS x (agent, n) ORDER BY x.n),
+    occupying_slots = u.occupying_slots::jsonb,
     status_info = 'scheduled',
     status_data = '{}',
     status_changed = sqlc.arg(now)::timestamptz,
-    status_history = status_history || jsonb_build_object('SCHEDULED', sqlc.arg(iso)::text)
-WHERE id = sqlc.arg(id) AND status = 'PENDING';
+    status_history = s.status_history || jsonb_build_object('SCHEDULED', sqlc.arg(iso)::text)
+FROM (SELECT unnest(sqlc.arg(ids)::uuid[]) AS id,
+             unnest(sqlc.arg(agent_ids)::text[]) AS agent_ids,
+             unnest(sqlc.arg(occupying_slots)::text[]) AS occupying_slots) AS u
+WHERE s.id = u.id AND s.status = 'PENDING';
 
--- name: SessionSetPendingInfo :exec
--- SessionSetPendingInfo records why a PENDING session stays pending.
-UPDATE sessions
-SET status_info = sqlc.arg(status_info)::text, status_data = sqlc.arg(status_data)::jsonb
-WHERE id = sqlc.arg(id) AND status = 'PENDING';
+-- name: ScheduleSetPendingInfo :exec
+-- ScheduleSetPendingInfo records why PENDING sessions stay pending: session ids[i] gets
+-- status_info infos[i] and status_data data[i] (a JSON object).
+UPDATE sessions s
+SET status_info = u.info, status_data = u.data::jsonb
+FROM (SELECT unnest(sqlc.arg(ids)::uuid[]) AS id,
+             unnest(sqlc.arg(infos)::text[]) AS info,
+             unnest(sqlc.arg(data)::text[]) AS data) AS u
+WHERE s.id = u.id AND s.status = 'PENDING';
 
 -- name: SessionTransition :one
 -- SessionTransition moves a session whose status is one of from_statuses to to_status,

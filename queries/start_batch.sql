@@ -64,7 +64,8 @@ RETURNING id, session_id, cluster_role, cluster_idx;
 -- session's main kernel first.
 SELECT id, session_id, status::text AS status, cluster_role, cluster_idx, local_rank, cluster_hostname,
        agent, agent_addr, image, architecture, registry, requested_slots, occupied_slots,
-       resource_opts, environ, bootstrap_script, startup_command, preopen_ports, scaling_group
+       resource_opts, environ, bootstrap_script, startup_command, preopen_ports, scaling_group,
+       internal_data
 FROM kernels
 WHERE session_id = ANY(sqlc.arg(session_ids)::uuid[])
 ORDER BY session_id, (cluster_role = 'main') DESC, cluster_idx, local_rank;

@@ -95,6 +95,7 @@ func runAPI(ctx context.Context, listen, metricsAddr string) error {
 		ManagerID:        e.cfg.Manager.ID,
 		ServiceAddr:      listen,
 		HeartbeatTimeout: e.cfg.Manager.HeartbeatTimeout,
+		HideAgents:       e.cfg.Manager.HideAgents,
 		Enqueuer:         jobs.NewEnqueuer(aq, e.cfg.Redis.QueuePrefix),
 		RedisPrefix:      e.cfg.Redis.QueuePrefix,
 		Events:           hub,

@@ -27,9 +27,11 @@ import (
 //     maxWaitSeconds answers when the session is RUNNING);
 //   - api-MB / worker-MB: peak resident memory (VmHWM) of the API and of the largest worker;
 //   - pg-commits/session and redis-cmds/session: PostgreSQL commits in the stack's database and
-//     Redis commands (the whole server) per placed session.
+//     Redis commands (the whole server: each stack has a Redis server of its own) per placed
+//     session.
 //
-// HANGAR_BENCH_SESSIONS sets the number of sessions of the throughput runs (default 10000).
+// HANGAR_BENCH_SESSIONS sets the number of sessions of the throughput runs (default 10000);
+// HANGAR_BENCH_PACED_SECONDS the length of the paced run (default 30).
 
 // benchClients is the number of concurrent clients.
 const benchClients = 50
@@ -37,12 +39,10 @@ const benchClients = 50
 // BenchmarkSessionsEndToEnd measures placement throughput and latency through the whole
 // system with 1,000 simulated agents of (32 CPU, 128 GiB) and sessions of (1 CPU, 4 GiB).
 func BenchmarkSessionsEndToEnd(b *testing.B) {
-	n := 10000
-	if v, err := strconv.Atoi(os.Getenv("HANGAR_BENCH_SESSIONS")); err == nil && v > 0 {
-		n = v
-	}
+	n := benchSessions()
 	s := stacktest.Start(b, stacktest.Options{
-		Workers: 2,
+		Workers:      2,
+		PrivateRedis: true,
 		Agents: []stacktest.AgentSpec{{
 			Runtime: "dummy", Simulate: 1000, Slots: map[string]string{"cpu": "32", "mem": "128g"},
 			// 1,000 agents heartbeating every 3 s would add 333 heartbeat jobs/s to the run.
@@ -81,11 +81,179 @@ func BenchmarkSessionsEndToEnd(b *testing.B) {
 	})
 }
 
+// benchSessions is the number of sessions of a throughput run: HANGAR_BENCH_SESSIONS, or
+// 10,000.
+func benchSessions() int {
+	if v, err := strconv.Atoi(os.Getenv("HANGAR_BENCH_SESSIONS")); err == nil && v > 0 {
+		return v
+	}
+	return 10000
+}
+
+// BenchmarkSessionsWorkers measures how placement throughput grows with the number of worker
+// processes: for 1, 2 and 4 workers, a stack of its own with 1,000 simulated agents of
+// (32 CPU, 128 GiB), 50 clients creating sessions of (1 CPU, 4 GiB) with enqueueOnly, timed
+// until every session is RUNNING.
+func BenchmarkSessionsWorkers(b *testing.B) {
+	n := benchSessions()
+	for _, workers := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			s := stacktest.Start(b, stacktest.Options{
+				Workers:      workers,
+				PrivateRedis: true,
+				Agents: []stacktest.AgentSpec{{
+					Runtime: "dummy", Simulate: 1000, Slots: map[string]string{"cpu": "32", "mem": "128g"},
+					Env: []string{"HANGAR_HEARTBEAT_INTERVAL=20s"}, // as in BenchmarkSessionsEndToEnd
+				}},
+				ReadyTimeout: 3 * time.Minute,
+			})
+			unlimit(b, s)
+			round := 0
+			for b.Loop() {
+				m := measure(b, s, func() []time.Duration {
+					round++
+					prefix := fmt.Sprintf("k%d", round)
+					runClients(b, s, n, prefix, true)
+					waitRunning(b, s, n, "bench-"+prefix+"-", 5*time.Minute)
+					return nil
+				})
+				m.report(b, n)
+				destroyAll(b, s)
+			}
+		})
+	}
+}
+
+// pacedRate is the create rate of BenchmarkSessionsPaced, per second.
+const pacedRate = 60
+
+// BenchmarkSessionsPaced offers an open-loop load: one creator starts a create
+// (enqueueOnly) every 1/60 s whatever the earlier ones are doing, for
+// HANGAR_BENCH_PACED_SECONDS (default 30), on 200 simulated agents of (32 CPU, 128 GiB)
+// heartbeating every second (the stack's period, three times Backend.AI's default rate), with
+// 2 workers. Once every session is RUNNING it reports, from the sessions' status_history:
+//
+//   - lag-p50-ms / lag-p99-ms / lag-max-ms: SCHEDULED → RUNNING;
+//   - run-p50-ms / run-p99-ms / run-max-ms: created_at → RUNNING;
+//   - creates/s: the rate actually offered, and create-p99-ms the create call's latency.
+func BenchmarkSessionsPaced(b *testing.B) {
+	seconds := 30
+	if v, err := strconv.Atoi(os.Getenv("HANGAR_BENCH_PACED_SECONDS")); err == nil && v > 0 {
+		seconds = v
+	}
+	n := seconds * pacedRate
+	s := stacktest.Start(b, stacktest.Options{
+		Workers:      2,
+		PrivateRedis: true,
+		Agents: []stacktest.AgentSpec{{
+			Runtime: "dummy", Simulate: 200, Slots: map[string]string{"cpu": "32", "mem": "128g"},
+		}},
+		ReadyTimeout: 3 * time.Minute,
+	})
+	unlimit(b, s)
+	round := 0
+	for b.Loop() {
+		round++
+		prefix := fmt.Sprintf("bench-r%d-", round)
+		var offered time.Duration
+		var calls []time.Duration
+		m := measure(b, s, func() []time.Duration {
+			offered, calls = runPaced(b, s, n, prefix)
+			waitRunning(b, s, n, prefix, 5*time.Minute)
+			return nil
+		})
+		lag, run := statusLags(b, s, prefix)
+		require.Len(b, lag, n)
+		m.report(b, n)
+		b.ReportMetric(float64(n)/offered.Seconds(), "creates/s")
+		reportPercentiles(b, "create", calls)
+		reportPercentiles(b, "lag", lag)
+		reportPercentiles(b, "run", run)
+		destroyAll(b, s)
+	}
+}
+
+// runPaced starts one create of a session named prefix+i every 1/pacedRate s, each in a
+// goroutine of its own, and returns when all have answered: how long the offering took and
+// each create call's latency.
+func runPaced(b *testing.B, s *stacktest.Stack, n int, prefix string) (time.Duration, []time.Duration) {
+	b.Helper()
+	lat := make([]time.Duration, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Second / pacedRate)
+	defer tick.Stop()
+	start := time.Now()
+	for i := range n {
+		if i > 0 {
+			<-tick.C
+		}
+		wg.Go(func() {
+			body := map[string]any{
+				"name": fmt.Sprintf("%s%d", prefix, i), "image": "python", "enqueueOnly": true,
+				"config": map[string]any{"resources": map[string]string{"cpu": "1", "mem": "4g"}},
+			}
+			t0 := time.Now()
+			res, err := s.Request(http.MethodPost, "/session", body, &stacktest.User)
+			lat[i] = time.Since(t0)
+			if err == nil && res.Status != http.StatusCreated {
+				err = fmt.Errorf("create %d: %d %s", i, res.Status, res.Body)
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	offered := time.Since(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return offered, lat
+}
+
+// statusLags returns, for every session whose name starts with prefix, the time from
+// SCHEDULED to RUNNING and from its creation to RUNNING, as its status_history records them.
+func statusLags(b *testing.B, s *stacktest.Stack, prefix string) (lag, run []time.Duration) {
+	b.Helper()
+	rows, err := s.DB.Query(context.Background(), `SELECT
+			(extract(epoch FROM (status_history->>'RUNNING')::timestamptz - (status_history->>'SCHEDULED')::timestamptz) * 1e6)::bigint,
+			(extract(epoch FROM (status_history->>'RUNNING')::timestamptz - created_at) * 1e6)::bigint
+		FROM sessions WHERE starts_with(name, $1)`, prefix)
+	require.NoError(b, err)
+	defer rows.Close()
+	for rows.Next() {
+		var l, r int64 // µs
+		require.NoError(b, rows.Scan(&l, &r))
+		lag = append(lag, time.Duration(l)*time.Microsecond)
+		run = append(run, time.Duration(r)*time.Microsecond)
+	}
+	require.NoError(b, rows.Err())
+	return lag, run
+}
+
+// reportPercentiles reports the p50, p99 and maximum of d in milliseconds as
+// <name>-p50-ms, <name>-p99-ms and <name>-max-ms.
+func reportPercentiles(b *testing.B, name string, d []time.Duration) {
+	b.Helper()
+	if len(d) == 0 {
+		return
+	}
+	l := slices.Clone(d)
+	slices.Sort(l)
+	ms := func(v time.Duration) float64 { return float64(v.Microseconds()) / 1000 }
+	b.ReportMetric(ms(l[min(len(l)-1, len(l)/2)]), name+"-p50-ms")
+	b.ReportMetric(ms(l[min(len(l)-1, int(0.99*float64(len(l))))]), name+"-p99-ms")
+	b.ReportMetric(ms(l[len(l)-1]), name+"-max-ms")
+}
+
 // BenchmarkSessionsProcessRuntime measures create→RUNNING with the process runtime: rounds
 // of 50 concurrent creates of Python sessions on one agent, each session a real process.
 func BenchmarkSessionsProcessRuntime(b *testing.B) {
 	s := stacktest.Start(b, stacktest.Options{
-		Workers: 2,
+		Workers:      2,
+		PrivateRedis: true,
 		Agents: []stacktest.AgentSpec{{
 			Runtime: "process", Slots: map[string]string{"cpu": "64", "mem": "256g"},
 			// A warm interpreter ready for each of a round's creates.
@@ -252,27 +420,42 @@ func destroyAll(b *testing.B, s *stacktest.Stack) {
 	s.RequireConsistent(b)
 }
 
+// statsFlushWait is how long a PostgreSQL backend may keep its statistics before they reach
+// pg_stat_database (PostgreSQL 15+: PGSTAT_IDLE_INTERVAL, 10 s), and a margin.
+const statsFlushWait = 10500 * time.Millisecond
+
 // counters are the PostgreSQL commits of the stack's database and the Redis server's
 // processed commands at one moment.
 type counters struct {
 	commits, redisCmds int64
 }
 
-func readCounters(b *testing.B, s *stacktest.Stack) counters {
+func readCounters(b *testing.B, s *stacktest.Stack, after bool) counters {
 	b.Helper()
 	ctx := context.Background()
 	var c counters
-	// Backends report to pg_stat_database at most once a second; waiting one interval makes
-	// the count include the run's last commits (heartbeats keep adding a few: they are counted).
-	time.Sleep(1100 * time.Millisecond) // the statistics flush interval, not a state wait
-	require.NoError(b, s.DB.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&c.commits))
-	info, err := s.Redis.Info(ctx, "stats").Result()
-	require.NoError(b, err)
-	for line := range strings.SplitSeq(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
-			c.redisCmds, err = strconv.ParseInt(v, 10, 64)
-			require.NoError(b, err)
+	readRedis := func() {
+		info, err := s.Redis.Info(ctx, "stats").Result()
+		require.NoError(b, err)
+		for line := range strings.SplitSeq(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
+				c.redisCmds, err = strconv.ParseInt(v, 10, 64)
+				require.NoError(b, err)
+			}
 		}
+	}
+	// Redis counts at once, so its window is the run's; PostgreSQL's after the statistics
+	// flush (the background of heartbeats during the wait after a run is counted too).
+	if after {
+		readRedis()
+	}
+	// Backends report to pg_stat_database at most once a second while busy, and a backend
+	// gone idle within a second of its last report only after 10 s: waiting that long makes
+	// the count include the run's last commits.
+	time.Sleep(statsFlushWait) // the statistics flush interval, not a state wait
+	require.NoError(b, s.DB.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&c.commits))
+	if !after {
+		readRedis()
 	}
 	return c
 }
@@ -288,11 +471,11 @@ type measurement struct {
 // measure runs fn and records time, counters and peak memory around it.
 func measure(b *testing.B, s *stacktest.Stack, fn func() []time.Duration) measurement {
 	b.Helper()
-	m := measurement{before: readCounters(b, s)}
+	m := measurement{before: readCounters(b, s, false)}
 	start := time.Now()
 	m.latencies = fn()
 	m.elapsed = time.Since(start)
-	m.after = readCounters(b, s)
+	m.after = readCounters(b, s, true)
 	m.apiMB = peakRSS(b, s.API.Cmd.Process.Pid)
 	for _, w := range s.Workers {
 		m.workMB = max(m.workMB, peakRSS(b, w.Cmd.Process.Pid))

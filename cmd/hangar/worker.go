@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/jobkit"
 	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
@@ -20,6 +22,7 @@ import (
 	idlejobs "github.com/hangar-run/hangar/jobs/idle"
 	imagejobs "github.com/hangar-run/hangar/jobs/image"
 	"github.com/hangar-run/hangar/jobs/maintenance"
+	schedulejobs "github.com/hangar-run/hangar/jobs/schedule"
 	sessionjobs "github.com/hangar-run/hangar/jobs/session"
 )
 
@@ -50,12 +53,24 @@ func init() {
 	rootCmd.AddCommand(cmd)
 }
 
-// registerHandlers registers every job handler package on mux.
+// registerHandlers registers every job handler package on mux. Each package registers its
+// own task types; the ones that call agents share one pool of agent clients, which lives as
+// long as the process.
 func registerHandlers(mux *asynq.ServeMux, deps *worker.Deps) error {
+	rpc := agentrpc.NewPool(agentrpc.ClientOptions{Timeout: jobkit.DefaultRPCTimeout, Logger: deps.Logger})
 	for _, register := range []func(*asynq.ServeMux, *worker.Deps) error{
-		maintenance.Register,
+		func(mux *asynq.ServeMux, deps *worker.Deps) error {
+			return maintenance.RegisterWith(mux, deps, maintenance.Options{RPC: rpc})
+		},
 		agentjobs.Register,
-		sessionjobs.Register,
+		schedulejobs.Register,
+		func(mux *asynq.ServeMux, deps *worker.Deps) error {
+			h, err := sessionjobs.New(deps, sessionjobs.Options{RPC: rpc})
+			if err == nil {
+				h.Register(mux)
+			}
+			return err
+		},
 		imagejobs.Register,
 		idlejobs.Register,
 	} {

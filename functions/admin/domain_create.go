@@ -8,10 +8,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/hostperm"
-	"github.com/hangar-run/hangar/internal/names"
 )
 
 // DomainCreate is the body of create-domain.
@@ -33,31 +31,21 @@ func registerCreateDomain(s *functions.Server) {
 		ID: "create-domain", Method: http.MethodPost, Path: "/admin/domains",
 		Summary:     "Create a domain",
 		Description: "Creates a domain. Resource slots must be known slots; their amounts are normalized (binary sizes become bytes). A duplicate name is 400.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*domainOutput, error) {
 		b := in.Body
-		if err := functions.CheckName("name", b.Name, names.MaxShortName); err != nil {
-			return nil, err
-		}
-		total, err := encodeSlots(s, "total_resource_slots", b.TotalResourceSlots)
-		if err != nil {
-			return nil, err
-		}
-		hosts, err := hostperm.Encode(b.AllowedVfolderHosts)
-		if err != nil {
-			return nil, err
-		}
-		row, err := db.Q.DomainInsert(ctx, s.Deps().Pool, &dbsqlc.DomainInsertParams{
+		row, err := s.AdminService().CreateDomain(ctx, svcCaller(ctx), adminsvc.DomainCreate{
 			Name:                    b.Name,
 			Description:             b.Description,
-			IsActive:                deref(b.IsActive, true),
-			TotalResourceSlots:      total,
-			AllowedVfolderHosts:     hosts,
-			AllowedDockerRegistries: nonNil(b.AllowedDockerRegistries),
+			IsActive:                b.IsActive,
+			TotalResourceSlots:      b.TotalResourceSlots,
+			AllowedVfolderHosts:     b.AllowedVfolderHosts,
+			AllowedDockerRegistries: b.AllowedDockerRegistries,
 			IntegrationID:           b.IntegrationID,
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "domain")
+			return nil, functions.FromService(err)
 		}
 		d, err := domainFromRow(row)
 		if err != nil {

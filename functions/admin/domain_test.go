@@ -121,9 +121,9 @@ func TestDomainCRUD(t *testing.T) {
 
 	// Purge refuses while projects or users remain.
 	p = env.Do(t, http.MethodDelete, "/admin/domains/science?purge=true", nil, sa).RequireProblem(t, 400, "invalid-api-params")
-	require.Contains(t, p.Msg, "still in use")
+	require.Contains(t, p.Msg, "There are groups bound to the domain. Remove groups first.")
 	p = env.Do(t, http.MethodDelete, "/admin/domains/default?purge=true", nil, sa).RequireProblem(t, 400, "invalid-api-params")
-	require.Contains(t, p.Msg, "still in use")
+	require.Contains(t, p.Msg, "There are users bound to the domain. Remove users first.")
 	env.Do(t, http.MethodDelete, "/admin/projects/"+projects.Items[0].ID.String()+"?purge=true", nil, sa).RequireStatus(t, 204)
 	env.Do(t, http.MethodDelete, "/admin/domains/science?purge=true", nil, sa).RequireStatus(t, 204)
 	env.Do(t, http.MethodGet, "/admin/domains/science", nil, sa).RequireProblem(t, 404, "object-not-found")

@@ -8,10 +8,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/hostperm"
-	"github.com/hangar-run/hangar/internal/names"
 )
 
 // DomainUpdate is the body of update-domain: only the fields given change.
@@ -34,37 +32,21 @@ func registerUpdateDomain(s *functions.Server) {
 		ID: "update-domain", Method: http.MethodPatch, Path: "/admin/domains/{name}",
 		Summary:     "Update a domain",
 		Description: "Changes the fields given and leaves the others. new_name renames the domain (400 if the name is taken).",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusServiceUnavailable, http.StatusNotFound},
 	}), func(ctx context.Context, in *input) (*domainOutput, error) {
 		b := in.Body
-		if b.NewName != nil {
-			if err := functions.CheckName("new_name", *b.NewName, names.MaxShortName); err != nil {
-				return nil, err
-			}
-		}
-		params := &dbsqlc.DomainUpdateParams{
-			Name:                    in.Name,
-			NewName:                 b.NewName,
+		row, err := s.AdminService().ModifyDomain(ctx, svcCaller(ctx), in.Name, adminsvc.DomainModify{
+			Name:                    b.NewName,
 			Description:             b.Description,
 			IsActive:                b.IsActive,
+			TotalResourceSlots:      b.TotalResourceSlots,
+			AllowedVfolderHosts:     b.AllowedVfolderHosts,
 			AllowedDockerRegistries: b.AllowedDockerRegistries,
 			IntegrationID:           b.IntegrationID,
-		}
-		var err error
-		if b.TotalResourceSlots != nil {
-			if params.TotalResourceSlots, err = encodeSlots(s, "total_resource_slots", b.TotalResourceSlots); err != nil {
-				return nil, err
-			}
-		}
-		if b.AllowedVfolderHosts != nil {
-			if params.AllowedVfolderHosts, err = hostperm.Encode(b.AllowedVfolderHosts); err != nil {
-				return nil, err
-			}
-		}
-		row, err := db.Q.DomainUpdate(ctx, s.Deps().Pool, params)
+		})
 		if err != nil {
-			return nil, functions.FromDB(err, "domain")
+			return nil, functions.FromService(err)
 		}
 		d, err := domainFromRow(row)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/auth"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
@@ -83,40 +82,4 @@ func loadKeypair(ctx context.Context, q db.DBTX, id *functions.Identity, accessK
 		return nil, err
 	}
 	return row, nil
-}
-
-// checkAdminFlag allows only superadmins to give is_admin keypairs to users whose role is not
-// admin or superadmin.
-func checkAdminFlag(id *functions.Identity, isAdmin bool, ownerRole dbsqlc.UserRole) error {
-	if isAdmin && !id.IsSuperadmin() && !isAdminRole(ownerRole) {
-		return functions.ErrInsufficientPrivilege("Only superadmins may give admin keypairs to users who are not admins.")
-	}
-	return nil
-}
-
-// newKeypair is a keypair to insert.
-type newKeypair struct {
-	user           *dbsqlc.User
-	isActive       bool
-	isAdmin        bool
-	resourcePolicy string
-	rateLimit      int32
-}
-
-// insertKeypair generates and stores a keypair.
-func insertKeypair(ctx context.Context, q db.DBTX, k newKeypair) (*dbsqlc.Keypair, error) {
-	access, secret, err := auth.GenerateKeypair()
-	if err != nil {
-		return nil, err
-	}
-	return db.Q.KeypairInsert(ctx, q, &dbsqlc.KeypairInsertParams{
-		AccessKey:      access,
-		SecretKey:      secret,
-		UserID:         k.user.Email,
-		UserUuid:       k.user.Uuid,
-		IsActive:       k.isActive,
-		IsAdmin:        k.isAdmin,
-		RateLimit:      k.rateLimit,
-		ResourcePolicy: k.resourcePolicy,
-	})
 }

@@ -5,11 +5,9 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // KeypairCreate is the body of create-keypair.
@@ -29,49 +27,21 @@ func registerCreateKeypair(s *functions.Server) {
 		ID: "create-keypair", Method: http.MethodPost, Path: "/admin/keypairs",
 		Summary: "Create a keypair",
 		Description: "Generates a keypair for a user and answers it with its secret key, which is not shown to " +
-			"anyone but its owner again. A user without a main access key gets this one as main. Domain admins " +
-			"create keypairs for users of their own domain, never for superadmins.",
-		Tag: tag, Role: functions.Admin, Frozen: functions.WriteOp, Status: http.StatusCreated,
-		Errors: []int{http.StatusForbidden, http.StatusNotFound},
+			"anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.",
+		Tag: tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable, http.StatusForbidden, http.StatusNotFound},
 	}), func(ctx context.Context, in *input) (*keypairOutput, error) {
 		b := in.Body
-		id := caller(ctx)
-		var out Keypair
-		err := db.InTx(ctx, s.Deps().Pool, func(tx pgx.Tx) error {
-			u, err := lookupUser(ctx, tx, b.User)
-			if err != nil {
-				return err
-			}
-			if err := checkUser(id, u); err != nil {
-				return err
-			}
-			isAdmin := deref(b.IsAdmin, false)
-			if err := checkAdminFlag(id, isAdmin, u.Role); err != nil {
-				return err
-			}
-			kp, err := insertKeypair(ctx, tx, newKeypair{
-				user:           u,
-				isActive:       deref(b.IsActive, true),
-				isAdmin:        isAdmin,
-				resourcePolicy: deref(b.ResourcePolicy, defaultPolicy),
-				rateLimit:      deref(b.RateLimit, int32(defaultRateLimit)),
-			})
-			if err != nil {
-				return err
-			}
-			isMain := false
-			if u.MainAccessKey == nil && kp.IsActive {
-				if _, err := db.Q.UserSetMainAccessKey(ctx, tx, &dbsqlc.UserSetMainAccessKeyParams{Uuid: u.Uuid, MainAccessKey: &kp.AccessKey}); err != nil {
-					return err
-				}
-				isMain = true
-			}
-			out = keypairFromRow(kp, isMain, true)
-			return nil
+		kp, err := s.AdminService().CreateKeypair(ctx, svcCaller(ctx), adminsvc.KeypairCreate{
+			User:           b.User,
+			IsActive:       b.IsActive,
+			IsAdmin:        b.IsAdmin,
+			ResourcePolicy: b.ResourcePolicy,
+			RateLimit:      b.RateLimit,
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "keypair")
+			return nil, functions.FromService(err)
 		}
-		return &keypairOutput{Body: out}, nil
+		return &keypairOutput{Body: keypairFromRow(kp.Keypair, kp.IsMain, true)}, nil
 	})
 }

@@ -7,8 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // KeypairUpdate is the body of update-keypair: only the fields given change.
@@ -27,33 +26,20 @@ func registerUpdateKeypair(s *functions.Server) {
 	huma.Register(s.API(), functions.Op(functions.OpSpec{
 		ID: "update-keypair", Method: http.MethodPatch, Path: "/admin/keypairs/{access_key}",
 		Summary:     "Update a keypair",
-		Description: "Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.",
-		Tag:         tag, Role: functions.Admin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusForbidden, http.StatusNotFound},
+		Description: "Changes the fields given and leaves the others. Superadmins only.",
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusServiceUnavailable, http.StatusForbidden, http.StatusNotFound},
 	}), func(ctx context.Context, in *input) (*keypairOutput, error) {
 		b := in.Body
-		id := caller(ctx)
-		pool := s.Deps().Pool
-		row, err := db.Q.KeypairGetByAccessKey(ctx, pool, in.AccessKey)
-		if err != nil {
-			return nil, functions.FromDB(err, "keypair")
-		}
-		if err := checkOwner(id, row.DomainName, row.Role); err != nil {
-			return nil, err
-		}
-		if err := checkAdminFlag(id, deref(b.IsAdmin, false), row.Role); err != nil {
-			return nil, err
-		}
-		kp, err := db.Q.KeypairUpdate(ctx, pool, &dbsqlc.KeypairUpdateParams{
-			AccessKey:      in.AccessKey,
+		kp, err := s.AdminService().ModifyKeypair(ctx, svcCaller(ctx), in.AccessKey, adminsvc.KeypairModify{
 			IsActive:       b.IsActive,
 			IsAdmin:        b.IsAdmin,
 			ResourcePolicy: b.ResourcePolicy,
 			RateLimit:      b.RateLimit,
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "keypair")
+			return nil, functions.FromService(err)
 		}
-		return &keypairOutput{Body: keypairFromRow(kp, row.IsMain, false)}, nil
+		return &keypairOutput{Body: keypairFromRow(kp.Keypair, kp.IsMain, false)}, nil
 	})
 }

@@ -8,10 +8,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/hostperm"
-	"github.com/hangar-run/hangar/internal/names"
 )
 
 // ProjectCreate is the body of create-project.
@@ -36,39 +35,28 @@ func registerCreateProject(s *functions.Server) {
 		Summary: "Create a project",
 		Description: "Creates a project (a Backend.AI group) in a domain. Domain admins create projects in their own " +
 			"domain only (403 otherwise). A name already used in the domain, or an unknown domain or resource policy, is 400.",
-		Tag: tag, Role: functions.Admin, Frozen: functions.WriteOp, Status: http.StatusCreated,
-		Errors: []int{http.StatusForbidden},
+		Tag: tag, Role: functions.Admin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable, http.StatusForbidden},
 	}), func(ctx context.Context, in *input) (*projectOutput, error) {
 		b := in.Body
-		if err := functions.CheckName("name", b.Name, names.MaxShortName); err != nil {
-			return nil, err
+		var typ *dbsqlc.ProjectType
+		if b.Type != nil {
+			t := dbsqlc.ProjectType(*b.Type)
+			typ = &t
 		}
-		id := caller(ctx)
-		domain := deref(b.DomainName, id.Domain())
-		if err := checkDomain(id, domain); err != nil {
-			return nil, err
-		}
-		total, err := encodeSlots(s, "total_resource_slots", b.TotalResourceSlots)
-		if err != nil {
-			return nil, err
-		}
-		hosts, err := hostperm.Encode(b.AllowedVfolderHosts)
-		if err != nil {
-			return nil, err
-		}
-		row, err := db.Q.GroupInsert(ctx, s.Deps().Pool, &dbsqlc.GroupInsertParams{
+		row, err := s.AdminService().CreateProject(ctx, svcCaller(ctx), adminsvc.ProjectCreate{
 			Name:                b.Name,
+			DomainName:          b.DomainName,
 			Description:         b.Description,
-			IsActive:            deref(b.IsActive, true),
+			IsActive:            b.IsActive,
+			TotalResourceSlots:  b.TotalResourceSlots,
+			AllowedVfolderHosts: b.AllowedVfolderHosts,
 			IntegrationID:       b.IntegrationID,
-			DomainName:          domain,
-			TotalResourceSlots:  total,
-			AllowedVfolderHosts: hosts,
-			ResourcePolicy:      deref(b.ResourcePolicy, defaultPolicy),
-			Type:                dbsqlc.ProjectType(deref(b.Type, string(dbsqlc.ProjectTypeGeneral))),
+			ResourcePolicy:      b.ResourcePolicy,
+			Type:                typ,
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "project")
+			return nil, functions.FromService(err)
 		}
 		p, err := projectFromRow(row)
 		if err != nil {

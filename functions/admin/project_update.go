@@ -8,10 +8,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/hostperm"
-	"github.com/hangar-run/hangar/internal/names"
 )
 
 // ProjectUpdate is the body of update-project: only the fields given change.
@@ -34,41 +32,21 @@ func registerUpdateProject(s *functions.Server) {
 		ID: "update-project", Method: http.MethodPatch, Path: "/admin/projects/{project_id}",
 		Summary:     "Update a project",
 		Description: "Changes the fields given and leaves the others. Domain admins change projects of their own domain only. Members are managed with the members operations.",
-		Tag:         tag, Role: functions.Admin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusForbidden, http.StatusNotFound},
+		Tag:         tag, Role: functions.Admin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusServiceUnavailable, http.StatusForbidden, http.StatusNotFound},
 	}), func(ctx context.Context, in *input) (*projectOutput, error) {
 		b := in.Body
-		if b.Name != nil {
-			if err := functions.CheckName("name", *b.Name, names.MaxShortName); err != nil {
-				return nil, err
-			}
-		}
-		pool := s.Deps().Pool
-		if _, err := loadProject(ctx, pool, caller(ctx), in.id()); err != nil {
-			return nil, err
-		}
-		params := &dbsqlc.GroupUpdateParams{
-			ID:             in.id(),
-			Name:           b.Name,
-			Description:    b.Description,
-			IsActive:       b.IsActive,
-			IntegrationID:  b.IntegrationID,
-			ResourcePolicy: b.ResourcePolicy,
-		}
-		var err error
-		if b.TotalResourceSlots != nil {
-			if params.TotalResourceSlots, err = encodeSlots(s, "total_resource_slots", b.TotalResourceSlots); err != nil {
-				return nil, err
-			}
-		}
-		if b.AllowedVfolderHosts != nil {
-			if params.AllowedVfolderHosts, err = hostperm.Encode(b.AllowedVfolderHosts); err != nil {
-				return nil, err
-			}
-		}
-		row, err := db.Q.GroupUpdate(ctx, pool, params)
+		row, err := s.AdminService().ModifyProject(ctx, svcCaller(ctx), in.id(), adminsvc.ProjectModify{
+			Name:                b.Name,
+			Description:         b.Description,
+			IsActive:            b.IsActive,
+			TotalResourceSlots:  b.TotalResourceSlots,
+			AllowedVfolderHosts: b.AllowedVfolderHosts,
+			IntegrationID:       b.IntegrationID,
+			ResourcePolicy:      b.ResourcePolicy,
+		})
 		if err != nil {
-			return nil, functions.FromDB(err, "project")
+			return nil, functions.FromService(err)
 		}
 		p, err := projectFromRow(row)
 		if err != nil {

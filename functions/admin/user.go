@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
@@ -114,45 +115,11 @@ func oneUser(ctx context.Context, q db.DBTX, r *dbsqlc.User) (User, error) {
 	return us[0], nil
 }
 
-// parseUUIDs parses a list of ids given in field, without duplicates.
-func parseUUIDs(field string, in []string) ([]uuid.UUID, error) {
-	out := make([]uuid.UUID, 0, len(in))
-	seen := map[uuid.UUID]bool{}
-	for _, raw := range in {
-		id, err := uuid.Parse(raw)
-		if err != nil {
-			return nil, functions.ErrInvalidAPIParams(field+": invalid id "+raw, map[string]string{field: "not a uuid: " + raw})
-		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
+// userFromService converts a user the administration service wrote.
+func userFromService(u adminsvc.User) User {
+	groups := make([]UserGroup, 0, len(u.Groups))
+	for _, g := range u.Groups {
+		groups = append(groups, UserGroup{ID: g.ID, Name: g.Name})
 	}
-	return out, nil
-}
-
-// checkProjectsInDomain verifies that every project id exists in domain (400 otherwise).
-func checkProjectsInDomain(ctx context.Context, q db.DBTX, domain string, ids []uuid.UUID) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	found, err := db.Q.GroupIDsInDomain(ctx, q, &dbsqlc.GroupIDsInDomainParams{DomainName: domain, IDs: ids})
-	if err != nil {
-		return err
-	}
-	have := map[uuid.UUID]bool{}
-	for _, id := range found {
-		have[id] = true
-	}
-	var missing []string
-	for _, id := range ids {
-		if !have[id] {
-			missing = append(missing, id.String())
-		}
-	}
-	if len(missing) > 0 {
-		return functions.ErrInvalidAPIParams("group_ids: no such project in domain "+domain,
-			map[string]any{"group_ids": missing})
-	}
-	return nil
+	return userFromRow(u.User, groups)
 }

@@ -3,13 +3,11 @@ package admin
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
@@ -21,7 +19,7 @@ type UserCreate struct {
 	FullName           *string  `json:"full_name,omitempty" maxLength:"64" doc:"Full name."`
 	Description        *string  `json:"description,omitempty" maxLength:"500" doc:"Free-form description."`
 	Status             *string  `json:"status,omitempty" enum:"active,inactive,deleted,before-verification" default:"active" doc:"Account status; the generated keypair is active only for active users."`
-	DomainName         *string  `json:"domain_name,omitempty" minLength:"1" maxLength:"64" doc:"Domain of the user. Default: the caller's domain; domain admins may only use their own." example:"default"`
+	DomainName         *string  `json:"domain_name,omitempty" minLength:"1" maxLength:"64" doc:"Domain of the user. Default: the caller's domain." example:"default"`
 	Role               *string  `json:"role,omitempty" enum:"superadmin,admin,user,monitor" default:"user" doc:"Role. Only superadmins may create admins and superadmins."`
 	NeedPasswordChange *bool    `json:"need_password_change,omitempty" default:"false" doc:"Whether the user must change the password at the next login."`
 	ResourcePolicy     *string  `json:"resource_policy,omitempty" minLength:"1" maxLength:"256" default:"default" doc:"User resource policy; it must exist."`
@@ -48,96 +46,36 @@ func registerCreateUser(s *functions.Server) {
 		Summary: "Create a user",
 		Description: "Creates a user with a generated main keypair (is_admin for admins and superadmins, resource " +
 			"policy \"default\", rate limit 30000) and answers both; the secret key is shown this once. The password " +
-			"is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or " +
-			"superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.",
-		Tag: tag, Role: functions.Admin, Frozen: functions.WriteOp, Status: http.StatusCreated,
-		Errors: []int{http.StatusForbidden},
+			"is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. " +
+			"Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.",
+		Tag: tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable, http.StatusForbidden},
 	}), func(ctx context.Context, in *input) (*output, error) {
 		b := in.Body
-		id := caller(ctx)
-		if err := checkEmail("email", b.Email); err != nil {
-			return nil, err
+		uc := adminsvc.UserCreate{
+			Email:              b.Email,
+			Username:           b.Username,
+			Password:           b.Password,
+			FullName:           b.FullName,
+			Description:        b.Description,
+			DomainName:         b.DomainName,
+			NeedPasswordChange: b.NeedPasswordChange,
+			ResourcePolicy:     b.ResourcePolicy,
+			GroupIDs:           b.GroupIDs,
+			AllowedClientIP:    b.AllowedClientIP,
 		}
-		domain := deref(b.DomainName, id.Domain())
-		if err := checkDomain(id, domain); err != nil {
-			return nil, err
+		if b.Status != nil {
+			st := dbsqlc.UserStatus(*b.Status)
+			uc.Status = &st
 		}
-		role := dbsqlc.UserRole(deref(b.Role, string(dbsqlc.UserRoleUser)))
-		if err := checkGrantRole(id, role); err != nil {
-			return nil, err
+		if b.Role != nil {
+			r := dbsqlc.UserRole(*b.Role)
+			uc.Role = &r
 		}
-		groupIDs, err := parseUUIDs("group_ids", b.GroupIDs)
+		u, err := s.AdminService().CreateUser(ctx, svcCaller(ctx), uc)
 		if err != nil {
-			return nil, err
+			return nil, functions.FromService(err)
 		}
-		ips, err := parseClientIPs(b.AllowedClientIP)
-		if err != nil {
-			return nil, err
-		}
-		if len(ips) == 0 {
-			ips = nil
-		}
-		hash, err := hashPassword(s, b.Password)
-		if err != nil {
-			return nil, err
-		}
-		username := b.Username
-		if username == nil {
-			local, _, _ := strings.Cut(b.Email, "@")
-			username = &local
-		}
-		status := dbsqlc.UserStatus(deref(b.Status, string(dbsqlc.UserStatusActive)))
-		now := s.Deps().Clock()
-
-		var out UserCreated
-		err = db.InTx(ctx, s.Deps().Pool, func(tx pgx.Tx) error {
-			if err := checkProjectsInDomain(ctx, tx, domain, groupIDs); err != nil {
-				return err
-			}
-			u, err := db.Q.UserInsert(ctx, tx, &dbsqlc.UserInsertParams{
-				Username:           username,
-				Email:              b.Email,
-				Password:           &hash,
-				NeedPasswordChange: deref(b.NeedPasswordChange, false),
-				PasswordChangedAt:  &now,
-				FullName:           b.FullName,
-				Description:        b.Description,
-				Status:             status,
-				DomainName:         domain,
-				Role:               role,
-				AllowedClientIp:    ips,
-				ResourcePolicy:     deref(b.ResourcePolicy, defaultPolicy),
-			})
-			if err != nil {
-				return functions.FromDB(err, "user")
-			}
-			kp, err := insertKeypair(ctx, tx, newKeypair{
-				user:           u,
-				isActive:       status == dbsqlc.UserStatusActive,
-				isAdmin:        isAdminRole(role),
-				resourcePolicy: defaultPolicy,
-				rateLimit:      defaultRateLimit,
-			})
-			if err != nil {
-				return functions.FromDB(err, "keypair")
-			}
-			if u, err = db.Q.UserSetMainAccessKey(ctx, tx, &dbsqlc.UserSetMainAccessKeyParams{Uuid: u.Uuid, MainAccessKey: &kp.AccessKey}); err != nil {
-				return err
-			}
-			if len(groupIDs) > 0 {
-				if _, err := db.Q.AssociationGroupsUsersAddGroups(ctx, tx, &dbsqlc.AssociationGroupsUsersAddGroupsParams{UserID: u.Uuid, GroupIds: groupIDs}); err != nil {
-					return err
-				}
-			}
-			if out.User, err = oneUser(ctx, tx, u); err != nil {
-				return err
-			}
-			out.Keypair = keypairFromRow(kp, true, true)
-			return nil
-		})
-		if err != nil {
-			return nil, functions.FromDB(err, "user")
-		}
-		return &output{Body: out}, nil
+		return &output{Body: UserCreated{User: userFromService(u.User), Keypair: keypairFromRow(u.Keypair, true, true)}}, nil
 	})
 }

@@ -5,15 +5,11 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
-
-// statusInfoAdmin records that an administrator set a user's status.
-const statusInfoAdmin = "admin-requested"
 
 // UserUpdate is the body of update-user: only the fields given change.
 type UserUpdate struct {
@@ -39,123 +35,34 @@ func registerUpdateUser(s *functions.Server) {
 		ID: "update-user", Method: http.MethodPatch, Path: "/admin/users/{user}",
 		Summary: "Update a user",
 		Description: "Changes the fields given and leaves the others; the user is named by id or e-mail address. " +
-			"Domain admins change users of their own domain only, never superadmins, and cannot grant admin or " +
-			"superadmin or move users to another domain.",
-		Tag: tag, Role: functions.Admin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusForbidden, http.StatusNotFound},
+			"Superadmins only.",
+		Tag: tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusServiceUnavailable, http.StatusForbidden, http.StatusNotFound},
 	}), func(ctx context.Context, in *input) (*userOutput, error) {
 		b := in.Body
-		id := caller(ctx)
-		params := &dbsqlc.UserUpdateParams{
+		um := adminsvc.UserModify{
 			Username:           b.Username,
+			Password:           b.Password,
 			FullName:           b.FullName,
 			Description:        b.Description,
 			DomainName:         b.DomainName,
 			NeedPasswordChange: b.NeedPasswordChange,
 			ResourcePolicy:     b.ResourcePolicy,
-		}
-		if b.Role != nil {
-			role := dbsqlc.UserRole(*b.Role)
-			if err := checkGrantRole(id, role); err != nil {
-				return nil, err
-			}
-			params.Role = &role
+			GroupIDs:           b.GroupIDs,
+			AllowedClientIP:    b.AllowedClientIP,
 		}
 		if b.Status != nil {
-			status := dbsqlc.UserStatus(*b.Status)
-			info := statusInfoAdmin
-			params.Status, params.StatusInfo = &status, &info
+			st := dbsqlc.UserStatus(*b.Status)
+			um.Status = &st
 		}
-		if b.AllowedClientIP != nil {
-			ips, err := parseClientIPs(b.AllowedClientIP)
-			if err != nil {
-				return nil, err
-			}
-			params.SetAllowedClientIp = true
-			if len(ips) > 0 {
-				params.AllowedClientIp = ips
-			}
+		if b.Role != nil {
+			r := dbsqlc.UserRole(*b.Role)
+			um.Role = &r
 		}
-		groupIDs, err := parseUUIDs("group_ids", b.GroupIDs)
+		u, err := s.AdminService().ModifyUser(ctx, svcCaller(ctx), in.User, um)
 		if err != nil {
-			return nil, err
+			return nil, functions.FromService(err)
 		}
-		if b.Password != nil {
-			hash, err := hashPassword(s, *b.Password)
-			if err != nil {
-				return nil, err
-			}
-			now := s.Deps().Clock()
-			params.Password, params.PasswordChangedAt = &hash, &now
-		}
-
-		var out User
-		err = db.InTx(ctx, s.Deps().Pool, func(tx pgx.Tx) error {
-			old, err := lookupUser(ctx, tx, in.User)
-			if err != nil {
-				return err
-			}
-			if err := checkUser(id, old); err != nil {
-				return err
-			}
-			if b.DomainName != nil {
-				if err := checkDomain(id, *b.DomainName); err != nil {
-					return err
-				}
-			}
-			params.Uuid = old.Uuid
-			u, err := db.Q.UserUpdate(ctx, tx, params)
-			if err != nil {
-				return functions.FromDB(err, "user")
-			}
-			if isAdminRole(old.Role) != isAdminRole(u.Role) {
-				if err := db.Q.KeypairSetAdminByUser(ctx, tx, &dbsqlc.KeypairSetAdminByUserParams{UserUuid: u.Uuid, IsAdmin: isAdminRole(u.Role)}); err != nil {
-					return err
-				}
-			}
-			if err := syncKeypairsWithStatus(ctx, tx, old.Status, u); err != nil {
-				return err
-			}
-			if u.DomainName != old.DomainName {
-				if err := db.Q.AssociationGroupsUsersRemoveOutsideDomain(ctx, tx, &dbsqlc.AssociationGroupsUsersRemoveOutsideDomainParams{
-					UserID: u.Uuid, DomainName: u.DomainName,
-				}); err != nil {
-					return err
-				}
-			}
-			if b.GroupIDs != nil {
-				if err := checkProjectsInDomain(ctx, tx, u.DomainName, groupIDs); err != nil {
-					return err
-				}
-				if err := db.Q.AssociationGroupsUsersRemoveByUser(ctx, tx, u.Uuid); err != nil {
-					return err
-				}
-				if _, err := db.Q.AssociationGroupsUsersAddGroups(ctx, tx, &dbsqlc.AssociationGroupsUsersAddGroupsParams{UserID: u.Uuid, GroupIds: groupIDs}); err != nil {
-					return err
-				}
-			}
-			out, err = oneUser(ctx, tx, u)
-			return err
-		})
-		if err != nil {
-			return nil, functions.FromDB(err, "user")
-		}
-		return &userOutput{Body: out}, nil
+		return &userOutput{Body: userFromService(*u)}, nil
 	})
-}
-
-// syncKeypairsWithStatus deactivates all keypairs of a user who stopped being active and
-// reactivates the main keypair of one who became active again.
-func syncKeypairsWithStatus(ctx context.Context, tx pgx.Tx, before dbsqlc.UserStatus, u *dbsqlc.User) error {
-	switch {
-	case u.Status == before:
-		return nil
-	case u.Status != dbsqlc.UserStatusActive:
-		return db.Q.KeypairSetActiveByUser(ctx, tx, &dbsqlc.KeypairSetActiveByUserParams{UserUuid: u.Uuid, IsActive: false})
-	case u.MainAccessKey != nil:
-		active := true
-		_, err := db.Q.KeypairUpdate(ctx, tx, &dbsqlc.KeypairUpdateParams{AccessKey: *u.MainAccessKey, IsActive: &active})
-		return err
-	}
-	return nil
 }

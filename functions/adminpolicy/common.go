@@ -2,14 +2,14 @@ package adminpolicy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/slots"
 )
 
@@ -64,37 +64,6 @@ func (o Optional[T]) ptr() *T {
 	return &v
 }
 
-// slotTypes returns the known resource slots: the shared configuration's when there is one,
-// else the intrinsic cpu and mem.
-func slotTypes(s *functions.Server) map[string]string {
-	if sh := s.Deps().Shared; sh != nil {
-		if types := sh.ResourceSlots(); len(types) > 0 {
-			return types
-		}
-	}
-	return slots.Intrinsic()
-}
-
-// normalizeSlots validates a resource slot map given in field and returns it normalized,
-// both as a map and encoded for the database. Errors are 400 invalid-api-params naming the
-// field and slot.
-func normalizeSlots(field string, in map[string]string, types map[string]string) (map[string]string, json.RawMessage, error) {
-	norm, err := slots.Normalize(in, types)
-	if err != nil {
-		key := field
-		var se *slots.SlotError
-		if errors.As(err, &se) {
-			key = field + "." + se.Slot
-		}
-		return nil, nil, functions.ErrInvalidAPIParams(field+": "+err.Error(), map[string]string{key: err.Error()})
-	}
-	raw, err := json.Marshal(norm)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode %s: %w", field, err)
-	}
-	return norm, raw, nil
-}
-
 // decodeSlots reads a stored resource slot object with slots.DecodeMap; amounts stored as
 // JSON numbers become decimal strings as written. A NULL column gives nil.
 func decodeSlots(raw json.RawMessage) (map[string]string, error) {
@@ -113,18 +82,6 @@ func decodeSlotsNonNil(raw json.RawMessage) (map[string]string, error) {
 	return m, err
 }
 
-// encodeObject stores a free-form JSON object; nil becomes {}.
-func encodeObject(field string, m map[string]any) (json.RawMessage, error) {
-	if m == nil {
-		m = map[string]any{}
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, functions.ErrInvalidAPIParams(field+": cannot encode object", map[string]string{field: err.Error()})
-	}
-	return raw, nil
-}
-
 // decodeObject reads a stored free-form JSON object; NULL or a non-object gives {}.
 func decodeObject(raw json.RawMessage) map[string]any {
 	out := map[string]any{}
@@ -136,10 +93,7 @@ func decodeObject(raw json.RawMessage) map[string]any {
 	return out
 }
 
-// deref returns *p, or def when p is nil.
-func deref[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
+// svcCaller is the caller of an operation as the administration service sees it.
+func svcCaller(ctx context.Context) adminsvc.Caller {
+	return functions.ServiceCaller(functions.IdentityFrom(ctx))
 }

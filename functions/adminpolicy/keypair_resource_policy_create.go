@@ -8,10 +8,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/hostperm"
-	"github.com/hangar-run/hangar/internal/names"
 )
 
 // KeypairResourcePolicyCreate is the body of create-keypair-resource-policy.
@@ -37,40 +35,25 @@ func registerCreateKeypairResourcePolicy(s *functions.Server) {
 		ID: "create-keypair-resource-policy", Method: http.MethodPost, Path: "/admin/keypair-resource-policies",
 		Summary:     "Create a keypair resource policy",
 		Description: "Creates a keypair resource policy. Resource slots must be known slots; their amounts are normalized (binary sizes become bytes, counts keep three decimals).",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*keypairResourcePolicyOutput, error) {
 		b := in.Body
-		if err := functions.CheckName("name", b.Name, names.MaxLongName); err != nil {
-			return nil, err
-		}
-		types := slotTypes(s)
-		_, total, err := normalizeSlots("total_resource_slots", b.TotalResourceSlots, types)
+		row, err := s.AdminService().CreateKeypairResourcePolicy(ctx, svcCaller(ctx), adminsvc.KeypairResourcePolicyCreate{
+			Name:                           b.Name,
+			DefaultForUnspecified:          b.DefaultForUnspecified,
+			TotalResourceSlots:             b.TotalResourceSlots,
+			MaxSessionLifetime:             b.MaxSessionLifetime,
+			MaxConcurrentSessions:          b.MaxConcurrentSessions,
+			MaxPendingSessionCount:         b.MaxPendingSessionCount,
+			MaxPendingSessionResourceSlots: b.MaxPendingSessionResourceSlots,
+			MaxConcurrentSftpSessions:      b.MaxConcurrentSftpSessions,
+			MaxContainersPerSession:        b.MaxContainersPerSession,
+			IdleTimeout:                    b.IdleTimeout,
+			AllowedVfolderHosts:            b.AllowedVfolderHosts,
+		})
 		if err != nil {
-			return nil, err
-		}
-		params := &dbsqlc.KeypairResourcePolicyInsertParams{
-			Name:                      b.Name,
-			DefaultForUnspecified:     dbsqlc.DefaultForUnspecified(deref(b.DefaultForUnspecified, "LIMITED")),
-			TotalResourceSlots:        total,
-			MaxSessionLifetime:        deref(b.MaxSessionLifetime, 0),
-			MaxConcurrentSessions:     deref(b.MaxConcurrentSessions, 0),
-			MaxPendingSessionCount:    b.MaxPendingSessionCount,
-			MaxConcurrentSftpSessions: deref(b.MaxConcurrentSftpSessions, 1),
-			MaxContainersPerSession:   deref(b.MaxContainersPerSession, 1),
-			IdleTimeout:               deref(b.IdleTimeout, 0),
-		}
-		if b.MaxPendingSessionResourceSlots != nil {
-			_, params.MaxPendingSessionResourceSlots, err = normalizeSlots("max_pending_session_resource_slots", b.MaxPendingSessionResourceSlots, types)
-			if err != nil {
-				return nil, err
-			}
-		}
-		if params.AllowedVfolderHosts, err = hostperm.Encode(b.AllowedVfolderHosts); err != nil {
-			return nil, err
-		}
-		row, err := db.Q.KeypairResourcePolicyInsert(ctx, s.Deps().Pool, params)
-		if err != nil {
-			return nil, functions.FromDB(err, "keypair resource policy")
+			return nil, functions.FromService(err)
 		}
 		p, err := keypairResourcePolicyFromRow(row)
 		if err != nil {

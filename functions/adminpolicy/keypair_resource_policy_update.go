@@ -8,8 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/hostperm"
 )
 
@@ -37,13 +36,13 @@ func registerUpdateKeypairResourcePolicy(s *functions.Server) {
 		ID: "update-keypair-resource-policy", Method: http.MethodPatch, Path: "/admin/keypair-resource-policies/{name}",
 		Summary:     "Update a keypair resource policy",
 		Description: "Changes the fields given and leaves the others. Maps (total_resource_slots, max_pending_session_resource_slots, allowed_vfolder_hosts) are replaced as a whole.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*keypairResourcePolicyOutput, error) {
 		b := in.Body
-		types := slotTypes(s)
-		params := &dbsqlc.KeypairResourcePolicyUpdateParams{
-			Name:                              in.Name,
+		mod := adminsvc.KeypairResourcePolicyModify{
+			DefaultForUnspecified:             b.DefaultForUnspecified,
+			TotalResourceSlots:                b.TotalResourceSlots,
 			MaxSessionLifetime:                b.MaxSessionLifetime,
 			MaxConcurrentSessions:             b.MaxConcurrentSessions,
 			SetMaxPendingSessionCount:         b.MaxPendingSessionCount.Set,
@@ -52,30 +51,14 @@ func registerUpdateKeypairResourcePolicy(s *functions.Server) {
 			MaxConcurrentSftpSessions:         b.MaxConcurrentSftpSessions,
 			MaxContainersPerSession:           b.MaxContainersPerSession,
 			IdleTimeout:                       b.IdleTimeout,
-		}
-		if b.DefaultForUnspecified != nil {
-			d := dbsqlc.DefaultForUnspecified(*b.DefaultForUnspecified)
-			params.DefaultForUnspecified = &d
-		}
-		var err error
-		if b.TotalResourceSlots != nil {
-			if _, params.TotalResourceSlots, err = normalizeSlots("total_resource_slots", b.TotalResourceSlots, types); err != nil {
-				return nil, err
-			}
+			AllowedVfolderHosts:               b.AllowedVfolderHosts,
 		}
 		if m := b.MaxPendingSessionResourceSlots.ptr(); m != nil {
-			if _, params.MaxPendingSessionResourceSlots, err = normalizeSlots("max_pending_session_resource_slots", *m, types); err != nil {
-				return nil, err
-			}
+			mod.MaxPendingSessionResourceSlots = *m
 		}
-		if b.AllowedVfolderHosts != nil {
-			if params.AllowedVfolderHosts, err = hostperm.Encode(b.AllowedVfolderHosts); err != nil {
-				return nil, err
-			}
-		}
-		row, err := db.Q.KeypairResourcePolicyUpdate(ctx, s.Deps().Pool, params)
+		row, err := s.AdminService().ModifyKeypairResourcePolicy(ctx, svcCaller(ctx), in.Name, mod)
 		if err != nil {
-			return nil, functions.FromDB(err, "keypair resource policy")
+			return nil, functions.FromService(err)
 		}
 		p, err := keypairResourcePolicyFromRow(row)
 		if err != nil {

@@ -7,9 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
-	"github.com/hangar-run/hangar/internal/names"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // ProjectResourcePolicyCreate is the body of create-project-resource-policy.
@@ -27,19 +25,17 @@ func registerCreateProjectResourcePolicy(s *functions.Server) {
 		ID: "create-project-resource-policy", Method: http.MethodPost, Path: "/admin/project-resource-policies",
 		Summary:     "Create a project resource policy",
 		Description: "Creates a project resource policy.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*projectResourcePolicyOutput, error) {
 		b := in.Body
-		if err := functions.CheckName("name", b.Name, names.MaxLongName); err != nil {
-			return nil, err
-		}
-		row, err := db.Q.ProjectResourcePolicyInsert(ctx, s.Deps().Pool, &dbsqlc.ProjectResourcePolicyInsertParams{
+		row, err := s.AdminService().CreateProjectResourcePolicy(ctx, svcCaller(ctx), adminsvc.ProjectResourcePolicyCreate{
 			Name:              b.Name,
-			MaxVfolderCount:   deref(b.MaxVfolderCount, 0),
-			MaxQuotaScopeSize: deref(b.MaxQuotaScopeSize, -1),
+			MaxVfolderCount:   b.MaxVfolderCount,
+			MaxQuotaScopeSize: b.MaxQuotaScopeSize,
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "project resource policy")
+			return nil, functions.FromService(err)
 		}
 		return &projectResourcePolicyOutput{Body: projectResourcePolicyFromRow(row)}, nil
 	})

@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
 )
 
 func registerDeleteProjectResourcePolicy(s *functions.Server) {
@@ -15,15 +14,11 @@ func registerDeleteProjectResourcePolicy(s *functions.Server) {
 		ID: "delete-project-resource-policy", Method: http.MethodDelete, Path: "/admin/project-resource-policies/{name}",
 		Summary:     "Delete a project resource policy",
 		Description: "Deletes a project resource policy. A policy still assigned to projects cannot be deleted (400).",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusNoContent,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusNoContent,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *NameParam) (*deleteOutput, error) {
-		n, err := db.Q.ProjectResourcePolicyDelete(ctx, s.Deps().Pool, in.Name)
-		if err != nil {
-			return nil, functions.FromDB(err, "project resource policy")
-		}
-		if n == 0 {
-			return nil, functions.ErrObjectNotFound("project resource policy", "")
+		if err := s.AdminService().DeleteProjectResourcePolicy(ctx, svcCaller(ctx), in.Name); err != nil {
+			return nil, functions.FromService(err)
 		}
 		return nil, nil
 	})

@@ -7,8 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // ProjectResourcePolicyUpdate is the body of update-project-resource-policy: only the fields given
@@ -27,17 +26,16 @@ func registerUpdateProjectResourcePolicy(s *functions.Server) {
 		ID: "update-project-resource-policy", Method: http.MethodPatch, Path: "/admin/project-resource-policies/{name}",
 		Summary:     "Update a project resource policy",
 		Description: "Changes the fields given and leaves the others.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*projectResourcePolicyOutput, error) {
 		b := in.Body
-		row, err := db.Q.ProjectResourcePolicyUpdate(ctx, s.Deps().Pool, &dbsqlc.ProjectResourcePolicyUpdateParams{
-			Name:              in.Name,
+		row, err := s.AdminService().ModifyProjectResourcePolicy(ctx, svcCaller(ctx), in.Name, adminsvc.ProjectResourcePolicyModify{
 			MaxVfolderCount:   b.MaxVfolderCount,
 			MaxQuotaScopeSize: b.MaxQuotaScopeSize,
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "project resource policy")
+			return nil, functions.FromService(err)
 		}
 		return &projectResourcePolicyOutput{Body: projectResourcePolicyFromRow(row)}, nil
 	})

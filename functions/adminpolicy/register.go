@@ -1,6 +1,8 @@
 // Package adminpolicy is the administration REST API for what limits and places sessions:
 // keypair, user and project resource policies, resource presets, and scaling groups with
-// their domain, project and keypair associations. Every operation needs a superadmin.
+// their domain, project and keypair associations. Every operation needs a superadmin. The
+// writes call the administration service (internal/adminsvc), which holds their rules for
+// REST and GraphQL alike and refuses them while the manager is frozen.
 //
 // Resources are JSON objects with snake_case fields. Lists take limit (1..100, default 20)
 // and offset and answer {"items": [...], "total_count": N}; creation answers 201, PATCH

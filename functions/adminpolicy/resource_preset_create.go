@@ -7,9 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
-	"github.com/hangar-run/hangar/internal/names"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // ResourcePresetCreate is the body of create-resource-preset.
@@ -27,27 +25,15 @@ func registerCreateResourcePreset(s *functions.Server) {
 		ID: "create-resource-preset", Method: http.MethodPost, Path: "/admin/resource-presets",
 		Summary:     "Create a resource preset",
 		Description: "Creates a resource preset. Slots must be known; amounts are normalized (binary sizes become bytes, counts keep three decimals) and must be finite.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*resourcePresetOutput, error) {
 		b := in.Body
-		if err := functions.CheckName("name", b.Name, names.MaxLongName); err != nil {
-			return nil, err
-		}
-		raw, err := presetSlots(b.ResourceSlots, slotTypes(s))
+		row, err := s.AdminService().CreateResourcePreset(ctx, svcCaller(ctx), adminsvc.ResourcePresetCreate{
+			Name: b.Name, ResourceSlots: b.ResourceSlots, SharedMemory: b.SharedMemory,
+		})
 		if err != nil {
-			return nil, err
-		}
-		params := &dbsqlc.ResourcePresetInsertParams{Name: b.Name, ResourceSlots: raw}
-		if b.SharedMemory != nil {
-			shm, err := presetSharedMemory(*b.SharedMemory)
-			if err != nil {
-				return nil, err
-			}
-			params.SharedMemory = &shm
-		}
-		row, err := db.Q.ResourcePresetInsert(ctx, s.Deps().Pool, params)
-		if err != nil {
-			return nil, functions.FromDB(err, "resource preset")
+			return nil, functions.FromService(err)
 		}
 		p, err := resourcePresetFromRow(row)
 		if err != nil {

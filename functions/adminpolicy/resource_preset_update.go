@@ -7,8 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // ResourcePresetUpdate is the body of update-resource-preset: only the fields given change.
@@ -26,28 +25,17 @@ func registerUpdateResourcePreset(s *functions.Server) {
 		ID: "update-resource-preset", Method: http.MethodPatch, Path: "/admin/resource-presets/{name}",
 		Summary:     "Update a resource preset",
 		Description: "Changes the fields given and leaves the others; resource_slots is replaced as a whole.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*resourcePresetOutput, error) {
 		b := in.Body
-		params := &dbsqlc.ResourcePresetUpdateParams{Name: in.Name, SetSharedMemory: b.SharedMemory.Set}
-		if b.ResourceSlots != nil {
-			raw, err := presetSlots(b.ResourceSlots, slotTypes(s))
-			if err != nil {
-				return nil, err
-			}
-			params.ResourceSlots = raw
-		}
-		if v := b.SharedMemory.ptr(); v != nil {
-			shm, err := presetSharedMemory(*v)
-			if err != nil {
-				return nil, err
-			}
-			params.SharedMemory = &shm
-		}
-		row, err := db.Q.ResourcePresetUpdate(ctx, s.Deps().Pool, params)
+		row, err := s.AdminService().ModifyResourcePreset(ctx, svcCaller(ctx), in.Name, adminsvc.ResourcePresetModify{
+			ResourceSlots:   b.ResourceSlots,
+			SetSharedMemory: b.SharedMemory.Set,
+			SharedMemory:    b.SharedMemory.ptr(),
+		})
 		if err != nil {
-			return nil, functions.FromDB(err, "resource preset")
+			return nil, functions.FromService(err)
 		}
 		p, err := resourcePresetFromRow(row)
 		if err != nil {

@@ -3,9 +3,9 @@ package adminpolicy
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
+	"github.com/hangar-run/hangar/internal/adminsvc"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
@@ -29,37 +29,18 @@ type SchedulerOptsInput struct {
 	Roundrobin             *bool          `json:"roundrobin,omitempty" doc:"Pick agents in turn instead of by the selection strategy; default false."`
 }
 
-// resolve fills the defaults in.
-func (in SchedulerOptsInput) resolve() SchedulerOpts {
-	out := SchedulerOpts{
+// service converts the options to the administration service's form.
+func (in *SchedulerOptsInput) service() *adminsvc.SchedulerOpts {
+	if in == nil {
+		return nil
+	}
+	return &adminsvc.SchedulerOpts{
 		AllowedSessionTypes:    in.AllowedSessionTypes,
-		PendingTimeout:         deref(in.PendingTimeout, 0),
+		PendingTimeout:         in.PendingTimeout,
 		Config:                 in.Config,
-		AgentSelectionStrategy: deref(in.AgentSelectionStrategy, "dispersed"),
-		Roundrobin:             deref(in.Roundrobin, false),
+		AgentSelectionStrategy: in.AgentSelectionStrategy,
+		Roundrobin:             in.Roundrobin,
 	}
-	if out.AllowedSessionTypes == nil {
-		out.AllowedSessionTypes = []string{"interactive", "batch"}
-	}
-	out.AllowedSessionTypes = slices.Clone(out.AllowedSessionTypes)
-	if out.Config == nil {
-		out.Config = map[string]any{}
-	}
-	return out
-}
-
-// encodeSchedulerOpts stores scheduler options with every default filled in; nil gives the
-// defaults.
-func encodeSchedulerOpts(in *SchedulerOptsInput) (json.RawMessage, error) {
-	var opts SchedulerOptsInput
-	if in != nil {
-		opts = *in
-	}
-	raw, err := json.Marshal(opts.resolve())
-	if err != nil {
-		return nil, fmt.Errorf("encode scheduler_opts: %w", err)
-	}
-	return raw, nil
 }
 
 // decodeSchedulerOpts reads stored scheduler options, filling in the defaults for the keys
@@ -71,7 +52,8 @@ func decodeSchedulerOpts(raw json.RawMessage) (SchedulerOpts, error) {
 			return SchedulerOpts{}, fmt.Errorf("decode scheduler_opts: %w", err)
 		}
 	}
-	return in.resolve(), nil
+	r := in.service().Resolve()
+	return SchedulerOpts(r), nil
 }
 
 // ScalingGroup is a pool of agents with its own scheduler.

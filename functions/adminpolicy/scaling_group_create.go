@@ -7,9 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
-	"github.com/hangar-run/hangar/internal/names"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // ScalingGroupCreate is the body of create-scaling-group.
@@ -35,35 +33,25 @@ func registerCreateScalingGroup(s *functions.Server) {
 		ID: "create-scaling-group", Method: http.MethodPost, Path: "/admin/scaling-groups",
 		Summary:     "Create a scaling group",
 		Description: "Creates a scaling group. It serves no one until domains, projects or keypairs are associated with it.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*scalingGroupOutput, error) {
 		b := in.Body
-		if err := functions.CheckName("name", b.Name, names.MaxShortName); err != nil {
-			return nil, err
-		}
-		driverOpts, err := encodeObject("driver_opts", b.DriverOpts)
-		if err != nil {
-			return nil, err
-		}
-		schedOpts, err := encodeSchedulerOpts(b.SchedulerOpts)
-		if err != nil {
-			return nil, err
-		}
-		row, err := db.Q.ScalingGroupInsert(ctx, s.Deps().Pool, &dbsqlc.ScalingGroupInsertParams{
+		row, err := s.AdminService().CreateScalingGroup(ctx, svcCaller(ctx), adminsvc.ScalingGroupCreate{
 			Name:            b.Name,
 			Description:     b.Description,
-			IsActive:        deref(b.IsActive, true),
-			IsPublic:        deref(b.IsPublic, true),
+			IsActive:        b.IsActive,
+			IsPublic:        b.IsPublic,
 			WsproxyAddr:     b.WsproxyAddr,
-			WsproxyApiToken: b.WsproxyAPIToken,
-			Driver:          deref(b.Driver, "static"),
-			DriverOpts:      driverOpts,
-			Scheduler:       deref(b.Scheduler, "fifo"),
-			UseHostNetwork:  deref(b.UseHostNetwork, false),
-			SchedulerOpts:   schedOpts,
+			WsproxyAPIToken: b.WsproxyAPIToken,
+			Driver:          b.Driver,
+			DriverOpts:      b.DriverOpts,
+			Scheduler:       b.Scheduler,
+			UseHostNetwork:  b.UseHostNetwork,
+			SchedulerOpts:   b.SchedulerOpts.service(),
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "scaling group")
+			return nil, functions.FromService(err)
 		}
 		g, err := scalingGroupFromRow(row)
 		if err != nil {

@@ -7,8 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
 func registerRemoveScalingGroupDomain(s *functions.Server) {
@@ -20,19 +18,11 @@ func registerRemoveScalingGroupDomain(s *functions.Server) {
 		ID: "remove-scaling-group-domain", Method: http.MethodDelete, Path: "/admin/scaling-groups/{name}/domains/{domain}",
 		Summary:     "Dissociate a domain from a scaling group",
 		Description: "Removes the association of a domain with a scaling group; 404 when there is none.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusNoContent,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusNoContent,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*deleteOutput, error) {
-		pool := s.Deps().Pool
-		if _, err := db.Q.ScalingGroupGetByName(ctx, pool, in.Name); err != nil {
-			return nil, functions.FromDB(err, "scaling group")
-		}
-		n, err := db.Q.SgroupsForDomainsDelete(ctx, pool, &dbsqlc.SgroupsForDomainsDeleteParams{ScalingGroup: in.Name, Domain: in.Domain})
-		if err != nil {
-			return nil, functions.FromDB(err, "domain association")
-		}
-		if n == 0 {
-			return nil, functions.ErrObjectNotFound("domain association", "The domain is not associated with the scaling group.")
+		if err := s.AdminService().DisassociateScalingGroupWithDomain(ctx, svcCaller(ctx), in.Name, in.Domain); err != nil {
+			return nil, functions.FromService(err)
 		}
 		return nil, nil
 	})

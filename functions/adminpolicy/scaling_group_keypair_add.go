@@ -7,8 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
 // ScalingGroupKeypairAdd is the body of add-scaling-group-keypair.
@@ -28,21 +26,14 @@ func registerAddScalingGroupKeypair(s *functions.Server) {
 		ID: "add-scaling-group-keypair", Method: http.MethodPost, Path: "/admin/scaling-groups/{name}/keypairs",
 		Summary:     "Associate a keypair with a scaling group",
 		Description: "Lets requests signed with the keypair use the scaling group. Adding an existing association changes nothing and succeeds.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*output, error) {
-		pool := s.Deps().Pool
-		if _, err := db.Q.ScalingGroupGetByName(ctx, pool, in.Name); err != nil {
-			return nil, functions.FromDB(err, "scaling group")
-		}
-		kp, err := db.Q.SgroupsForKeypairsTarget(ctx, pool, in.Body.AccessKey)
+		a, err := s.AdminService().AssociateScalingGroupWithKeypair(ctx, svcCaller(ctx), in.Name, in.Body.AccessKey)
 		if err != nil {
-			return nil, functions.FromDB(err, "keypair")
+			return nil, functions.FromService(err)
 		}
-		err = db.Q.SgroupsForKeypairsInsert(ctx, pool, &dbsqlc.SgroupsForKeypairsInsertParams{ScalingGroup: in.Name, AccessKey: kp.AccessKey})
-		if err != nil {
-			return nil, functions.FromDB(err, "keypair association")
-		}
+		kp := a.Keypair
 		return &output{Body: ScalingGroupKeypair{ScalingGroup: in.Name, AccessKey: kp.AccessKey, UserID: kp.UserID}}, nil
 	})
 }

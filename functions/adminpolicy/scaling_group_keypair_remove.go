@@ -7,8 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
 func registerRemoveScalingGroupKeypair(s *functions.Server) {
@@ -20,19 +18,11 @@ func registerRemoveScalingGroupKeypair(s *functions.Server) {
 		ID: "remove-scaling-group-keypair", Method: http.MethodDelete, Path: "/admin/scaling-groups/{name}/keypairs/{access_key}",
 		Summary:     "Dissociate a keypair from a scaling group",
 		Description: "Removes the association of a keypair with a scaling group; 404 when there is none.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusNoContent,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusNoContent,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*deleteOutput, error) {
-		pool := s.Deps().Pool
-		if _, err := db.Q.ScalingGroupGetByName(ctx, pool, in.Name); err != nil {
-			return nil, functions.FromDB(err, "scaling group")
-		}
-		n, err := db.Q.SgroupsForKeypairsDelete(ctx, pool, &dbsqlc.SgroupsForKeypairsDeleteParams{ScalingGroup: in.Name, AccessKey: in.AccessKey})
-		if err != nil {
-			return nil, functions.FromDB(err, "keypair association")
-		}
-		if n == 0 {
-			return nil, functions.ErrObjectNotFound("keypair association", "The keypair is not associated with the scaling group.")
+		if err := s.AdminService().DisassociateScalingGroupWithKeypair(ctx, svcCaller(ctx), in.Name, in.AccessKey); err != nil {
+			return nil, functions.FromService(err)
 		}
 		return nil, nil
 	})

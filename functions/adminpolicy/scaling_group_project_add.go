@@ -8,8 +8,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 )
 
 // ScalingGroupProjectAdd is the body of add-scaling-group-project.
@@ -29,21 +27,14 @@ func registerAddScalingGroupProject(s *functions.Server) {
 		ID: "add-scaling-group-project", Method: http.MethodPost, Path: "/admin/scaling-groups/{name}/projects",
 		Summary:     "Associate a project with a scaling group",
 		Description: "Lets the members of the project use the scaling group for its sessions. Adding an existing association changes nothing and succeeds.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*output, error) {
-		pool := s.Deps().Pool
-		if _, err := db.Q.ScalingGroupGetByName(ctx, pool, in.Name); err != nil {
-			return nil, functions.FromDB(err, "scaling group")
-		}
-		p, err := db.Q.SgroupsForGroupsTarget(ctx, pool, in.Body.ProjectID)
+		a, err := s.AdminService().AssociateScalingGroupWithProject(ctx, svcCaller(ctx), in.Name, in.Body.ProjectID)
 		if err != nil {
-			return nil, functions.FromDB(err, "project")
+			return nil, functions.FromService(err)
 		}
-		err = db.Q.SgroupsForGroupsInsert(ctx, pool, &dbsqlc.SgroupsForGroupsInsertParams{ScalingGroup: in.Name, ProjectID: p.ProjectID})
-		if err != nil {
-			return nil, functions.FromDB(err, "project association")
-		}
+		p := a.Project
 		return &output{Body: ScalingGroupProject{
 			ScalingGroup: in.Name, ProjectID: p.ProjectID, ProjectName: p.ProjectName, DomainName: p.DomainName,
 		}}, nil

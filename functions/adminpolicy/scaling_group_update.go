@@ -7,8 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // ScalingGroupUpdate is the body of update-scaling-group: only the fields given change.
@@ -34,38 +33,27 @@ func registerUpdateScalingGroup(s *functions.Server) {
 		ID: "update-scaling-group", Method: http.MethodPatch, Path: "/admin/scaling-groups/{name}",
 		Summary:     "Update a scaling group",
 		Description: "Changes the fields given and leaves the others. driver_opts and scheduler_opts are replaced as a whole.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*scalingGroupOutput, error) {
 		b := in.Body
-		params := &dbsqlc.ScalingGroupUpdateParams{
-			Name:               in.Name,
+		row, err := s.AdminService().ModifyScalingGroup(ctx, svcCaller(ctx), in.Name, adminsvc.ScalingGroupModify{
 			SetDescription:     b.Description.Set,
 			Description:        b.Description.ptr(),
 			IsActive:           b.IsActive,
 			IsPublic:           b.IsPublic,
 			SetWsproxyAddr:     b.WsproxyAddr.Set,
 			WsproxyAddr:        b.WsproxyAddr.ptr(),
-			SetWsproxyApiToken: b.WsproxyAPIToken.Set,
-			WsproxyApiToken:    b.WsproxyAPIToken.ptr(),
+			SetWsproxyAPIToken: b.WsproxyAPIToken.Set,
+			WsproxyAPIToken:    b.WsproxyAPIToken.ptr(),
 			Driver:             b.Driver,
+			DriverOpts:         b.DriverOpts,
 			Scheduler:          b.Scheduler,
 			UseHostNetwork:     b.UseHostNetwork,
-		}
-		var err error
-		if b.DriverOpts != nil {
-			if params.DriverOpts, err = encodeObject("driver_opts", b.DriverOpts); err != nil {
-				return nil, err
-			}
-		}
-		if b.SchedulerOpts != nil {
-			if params.SchedulerOpts, err = encodeSchedulerOpts(b.SchedulerOpts); err != nil {
-				return nil, err
-			}
-		}
-		row, err := db.Q.ScalingGroupUpdate(ctx, s.Deps().Pool, params)
+			SchedulerOpts:      b.SchedulerOpts.service(),
+		})
 		if err != nil {
-			return nil, functions.FromDB(err, "scaling group")
+			return nil, functions.FromService(err)
 		}
 		g, err := scalingGroupFromRow(row)
 		if err != nil {

@@ -7,9 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
-	"github.com/hangar-run/hangar/internal/names"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // UserResourcePolicyCreate is the body of create-user-resource-policy.
@@ -29,21 +27,19 @@ func registerCreateUserResourcePolicy(s *functions.Server) {
 		ID: "create-user-resource-policy", Method: http.MethodPost, Path: "/admin/user-resource-policies",
 		Summary:     "Create a user resource policy",
 		Description: "Creates a user resource policy.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*userResourcePolicyOutput, error) {
 		b := in.Body
-		if err := functions.CheckName("name", b.Name, names.MaxLongName); err != nil {
-			return nil, err
-		}
-		row, err := db.Q.UserResourcePolicyInsert(ctx, s.Deps().Pool, &dbsqlc.UserResourcePolicyInsertParams{
+		row, err := s.AdminService().CreateUserResourcePolicy(ctx, svcCaller(ctx), adminsvc.UserResourcePolicyCreate{
 			Name:                           b.Name,
-			MaxVfolderCount:                deref(b.MaxVfolderCount, 0),
-			MaxQuotaScopeSize:              deref(b.MaxQuotaScopeSize, -1),
-			MaxSessionCountPerModelSession: deref(b.MaxSessionCountPerModelSession, 10),
-			MaxCustomizedImageCount:        deref(b.MaxCustomizedImageCount, 3),
+			MaxVfolderCount:                b.MaxVfolderCount,
+			MaxQuotaScopeSize:              b.MaxQuotaScopeSize,
+			MaxSessionCountPerModelSession: b.MaxSessionCountPerModelSession,
+			MaxCustomizedImageCount:        b.MaxCustomizedImageCount,
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "user resource policy")
+			return nil, functions.FromService(err)
 		}
 		return &userResourcePolicyOutput{Body: userResourcePolicyFromRow(row)}, nil
 	})

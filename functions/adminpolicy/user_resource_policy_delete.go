@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
 )
 
 func registerDeleteUserResourcePolicy(s *functions.Server) {
@@ -15,15 +14,11 @@ func registerDeleteUserResourcePolicy(s *functions.Server) {
 		ID: "delete-user-resource-policy", Method: http.MethodDelete, Path: "/admin/user-resource-policies/{name}",
 		Summary:     "Delete a user resource policy",
 		Description: "Deletes a user resource policy. A policy still assigned to users cannot be deleted (400).",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusNoContent,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusNoContent,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *NameParam) (*deleteOutput, error) {
-		n, err := db.Q.UserResourcePolicyDelete(ctx, s.Deps().Pool, in.Name)
-		if err != nil {
-			return nil, functions.FromDB(err, "user resource policy")
-		}
-		if n == 0 {
-			return nil, functions.ErrObjectNotFound("user resource policy", "")
+		if err := s.AdminService().DeleteUserResourcePolicy(ctx, svcCaller(ctx), in.Name); err != nil {
+			return nil, functions.FromService(err)
 		}
 		return nil, nil
 	})

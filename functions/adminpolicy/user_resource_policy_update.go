@@ -7,8 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // UserResourcePolicyUpdate is the body of update-user-resource-policy: only the fields given
@@ -29,19 +28,18 @@ func registerUpdateUserResourcePolicy(s *functions.Server) {
 		ID: "update-user-resource-policy", Method: http.MethodPatch, Path: "/admin/user-resource-policies/{name}",
 		Summary:     "Update a user resource policy",
 		Description: "Changes the fields given and leaves the others.",
-		Tag:         tag, Role: functions.Superadmin, Frozen: functions.WriteOp,
-		Errors: []int{http.StatusNotFound},
+		Tag:         tag, Role: functions.Superadmin, Frozen: functions.ServiceGuarded,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*userResourcePolicyOutput, error) {
 		b := in.Body
-		row, err := db.Q.UserResourcePolicyUpdate(ctx, s.Deps().Pool, &dbsqlc.UserResourcePolicyUpdateParams{
-			Name:                           in.Name,
+		row, err := s.AdminService().ModifyUserResourcePolicy(ctx, svcCaller(ctx), in.Name, adminsvc.UserResourcePolicyModify{
 			MaxVfolderCount:                b.MaxVfolderCount,
 			MaxQuotaScopeSize:              b.MaxQuotaScopeSize,
 			MaxSessionCountPerModelSession: b.MaxSessionCountPerModelSession,
 			MaxCustomizedImageCount:        b.MaxCustomizedImageCount,
 		})
 		if err != nil {
-			return nil, functions.FromDB(err, "user resource policy")
+			return nil, functions.FromService(err)
 		}
 		return &userResourcePolicyOutput{Body: userResourcePolicyFromRow(row)}, nil
 	})

@@ -9,11 +9,15 @@ import (
 	"github.com/hangar-run/hangar/functions/authapi"
 	"github.com/hangar-run/hangar/functions/configapi"
 	"github.com/hangar-run/hangar/functions/eventstream"
+	"github.com/hangar-run/hangar/functions/gql"
 	"github.com/hangar-run/hangar/functions/image"
+	"github.com/hangar-run/hangar/functions/logs"
 	"github.com/hangar-run/hangar/functions/manager"
 	"github.com/hangar-run/hangar/functions/resource"
 	"github.com/hangar-run/hangar/functions/scalinggroup"
 	"github.com/hangar-run/hangar/functions/session"
+	"github.com/hangar-run/hangar/functions/template"
+	"github.com/hangar-run/hangar/functions/userconfig"
 )
 
 // New builds the server with every operation registered.
@@ -30,6 +34,7 @@ func New(deps *functions.Deps) *functions.Server {
 var areas = []func(*functions.Server){ //nolint:gochecknoglobals
 	admin.Register,
 	adminpolicy.Register,
+	gql.Register,
 	authapi.Register,
 	manager.Register,
 	configapi.Register,
@@ -37,5 +42,8 @@ var areas = []func(*functions.Server){ //nolint:gochecknoglobals
 	scalinggroup.Register,
 	image.Register,
 	session.Register,
+	template.Register,
+	userconfig.Register,
 	eventstream.Register,
+	logs.Register,
 }

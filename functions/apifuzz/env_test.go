@@ -22,6 +22,7 @@ import (
 	"github.com/hangar-run/hangar/functions/functionstest"
 	agentd "github.com/hangar-run/hangar/internal/agent"
 	"github.com/hangar-run/hangar/internal/auth"
+	"github.com/hangar-run/hangar/internal/fixture"
 )
 
 // logHook records what the API logs at warning level and above, and every recovered panic.
@@ -149,6 +150,17 @@ type objects struct {
 	RunningName string
 	VictimName  string // User's PENDING session, the target of destroy and restart
 	victimSeq   int
+
+	// User's objects of the template, error log and dotfile APIs (see ensureExtras).
+	TemplateGroup     string // the project (name) User's templates belong to; "" for default
+	TemplateGroupID   string // its id
+	SessionTemplateID string // the target of the session template reads and changes
+	NodeTemplateID    string // the session template of ClusterTemplateID's node (never changed)
+	ClusterTemplateID string
+	ErrorLogID        string // one of User's error logs, not cleared
+	Dotfile           string // path of User's keypair dotfile, ProjectID's and Domain's dotfile
+	Marker            string // in the content of User's own ones, to recognize them in answers
+	SharedMarker      string // in the content of the project's and the domain's dotfiles
 }
 
 // superDo sends a superadmin request outside the fuzzing (setup and restore).
@@ -247,8 +259,15 @@ func ensureVictim(t *testing.T, env *functionstest.Env, o *objects) {
 func setupObjects(t *testing.T, env *functionstest.Env) *objects {
 	t.Helper()
 	o := &objects{Domain: "fz-domain", Alias: "fz-alias", SGroup: "fz-sgroup", Preset: "fz-preset",
-		KPPolicy: "fz-kp-policy", UserPolicy: "fz-user-policy", ProjPolicy: "fz-project-policy"}
+		KPPolicy: "fz-kp-policy", UserPolicy: "fz-user-policy", ProjPolicy: "fz-project-policy",
+		TemplateGroupID: fixture.DefaultProjectID, Dotfile: ".fzrc", Marker: "fz-marker",
+		SharedMarker: "fz-shared"}
 	ensureObjects(t, env, o)
+	ensureExtras(t, env, o)
+	// The caller's project and domain have the dotfile too, for the reads.
+	file := map[string]any{"path": o.Dotfile, "permission": "644", "data": "# fz\n"}
+	dotfileCreated(t, superDo(t, env, http.MethodPost, "/group-config/dotfiles", with(file, "group", fixture.DefaultProjectID)))
+	dotfileCreated(t, superDo(t, env, http.MethodPost, "/domain-config/dotfiles", with(file, "domain", fixture.DefaultDomain)))
 	ensureVictim(t, env, o)
 	a, _ := startAgent(t, env)
 	o.RunningName = "fz-running"

@@ -27,7 +27,8 @@ import (
 
 // Budget and seed of the run. HANGAR_FUZZ_REQUESTS raises the number of generated requests
 // (spread evenly over operations and actors) for a longer local run; HANGAR_FUZZ_SEED picks
-// another deterministic sequence.
+// another deterministic sequence; HANGAR_FUZZ_TRACE (operation ids, comma-separated) logs
+// those operations' requests and answers.
 const (
 	defaultRequests = 3000
 	defaultSeed     = 1
@@ -62,6 +63,13 @@ func credentials(actor string) *auth.Credentials {
 	return nil
 }
 
+// deepBodies are the operations whose body carries a document (a GraphQL query and its
+// variables, a template payload) that the field mutations reach into.
+var deepBodies = map[string]bool{ //nolint:gochecknoglobals // read-only
+	"graphql": true, "graphql-legacy": true, "create-session-template": true, "update-session-template": true,
+	"create-cluster-template": true, "update-cluster-template": true,
+}
+
 // isStream reports whether op answers with a stream (SSE or WebSocket), which the client ends.
 func isStream(op *operation) bool {
 	return strings.HasPrefix(op.Path, "/stream/") || strings.HasPrefix(op.Path, "/events/")
@@ -88,6 +96,8 @@ type runner struct {
 	failures map[string]*failure
 	slow     []string
 	sent     int
+	// trace lists operation ids (comma-separated) whose every request and answer is logged.
+	trace string
 }
 
 type failure struct {
@@ -185,6 +195,10 @@ func (r *runner) check(req *request, o outcome) {
 		label = "error"
 	}
 	r.counts[id][label]++
+	if r.trace != "" && strings.Contains(","+r.trace+",", ","+id+",") {
+		r.t.Logf("trace %s\n    body: %s\n    → %d %s", req.describe(), truncate(fmt.Sprintf("%q", req.body), 300), o.status,
+			truncate(string(o.body), 300))
+	}
 	if o.took > slowRequest && (req.op == nil || !isStream(req.op)) {
 		r.slow = append(r.slow, fmt.Sprintf("%s took %s", req.describe(), o.took.Round(time.Millisecond)))
 	}
@@ -203,7 +217,9 @@ func (r *runner) check(req *request, o outcome) {
 			Type  string `json:"type"`
 			Title string `json:"title"`
 		}
-		if mt != "application/problem+json" || json.Unmarshal(o.body, &p) != nil || p.Type == "" || p.Title == "" {
+		// A HEAD answer has no body (RFC 9110 §9.3.2): only its media type can be checked.
+		head := req.method == http.MethodHead && len(o.body) == 0
+		if mt != "application/problem+json" || (!head && (json.Unmarshal(o.body, &p) != nil || p.Type == "" || p.Title == "")) {
 			class = fmt.Sprintf("%s %d not problem+json (%s)", id, o.status, o.ctype)
 		}
 	}
@@ -257,8 +273,16 @@ func (r *runner) afterward(t *testing.T, o *objects, req *request, out outcome) 
 		}
 	case req.op.ID == "destroy-session" || req.op.ID == "restart-session":
 		ensureVictim(t, r.env, o)
+	case restoresExtras(req.op.ID):
+		ensureExtras(t, r.env, o)
+	case req.op.ID == "graphql" || req.op.ID == "graphql-legacy":
+		// Its documents change, never delete.
 	case strings.HasPrefix(req.op.Path, "/admin/") && req.op.Method != http.MethodGet && req.actor == "superadmin":
 		ensureObjects(t, r.env, o)
+		if req.op.Method == http.MethodDelete {
+			ensureExtras(t, r.env, o) // the project or domain of the dotfiles may have gone
+		}
+		ensureExtras(t, r.env, o)
 	}
 }
 
@@ -274,7 +298,7 @@ func TestAPIFuzz(t *testing.T) {
 	r := &runner{t: t, env: env, hook: hook, client: &http.Client{
 		// Redirects are answers to check, not to follow.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, counts: map[string]map[string]int{}, failures: map[string]*failure{}}
+	}, counts: map[string]map[string]int{}, failures: map[string]*failure{}, trace: os.Getenv("HANGAR_FUZZ_TRACE")}
 	start := time.Now()
 	seq := 0
 	vals, whole := hostileValues(), wholeBodies()
@@ -286,6 +310,9 @@ func TestAPIFuzz(t *testing.T) {
 			n := perOp
 			if isStream(op) {
 				n = len(kinds) // each costs the stream timeout
+			}
+			if deepBodies[op.ID] {
+				n *= 3 // documents in the body: more places to put a hostile value
 			}
 			for i := range n {
 				req := g.generate(op, actor, i)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hangar-run/hangar/functions/functionstest"
 	"github.com/hangar-run/hangar/internal/auth"
@@ -31,6 +32,8 @@ type request struct {
 	unsigned bool
 	// creds sign the request instead of the actor's.
 	creds *auth.Credentials
+	// mustRefuse says that the isolation test requires a refusal (401, 403 or 404).
+	mustRefuse string
 }
 
 // mutation kinds, cycled through per operation so that each gets all of them.
@@ -44,6 +47,8 @@ type generator struct {
 	seq   *int
 	vals  []hostile
 	whole []struct{ name, body string }
+	// note names the baseline variant baselineBody chose (a GraphQL document), for messages.
+	note string
 }
 
 func (g *generator) next() int {
@@ -80,6 +85,13 @@ func (g *generator) pathValue(op *operation, name string, superadmin bool) strin
 		return url.PathEscape(o.RunningName)
 	case name == "scaling_group":
 		return fixture.DefaultScalingGroup
+	case name == "template_id":
+		if strings.HasPrefix(op.Path, "/template/cluster") {
+			return url.PathEscape(o.ClusterTemplateID)
+		}
+		return url.PathEscape(o.SessionTemplateID)
+	case name == "log_id":
+		return url.PathEscape(o.ErrorLogID)
 	case strings.HasPrefix(op.Path, "/admin/domains"):
 		return pick(fixture.DefaultDomain, o.Domain)
 	case strings.HasPrefix(op.Path, "/admin/images/aliases"):
@@ -185,6 +197,76 @@ func (g *generator) baselineBody(op *operation, superadmin bool) map[string]any 
 		b = map[string]any{"rate_limit": 1000}
 	case "test-auth", "test-auth-post", "test-auth-test", "test-auth-test-post":
 		b = map[string]any{"echo": "hello"}
+	case "graphql", "graphql-legacy":
+		docs := gqlDocs(o)
+		d := docs[g.r.IntN(len(docs))]
+		g.note = d.name
+		b = d.body()
+	case "create-session-template", "update-session-template":
+		b = map[string]any{"payload": taskPayload(g.unique("fz-t-"), "fz")}
+		// An update names no project: the caller's default one passes the scope check, so
+		// that the template's owner check is what answers another tenant.
+		if op.ID == "create-session-template" && o.TemplateGroup != "" {
+			b["group"] = o.TemplateGroup
+		}
+	case "create-cluster-template", "update-cluster-template":
+		b = map[string]any{"payload": clusterPayload(g.unique("fz-ct-"), o.NodeTemplateID)}
+		if op.ID == "create-cluster-template" && o.TemplateGroup != "" {
+			b["group"] = o.TemplateGroup
+		}
+	case "list-session-templates", "list-cluster-templates":
+		b = map[string]any{}
+		switch g.r.IntN(3) {
+		case 0:
+			b["group_id"] = o.TemplateGroupID
+		case 1:
+			b["all"] = true
+		}
+	case "get-session-template", "get-cluster-template":
+		b = map[string]any{"format": []string{"json", "yaml"}[g.r.IntN(2)]}
+	case "create-session-from-template":
+		b = map[string]any{"template_id": o.SessionTemplateID, "name": g.unique("fz-ft-"), "enqueueOnly": true, "maxWaitSeconds": 1,
+			"config": map[string]any{"resources": map[string]any{"cpu": "1", "mem": "256m"}}}
+	case "create-session-cluster":
+		b = map[string]any{"clientSessionToken": g.unique("fz-cl-"), "template_id": o.ClusterTemplateID, "enqueueOnly": true,
+			"maxWaitSeconds": 1}
+	case "list-error-logs":
+		b = map[string]any{"page_no": 1, "page_size": 10, "mark_read": g.r.IntN(2) == 0}
+	case "append-error-log":
+		b = map[string]any{"severity": "warning", "source": "fuzz", "message": g.unique("fz-log-"), "context_lang": "en",
+			"context_env": `{"fz": 1}`, "request_url": "/fz", "request_status": 500, "traceback": "Traceback: fz"}
+	case "set-bootstrap-script":
+		b = map[string]any{"script": "echo fz"}
+	case "list-user-dotfiles":
+		b = map[string]any{}
+		if g.r.IntN(2) == 0 {
+			b["path"] = o.Dotfile
+		}
+	case "create-user-dotfile", "update-user-dotfile", "create-group-dotfile", "update-group-dotfile",
+		"create-domain-dotfile", "update-domain-dotfile":
+		b = map[string]any{"path": o.Dotfile, "permission": "600", "data": "# fz\n"}
+		if strings.HasPrefix(op.ID, "create-") {
+			b["path"], b["permission"] = g.unique(".fz-"), "644"
+		}
+	case "delete-user-dotfile", "delete-group-dotfile", "delete-domain-dotfile":
+		b = map[string]any{"path": o.Dotfile}
+	case "list-group-dotfiles", "list-domain-dotfiles":
+		b = map[string]any{}
+		if g.r.IntN(2) == 0 {
+			b["path"] = o.Dotfile
+		}
+	case "usage-per-month":
+		b = map[string]any{"month": "202406"}
+		if g.r.IntN(2) == 0 {
+			b["group_ids"] = []any{o.ProjectID, fixture.DefaultProjectID}
+		}
+	case "usage-per-period":
+		b = map[string]any{"start_date": "20240601", "end_date": "20240630"}
+		if g.r.IntN(2) == 0 {
+			b["project_id"] = fixture.DefaultProjectID
+		}
+	case "get-task-logs", "head-task-logs":
+		b = map[string]any{"taskId": o.RunningID}
 	default:
 		sch := g.s.resolve(op.jsonBody())
 		if sch == nil {
@@ -192,6 +274,19 @@ func (g *generator) baselineBody(op *operation, superadmin bool) map[string]any 
 		}
 		v, _ := g.fill(sch, 0).(map[string]any)
 		b = v
+	}
+	switch op.ID {
+	case "list-group-dotfiles":
+		b["group"] = fixture.DefaultProjectID
+		if g.r.IntN(3) == 0 {
+			b["group"], b["domain"] = "default", fixture.DefaultDomain // by name
+		}
+	case "create-group-dotfile", "update-group-dotfile", "delete-group-dotfile":
+		b["group"] = o.ProjectID
+	case "list-domain-dotfiles":
+		b["domain"] = fixture.DefaultDomain
+	case "create-domain-dotfile", "update-domain-dotfile", "delete-domain-dotfile":
+		b["domain"] = o.Domain
 	}
 	if superadmin && b != nil {
 		// Superadmins act on User's sessions on User's behalf.
@@ -289,6 +384,49 @@ func (g *generator) mutateField(op *operation, body map[string]any, val any) str
 		}
 		cur[k] = val
 		return path + k
+	}
+}
+
+// gqlHostile are gqlHostileBodies, built once.
+var gqlHostile = sync.OnceValue(gqlHostileBodies) //nolint:gochecknoglobals // read-only
+
+// mutatePayload puts val somewhere inside the JSON document payload holds (a template), and
+// returns where ("[0].template.spec…") and the new payload.
+func (g *generator) mutatePayload(payload string, val any) (string, string, bool) {
+	var doc any
+	if json.Unmarshal([]byte(payload), &doc) != nil {
+		return "", "", false
+	}
+	where := ""
+	set := func(any) {}
+	cur := doc
+	for depth := 0; ; depth++ {
+		switch c := cur.(type) {
+		case map[string]any:
+			if len(c) == 0 {
+				c["fz"] = val
+				return where + ".fz", string(encodeJSON(doc)), true
+			}
+			keys := sortedKeys(c)
+			k := keys[g.r.IntN(len(keys))]
+			where += "." + k
+			set, cur = func(v any) { c[k] = v }, c[k]
+		case []any:
+			if len(c) == 0 {
+				set(append(c, val))
+				return where + "[]", string(encodeJSON(doc)), true
+			}
+			i := g.r.IntN(len(c))
+			where += "[" + strconv.Itoa(i) + "]"
+			set, cur = func(v any) { c[i] = v }, c[i]
+		default:
+			set(val)
+			return where, string(encodeJSON(doc)), true
+		}
+		if depth > 1 && g.r.IntN(4) == 0 {
+			set(val)
+			return where, string(encodeJSON(doc)), true
+		}
 	}
 }
 
@@ -394,13 +532,25 @@ func (g *generator) generate(op *operation, actor string, i int) *request {
 		return g.uploadRequest(req, kind, path, q)
 	}
 
+	g.note = ""
 	body := g.baselineBody(op, superadmin)
+	if g.note != "" {
+		defer func() { req.mutation = g.note + " " + req.mutation }()
+	}
 	switch kind {
 	case "field":
 		if body == nil {
 			body = map[string]any{}
 		}
 		v := g.vals[g.r.IntN(len(g.vals))]
+		if p, ok := body["payload"].(string); ok && g.r.IntN(2) == 0 {
+			// Into the template document the payload holds.
+			if where, np, ok := g.mutatePayload(p, v.v); ok {
+				body["payload"] = np
+				req.mutation = "field payload" + where + "=" + v.name
+				break
+			}
+		}
 		req.mutation = "field " + g.mutateField(op, body, v.v) + "=" + v.name
 	case "type-confusion":
 		if body == nil {
@@ -448,6 +598,11 @@ func (g *generator) generate(op *operation, actor string, i int) *request {
 		req.mutation = "unknown-key=" + v.name
 	case "whole-body":
 		w := g.whole[g.r.IntN(len(g.whole))]
+		if op.ID == "graphql" || op.ID == "graphql-legacy" {
+			if gw := gqlHostile(); g.r.IntN(3) != 0 {
+				w = gw[g.r.IntN(len(gw))]
+			}
+		}
 		req.mutation = "whole-body " + w.name
 		req.body, req.contentType = []byte(w.body), "application/json"
 		body = nil

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +45,14 @@ const (
 	isoAdmin isoClass = "admin"
 	// isoSuperadmin operations need a superadmin.
 	isoSuperadmin isoClass = "superadmin"
+	// isoOwned operations act on one object of the caller's (a template, an error log) named
+	// by id: the owner's, their domain admin's or a superadmin's only.
+	isoOwned isoClass = "owned"
+	// isoShared operations read what the caller's project or domain shares with its members:
+	// admins of another domain are refused.
+	isoShared isoClass = "shared"
+	// isoAdminGlobal operations need an admin keypair and name no tenant's object.
+	isoAdminGlobal isoClass = "admin-global"
 )
 
 // isolation classifies every operation of the OpenAPI document. A new operation must be added
@@ -63,17 +73,36 @@ var isolation = map[string]isoClass{ //nolint:gochecknoglobals // read-only
 	"execute-session": isoSessionItem, "complete-session-code": isoSessionItem, "download-session-files": isoSessionItem,
 	"download-session-file": isoSessionItem, "list-session-files": isoSessionItem, "interrupt-session": isoSessionItem,
 	"get-session-logs": isoSessionItem, "rename-session": isoSessionItem, "upload-session-files": isoSessionItem,
-	"stream-execute-session": isoSessionItem,
+	"stream-execute-session": isoSessionItem, "get-session-abusing-report": isoSessionItem,
+	"get-session-dependency-graph": isoSessionItem, "get-session-status-history": isoSessionItem,
+	"create-session-cluster": isoSessionCreate, "create-session-from-template": isoSessionCreate,
 
-	"list-keypairs": isoAdmin, "create-keypair": isoAdmin, "delete-keypair": isoAdmin, "get-keypair": isoAdmin,
-	"update-keypair": isoAdmin, "set-main-keypair": isoAdmin, "list-projects": isoAdmin, "create-project": isoAdmin,
+	// GraphQL scopes every field by role itself (functions/gql has the per-role tests).
+	"graphql": isoSelf, "graphql-legacy": isoSelf,
+	"get-task-logs": isoSelf, "head-task-logs": isoSelf,
+	"list-error-logs": isoSelf, "append-error-log": isoSelf, "clear-error-log": isoOwned,
+	"get-bootstrap-script": isoSelf, "set-bootstrap-script": isoSelf,
+	"list-user-dotfiles": isoSelf, "create-user-dotfile": isoSelf, "update-user-dotfile": isoSelf, "delete-user-dotfile": isoSelf,
+	"list-group-dotfiles": isoShared, "create-group-dotfile": isoAdmin, "update-group-dotfile": isoAdmin, "delete-group-dotfile": isoAdmin,
+	"list-domain-dotfiles": isoShared, "create-domain-dotfile": isoAdmin, "update-domain-dotfile": isoAdmin, "delete-domain-dotfile": isoAdmin,
+	"list-session-templates": isoSelf, "create-session-template": isoSelf, "get-session-template": isoOwned,
+	"update-session-template": isoOwned, "delete-session-template": isoOwned,
+	"list-cluster-templates": isoSelf, "create-cluster-template": isoSelf, "get-cluster-template": isoOwned,
+	"update-cluster-template": isoOwned, "delete-cluster-template": isoOwned,
+	"usage-per-month": isoSuperadmin, "usage-per-period": isoSuperadmin,
+	"admin-month-stats": isoSuperadmin, "user-month-stats": isoSelf,
+
+	"list-keypairs": isoAdmin, "get-keypair": isoAdmin, "list-projects": isoAdmin, "create-project": isoAdmin,
 	"delete-project": isoAdmin, "get-project": isoAdmin, "update-project": isoAdmin, "remove-project-members": isoAdmin,
-	"list-project-members": isoAdmin, "add-project-members": isoAdmin, "list-users": isoAdmin, "create-user": isoAdmin,
-	"delete-user": isoAdmin, "get-user": isoAdmin, "update-user": isoAdmin,
+	"list-project-members": isoAdmin, "add-project-members": isoAdmin, "list-users": isoAdmin, "get-user": isoAdmin,
+
+	"create-keypair": isoSuperadmin, "delete-keypair": isoSuperadmin, "update-keypair": isoSuperadmin,
+	"set-main-keypair": isoSuperadmin, "create-user": isoSuperadmin, "delete-user": isoSuperadmin,
+	"update-user": isoSuperadmin,
 
 	"list-domains": isoSuperadmin, "create-domain": isoSuperadmin, "delete-domain": isoSuperadmin,
 	"get-domain": isoSuperadmin, "update-domain": isoSuperadmin, "list-images": isoSuperadmin,
-	"set-image-alias": isoSuperadmin, "delete-image-alias": isoSuperadmin, "rescan-images": isoSuperadmin,
+	"set-image-alias": isoSuperadmin, "delete-image-alias": isoSuperadmin, "rescan-images": isoAdminGlobal,
 	"list-keypair-resource-policies": isoSuperadmin, "create-keypair-resource-policy": isoSuperadmin,
 	"delete-keypair-resource-policy": isoSuperadmin, "get-keypair-resource-policy": isoSuperadmin,
 	"update-keypair-resource-policy": isoSuperadmin, "list-project-resource-policies": isoSuperadmin,
@@ -94,12 +123,15 @@ var isolation = map[string]isoClass{ //nolint:gochecknoglobals // read-only
 	"update-manager-status": isoSuperadmin, "recalculate-usage": isoSuperadmin,
 }
 
+// fromTemplate are the session creates that read a template the caller names.
+var fromTemplate = map[string]bool{"create-session-from-template": true, "create-session-cluster": true} //nolint:gochecknoglobals // read-only
+
 // scopeOf is the security scope an isolation class goes with.
 func (c isoClass) scope() string {
 	switch c {
 	case isoPublic:
 		return ""
-	case isoAdmin:
+	case isoAdmin, isoAdminGlobal:
 		return "admin"
 	case isoSuperadmin:
 		return "superadmin"
@@ -122,8 +154,10 @@ type victim struct {
 	pending  string // id of the PENDING session
 }
 
-// snapshot is everything of the victim's that an attack could change.
-func snapshot(t *testing.T, env *functionstest.Env) string {
+// snapshot is everything of the victim's that an attack could change: sessions, kernels, the
+// user, keypairs (with their dotfiles and bootstrap script), project and domain (with theirs),
+// templates and error logs.
+func snapshot(t *testing.T, env *functionstest.Env, v *victim) string {
 	t.Helper()
 	var out string
 	require.NoError(t, env.DB.Pool.QueryRow(t.Context(), `SELECT jsonb_build_object(
@@ -134,8 +168,12 @@ func snapshot(t *testing.T, env *functionstest.Env) string {
 		'project', (SELECT to_jsonb(g) FROM groups g WHERE g.id = $3::uuid),
 		'members', (SELECT jsonb_agg(to_jsonb(a) ORDER BY a.user_id) FROM association_groups_users a WHERE a.group_id = $3::uuid),
 		'domain', (SELECT to_jsonb(d) FROM domains d WHERE d.name = 'default'),
-		'sgroup_domains', (SELECT jsonb_agg(to_jsonb(x) ORDER BY x.scaling_group) FROM sgroups_for_domains x WHERE x.domain = 'default')
-	)::text`, fixture.UserAccessKey, fixture.UserUUID, fixture.DefaultProjectID).Scan(&out))
+		'sgroup_domains', (SELECT jsonb_agg(to_jsonb(x) ORDER BY x.scaling_group) FROM sgroups_for_domains x WHERE x.domain = 'default'),
+		'private_project', (SELECT to_jsonb(g) FROM groups g WHERE g.id = $4::uuid),
+		'private_members', (SELECT jsonb_agg(to_jsonb(a) ORDER BY a.user_id) FROM association_groups_users a WHERE a.group_id = $4::uuid),
+		'templates', (SELECT jsonb_agg(to_jsonb(x) ORDER BY x.id) FROM session_templates x WHERE x.user_uuid = $2::uuid OR x.group_id = $4::uuid),
+		'error_logs', (SELECT jsonb_agg(to_jsonb(x) ORDER BY x.id) FROM error_logs x WHERE x."user" = $2::uuid)
+	)::text`, fixture.UserAccessKey, fixture.UserUUID, fixture.DefaultProjectID, v.o.TemplateGroupID).Scan(&out))
 	return out
 }
 
@@ -196,10 +234,26 @@ func TestTenantIsolation(t *testing.T) {
 	ensureVictim(t, env, v.o)
 	require.NoError(t, env.DB.Pool.QueryRow(t.Context(), `SELECT id::text FROM sessions WHERE name = $1 AND access_key = $2`,
 		v.o.VictimName, fixture.UserAccessKey).Scan(&v.pending))
+	// User's templates (in a project of which User is the only member), error log, keypair
+	// dotfile and bootstrap script; the default project's and domain's dotfiles.
+	res = superDo(t, env, http.MethodPost, "/admin/projects", map[string]any{"name": "victim-private", "domain_name": fixture.DefaultDomain})
+	res.RequireStatus(t, http.StatusCreated)
+	var private struct {
+		ID string `json:"id"`
+	}
+	res.JSON(t, &private)
+	superDo(t, env, http.MethodPost, "/admin/projects/"+private.ID+"/members", map[string]any{"emails": []any{fixture.UserEmail}}).
+		RequireStatus(t, http.StatusNoContent)
+	marker := uuid.NewString()[:8]
+	v.o.TemplateGroup, v.o.TemplateGroupID = "victim-private", private.ID
+	v.o.Dotfile, v.o.Marker, v.o.SharedMarker = ".victimrc", "victim-private-"+marker, "victim-shared-"+marker
+	ensureExtras(t, env, v.o)
+	superDo(t, env, http.MethodPost, "/group-config/dotfiles", map[string]any{"group": private.ID, "path": v.o.Dotfile,
+		"permission": "644", "data": "# " + v.o.Marker + "\n"}).RequireStatus(t, http.StatusOK)
 
 	r := &runner{t: t, env: env, hook: hook, client: &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, counts: map[string]map[string]int{}, failures: map[string]*failure{}}
+	}, counts: map[string]map[string]int{}, failures: map[string]*failure{}, trace: os.Getenv("HANGAR_FUZZ_TRACE")}
 	seq := 0
 	for _, op := range s.ops {
 		c := isolation[op.ID]
@@ -210,7 +264,7 @@ func TestTenantIsolation(t *testing.T) {
 			checkEventIsolation(t, env, v, attackers)
 			continue
 		}
-		before := snapshot(t, env)
+		before := snapshot(t, env, v)
 		for _, at := range attackers {
 			g := &generator{s: s, o: v.o, r: rand.New(rand.NewPCG(1, uint64(len(op.ID)))), seq: &seq} //nolint:gosec // deterministic
 			var reqs []*request
@@ -218,12 +272,31 @@ func TestTenantIsolation(t *testing.T) {
 			// as an admin acting on the victim's behalf (owner_access_key).
 			for i := range 4 {
 				onBehalf := i%2 == 1
-				if c == isoSessionCreate && !onBehalf {
-					continue // creating one's own session is no attack
+				if c == isoSessionCreate && !onBehalf && !fromTemplate[op.ID] {
+					continue // creating one's own session is no attack, unless from the victim's template
 				}
 				req := g.generate(op, map[bool]string{true: "superadmin", false: "user"}[onBehalf], 0)
 				req.actor, req.creds = at.name, at.creds
 				reqs = append(reqs, req)
+			}
+			if op.ID == "list-group-dotfiles" {
+				// The victim's private project: none of the attackers is a member.
+				for _, ref := range []map[string]any{{"group": v.o.TemplateGroupID}, {"group": v.o.TemplateGroup, "domain": fixture.DefaultDomain},
+					{"group": v.o.TemplateGroupID, "path": v.o.Dotfile}} {
+					req := g.generate(op, "user", 0)
+					req.actor, req.creds, req.mutation = at.name, at.creds, "private project"
+					req.body, req.mustRefuse = encodeJSON(ref), "the dotfiles of a project the caller is no member of"
+					reqs = append(reqs, req)
+				}
+			}
+			if op.ID == "graphql" || op.ID == "graphql-legacy" {
+				// Every document, each naming the victim's session, user, keypair.
+				for _, d := range gqlDocs(v.o) {
+					req := g.generate(op, "user", 0)
+					req.actor, req.creds, req.mutation = at.name, at.creds, d.name
+					req.body = encodeJSON(d.body())
+					reqs = append(reqs, req)
+				}
 			}
 			for _, req := range reqs {
 				if op.ID == "stream-execute-session" {
@@ -237,7 +310,7 @@ func TestTenantIsolation(t *testing.T) {
 				}
 			}
 		}
-		if after := snapshot(t, env); after != before {
+		if after := snapshot(t, env, v); after != before {
 			t.Errorf("%s: the attackers' requests changed the victim's data:\nbefore %s\nafter  %s", op.ID, before, after)
 		}
 	}
@@ -246,6 +319,13 @@ func TestTenantIsolation(t *testing.T) {
 	res = env.Do(t, http.MethodGet, "/session/"+v.o.RunningName+"/download_single?file=fz.txt", nil, &functionstest.User)
 	res.RequireStatus(t, http.StatusOK)
 	require.Contains(t, string(res.Body), "victim's file")
+	for _, id := range sortedKeys(r.counts) {
+		var parts []string
+		for _, st := range sortedKeys(r.counts[id]) {
+			parts = append(parts, fmt.Sprintf("%s×%d", st, r.counts[id][st]))
+		}
+		t.Logf("  %-36s %s", id, strings.Join(parts, " "))
+	}
 	for _, c := range sortedKeys(r.failures) {
 		t.Errorf("%s (%d×), e.g.\n    %s", c, r.failures[c].count, r.failures[c].example)
 	}
@@ -263,7 +343,28 @@ func isolationViolation(c isoClass, at attacker, v *victim, req *request, out ou
 		}
 	}
 	refused := out.status == http.StatusUnauthorized || out.status == http.StatusForbidden || out.status == http.StatusNotFound
+	if (c == isoSelf || c == isoOwned || c == isoShared) && strings.Contains(string(req.body), `"owner_access_key":"`+fixture.UserAccessKey+`"`) &&
+		(out.status < 400 || out.status >= 500) {
+		return "acting with the victim's owner_access_key must be refused"
+	}
+	if req.mustRefuse != "" && !refused {
+		return req.mustRefuse + " must be refused (401, 403 or 404)"
+	}
 	switch c {
+	case isoAdminGlobal:
+		if !at.admin && (out.status != http.StatusUnauthorized || problemType(out.body) != "auth-failed") {
+			return "an admin route must refuse non-admins with 401 auth-failed"
+		}
+	case isoOwned:
+		// An update checks the caller's scope (domain, project) first, as Backend.AI does: an
+		// admin of another domain is refused there, before the template is looked up.
+		if !refused && !(req.op.ID == "update-session-template" && scopeRefused(out)) {
+			return "another tenant's object must be refused (401, 403 or 404)"
+		}
+	case isoShared:
+		if at.admin && !refused {
+			return "a domain admin must be refused outside their domain (401, 403 or 404)"
+		}
 	case isoSuperadmin:
 		if out.status != http.StatusUnauthorized || problemType(out.body) != "auth-failed" {
 			return "a superadmin route must refuse with 401 auth-failed"
@@ -304,12 +405,34 @@ func isolationViolation(c isoClass, at attacker, v *victim, req *request, out ou
 	return ""
 }
 
+// scopeRefused reports whether out is the 400 of a domain or project the caller may not use.
+func scopeRefused(out outcome) bool {
+	var p struct {
+		Data map[string]any `json:"data"`
+	}
+	if out.status != http.StatusBadRequest || problemType(out.body) != "invalid-api-params" || json.Unmarshal(out.body, &p) != nil {
+		return false
+	}
+	_, domain := p.Data["domain"]
+	_, group := p.Data["group"]
+	return len(p.Data) == 1 && (domain || group)
+}
+
 // leakTokens are the victim's identifiers that must not appear in an attacker's answer.
 func leakTokens(v *victim, at attacker) []string {
-	toks := []string{v.o.RunningID, v.o.RunningName, v.pending, v.o.VictimName, v.kernelID,
-		fixture.UserUUID, fixture.UserEmail, fixture.UserSecretKey}
+	dashed := func(hex string) string {
+		if u, err := uuid.Parse(hex); err == nil {
+			return u.String()
+		}
+		return hex
+	}
+	o := v.o
+	toks := []string{o.RunningID, o.RunningName, v.pending, o.VictimName, v.kernelID,
+		fixture.UserUUID, fixture.UserEmail, fixture.UserSecretKey,
+		o.Marker, o.TemplateGroupID, o.ErrorLogID, o.SessionTemplateID, dashed(o.SessionTemplateID),
+		o.NodeTemplateID, dashed(o.NodeTemplateID), o.ClusterTemplateID, dashed(o.ClusterTemplateID)}
 	if at.admin {
-		toks = append(toks, fixture.UserAccessKey, fixture.DefaultProjectID)
+		toks = append(toks, fixture.UserAccessKey, fixture.DefaultProjectID, o.SharedMarker)
 	}
 	return toks
 }

@@ -73,6 +73,16 @@ func createSession(t *testing.T, env *functionstest.Env, name string) string {
 	}
 }
 
+// insertSession stores a PENDING session with the given id and name for the example user
+// with accessKey and userUUID, straight in the database (no events).
+func insertSession(t *testing.T, env *functionstest.Env, id, name, accessKey, userUUID string) {
+	t.Helper()
+	_, err := env.DB.Pool.Exec(context.Background(), `
+		INSERT INTO sessions (id, name, domain_name, group_id, user_uuid, access_key, scaling_group_name)
+		VALUES ($1, $2, 'default', $3, $4, $5, 'default')`, id, name, fixture.DefaultProjectID, userUUID, accessKey)
+	require.NoError(t, err)
+}
+
 // publish sends evs on env's events channel, the way workers do.
 func publish(t *testing.T, env *functionstest.Env, evs ...events.Event) {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"github.com/hangar-run/hangar/functions/eventstream"
 	"github.com/hangar-run/hangar/functions/functionstest"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/fixture"
 )
 
 // smallBufListener gives accepted connections a small send buffer, so that a client that
@@ -41,6 +42,7 @@ func TestLaggingStreamEndsWithoutServerClose(t *testing.T) {
 	t.Cleanup(hs.Close)
 
 	const sid = "5b0c7d7e-3a55-4c1e-9f7e-0d6d3e0f4a11"
+	insertSession(t, env, sid, "lagging", fixture.UserAccessKey, fixture.UserUUID)
 	path := "/events/session?sessionId=" + sid
 	// The slow client has a small receive buffer and reads nothing until every event went out.
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -40,7 +40,8 @@ func registerSessionEvents(s *functions.Server, o Options) {
 			"`data: {\"reason\", \"sessionName\", \"ownerAccessKey\", \"sessionId\", \"exitCode\", \"kernelId\"}` " +
 			"(plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle " +
 			"stream sends a `: ping` comment every 15 s.\n\n" +
-			"When the parameters name one session (sessionId, or name with its owner), the stream sends " +
+			"When the parameters name one session (sessionId, or name with its owner), a session the caller " +
+			"cannot see or that does not exist is 404 object-not-found; otherwise the stream sends " +
 			"`event: server_close` with data `{}` and ends once that session has ended (at once if it had ended " +
 			"already). A stream that ends without server_close (server shutdown, or the stream fell too far " +
 			"behind the events and missed some) is to be reopened by the client.",
@@ -71,7 +72,12 @@ func registerSessionEvents(s *functions.Server, o Options) {
 		sub := hub.Subscribe(f.match)
 		ended := false
 		if f.watches() {
-			if ended, err = alreadyEnded(ctx, s, f); err != nil {
+			found := false
+			found, ended, err = watched(ctx, s, f)
+			if err == nil && !found {
+				err = functions.ErrObjectNotFound("session", "")
+			}
+			if err != nil {
 				sub.Cancel()
 				release()
 				return nil, err
@@ -141,41 +147,42 @@ func newFilter(ctx context.Context, s *functions.Server, id *functions.Identity,
 	return f, nil
 }
 
-// alreadyEnded reports whether the one session f watches has ended already, as far as the
-// caller may see it: by id, that session; by name, when the owner has sessions of that name
-// and all of them ended.
-func alreadyEnded(ctx context.Context, s *functions.Server, f *filter) (bool, error) {
+// watched looks up the one session f watches, as far as the caller may see it: by id, that
+// session; by name, the owner's sessions of that name. found is false when there is none (the
+// stream is then a 404, as for any unknown session); ended is true when all of them ended.
+func watched(ctx context.Context, s *functions.Server, f *filter) (found, ended bool, err error) {
 	pool := s.Deps().Pool
-	var sid uuid.UUID
+	var ids []uuid.UUID
 	if f.sessionID != "" {
-		sid = uuid.MustParse(f.sessionID)
+		ids = []uuid.UUID{uuid.MustParse(f.sessionID)}
 	} else {
 		rows, err := db.Q.SessionMatch(ctx, pool, &dbsqlc.SessionMatchParams{AccessKey: f.owner, Name: f.name, AllowStale: true})
 		if err != nil {
-			return false, functions.FromDB(err, "session")
-		}
-		if len(rows) == 0 {
-			return false, nil
+			return false, false, functions.FromDB(err, "session")
 		}
 		for _, r := range rows {
-			if !terminal(r.Status) {
-				return false, nil
-			}
+			ids = append(ids, r.ID)
 		}
-		sid = rows[0].ID
 	}
-	row, err := db.Q.SessionGetInfo(ctx, pool, sid)
-	if errors.Is(db.Translate(err), db.ErrNotFound) {
-		return false, nil
+	ended = true
+	for _, sid := range ids {
+		row, err := db.Q.SessionGetInfo(ctx, pool, sid)
+		if errors.Is(db.Translate(err), db.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, false, functions.FromDB(err, "session")
+		}
+		if !f.match(&events.Event{
+			SessionID: row.ID.String(), SessionName: row.Name, AccessKey: row.AccessKey,
+			Domain: row.DomainName, ProjectID: row.GroupID.String(),
+		}) {
+			continue
+		}
+		found = true
+		ended = ended && terminal(row.Status)
 	}
-	if err != nil {
-		return false, functions.FromDB(err, "session")
-	}
-	seen := f.match(&events.Event{
-		SessionID: row.ID.String(), SessionName: row.Name, AccessKey: row.AccessKey,
-		Domain: row.DomainName, ProjectID: row.GroupID.String(),
-	})
-	return seen && terminal(row.Status), nil
+	return found, found && ended, nil
 }
 
 // stream is one open /events/session response.

@@ -14,6 +14,7 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/functions/eventstream"
 	"github.com/hangar-run/hangar/functions/functionstest"
+	"github.com/hangar-run/hangar/internal/auth"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/fixture"
 )
@@ -128,6 +129,7 @@ func TestGroupFilter(t *testing.T) {
 func TestNameFilterNeedsNameAndOwner(t *testing.T) {
 	t.Parallel()
 	env := functionstest.New(t)
+	insertSession(t, env, "0c6f9a3e-5d1b-4a47-8e2f-7b9c1d3e5f70", "job", fixture.User2AccessKey, fixture.User2UUID)
 	s := openSSE(t, env, "/events/session?sessionName=job&ownerAccessKey="+fixture.User2AccessKey, &functionstest.Superadmin)
 	mine := ev(events.SessionStarted, "1")
 	mine.SessionName = "job"
@@ -212,6 +214,7 @@ func TestParameterErrors(t *testing.T) {
 	env.Do(t, http.MethodGet, "/events/session?sessionId=not-a-uuid", nil, &functionstest.User).
 		RequireProblem(t, http.StatusBadRequest, "invalid-api-params")
 	// Admins may name another owner.
+	insertSession(t, env, "1e2d3c4b-5a69-4788-9aa1-b2c3d4e5f607", "x", fixture.UserAccessKey, fixture.UserUUID)
 	res := env.Open(t, http.MethodGet, "/events/session?ownerAccessKey="+fixture.UserAccessKey+"&name=x", &functionstest.DomainAdmin)
 	require.Equal(t, http.StatusOK, res.StatusCode)
 }
@@ -227,20 +230,19 @@ func pingServer(t *testing.T, env *functionstest.Env) string {
 	return hs.URL
 }
 
-func TestPingsAndHiddenSessionsStayOpen(t *testing.T) {
+func TestPingsKeepAWatchOpen(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t)
-	sid := createSession(t, env, "private")
-	endSession(t, env, sid, "CANCELLED")
+	sid := createSession(t, env, "quiet")
 	base := pingServer(t, env)
 
-	// Another user's ended session is not theirs to see: no server_close, just pings.
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/events/session?sessionId="+sid, nil)
 	require.NoError(t, err)
-	require.NoError(t, functionstest.User2.SignRequest(req, functions.APIVersion, time.Now()))
+	require.NoError(t, functionstest.User.SignRequest(req, functions.APIVersion, time.Now()))
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = res.Body.Close() })
+	require.Equal(t, http.StatusOK, res.StatusCode)
 	s := readSSE(t, res)
 	// Pings keep coming past huma's 5 s read deadline for request bodies, which the stream
 	// must lift so that it does not cancel the request.
@@ -250,6 +252,34 @@ func TestPingsAndHiddenSessionsStayOpen(t *testing.T) {
 		require.Equal(t, "ping", m.Comment)
 		require.Equal(t, ": ping\r\n\r\n", m.Raw)
 	}
+}
+
+func TestUnknownOrHiddenSessionIs404(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t)
+	sid := createSession(t, env, "private")
+	endSession(t, env, sid, "CANCELLED")
+
+	for _, tc := range []struct {
+		path  string
+		creds *auth.Credentials
+	}{
+		{"/events/session?sessionId=8d9d2d5e-7a43-4f55-9d7c-6c7e0f1b2a3c", &functionstest.User},
+		{"/events/session?name=no-such-session", &functionstest.User},
+		{"/events/session?sessionName=private&ownerAccessKey=" + fixture.User2AccessKey, &functionstest.Superadmin},
+		// Another user's session does not exist for the caller, ended or not.
+		{"/events/session?sessionId=" + sid, &functionstest.User2},
+		{"/events/session?name=private", &functionstest.User2},
+		// Nor, by name, outside the project filter.
+		{"/events/session?name=private&group=model-store", &functionstest.User},
+	} {
+		p := env.Do(t, http.MethodGet, tc.path, nil, tc.creds).RequireProblem(t, http.StatusNotFound, "object-not-found")
+		require.Equal(t, "No such session.", p.Title, tc.path)
+	}
+	// The owner's ended session closes at once instead.
+	s := openSSE(t, env, "/events/session?sessionId="+sid, &functionstest.User)
+	require.Equal(t, eventstream.ServerClose, s.nextEvent(t).Event)
+	s.requireEnd(t)
 }
 
 func TestStreamEndsWhenClientLeaves(t *testing.T) {
@@ -284,7 +314,9 @@ func endSession(t *testing.T, env *functionstest.Env, sid, status string) {
 func TestShutdownEndsStreamWithoutServerClose(t *testing.T) {
 	t.Parallel()
 	env := functionstest.New(t)
-	s := openSSE(t, env, "/events/session?sessionId=8d9d2d5e-7a43-4f55-9d7c-6c7e0f1b2a3c", &functionstest.User)
+	const sid = "8d9d2d5e-7a43-4f55-9d7c-6c7e0f1b2a3c"
+	insertSession(t, env, sid, "shutdown", fixture.UserAccessKey, fixture.UserUUID)
+	s := openSSE(t, env, "/events/session?sessionId="+sid, &functionstest.User)
 	env.Server.Shutdown()
 	// No server_close: the client is to reconnect to another API server.
 	s.requireEnd(t)

@@ -7,10 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hangar-run/hangar/functions"
-	"github.com/hangar-run/hangar/internal/db"
-	"github.com/hangar-run/hangar/internal/db/dbsqlc"
-	"github.com/hangar-run/hangar/internal/names"
-	"github.com/hangar-run/hangar/internal/registry"
+	"github.com/hangar-run/hangar/internal/adminsvc"
 )
 
 // Alias is an image alias.
@@ -33,35 +30,12 @@ func registerSetAlias(s *functions.Server) {
 		ID: "set-image-alias", Method: http.MethodPost, Path: "/admin/images/aliases", Tag: tag,
 		Summary:     "Create or re-point an image alias",
 		Description: "Makes alias name the image target of the given architecture (the only one when omitted). An existing alias is re-pointed.",
-		Role:        functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusCreated,
-		Errors: []int{http.StatusNotFound},
+		Role:        functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusCreated,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*AliasOutput, error) {
-		if err := functions.InvalidParam("alias", names.Alias(in.Body.Alias)); err != nil {
-			return nil, err
-		}
-		pool := s.Deps().Pool
-		rows, err := db.Q.ImageArchitectures(ctx, pool, in.Body.Target)
+		chosen, err := s.AdminService().AliasImage(ctx, svcCaller(ctx), in.Body.Alias, in.Body.Target, in.Body.Architecture)
 		if err != nil {
-			return nil, functions.FromDB(err, "image")
-		}
-		if len(rows) == 0 {
-			return nil, functions.ErrObjectNotFound("image", in.Body.Target)
-		}
-		archs := make([]string, len(rows))
-		for i, r := range rows {
-			archs[i] = r.Architecture
-		}
-		chosen, err := registry.ChooseArchitecture(in.Body.Target, archs, in.Body.Architecture)
-		if err != nil {
-			return nil, functions.ErrInvalidAPIParams(err.Error(), map[string]any{"architectures": archs})
-		}
-		for _, r := range rows {
-			if r.Architecture != chosen {
-				continue
-			}
-			if _, err := db.Q.ImageAliasSet(ctx, pool, &dbsqlc.ImageAliasSetParams{Alias: in.Body.Alias, Image: r.ID}); err != nil {
-				return nil, functions.FromDB(err, "image alias")
-			}
+			return nil, functions.FromService(err)
 		}
 		out := &AliasOutput{Body: in.Body}
 		out.Body.Architecture = chosen
@@ -76,16 +50,17 @@ func registerDeleteAlias(s *functions.Server) {
 	huma.Register(s.API(), functions.Op(functions.OpSpec{
 		ID: "delete-image-alias", Method: http.MethodDelete, Path: "/admin/images/aliases/{alias}", Tag: tag,
 		Summary: "Remove an image alias",
-		Role:    functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusNoContent,
-		Errors: []int{http.StatusNotFound},
+		Role:    functions.Superadmin, Frozen: functions.ServiceGuarded, Status: http.StatusNoContent,
+		Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*struct{}, error) {
-		n, err := db.Q.ImageAliasDelete(ctx, s.Deps().Pool, in.Alias)
-		if err != nil {
-			return nil, functions.FromDB(err, "image alias")
-		}
-		if n == 0 {
-			return nil, functions.ErrObjectNotFound("image alias", in.Alias)
+		if err := s.AdminService().DealiasImage(ctx, svcCaller(ctx), in.Alias); err != nil {
+			return nil, functions.FromService(err)
 		}
 		return nil, nil
 	})
+}
+
+// svcCaller is the caller of an operation as the administration service sees it.
+func svcCaller(ctx context.Context) adminsvc.Caller {
+	return functions.ServiceCaller(functions.IdentityFrom(ctx))
 }

@@ -28,8 +28,11 @@ func TestRescanEnqueues(t *testing.T) {
 
 	env.Do(t, http.MethodPost, "/admin/images/rescan", map[string]any{"registry": "elsewhere"}, &functionstest.Superadmin).
 		RequireProblem(t, http.StatusBadRequest, "invalid-api-params")
-	env.Do(t, http.MethodPost, "/admin/images/rescan", map[string]any{"registry": "cr.example.com"}, &functionstest.DomainAdmin).
+	// Domain admins may queue rescans too; users may not.
+	env.Do(t, http.MethodPost, "/admin/images/rescan", map[string]any{"registry": "cr.example.com"}, &functionstest.User).
 		RequireStatus(t, http.StatusUnauthorized)
+	env.Do(t, http.MethodPost, "/admin/images/rescan", map[string]any{"registry": "cr.example.com"}, &functionstest.DomainAdmin).
+		RequireStatus(t, http.StatusAccepted)
 
 	var out struct {
 		TaskID string `json:"task_id"`
@@ -115,4 +118,45 @@ func TestListAndAliases(t *testing.T) {
 	env.Do(t, http.MethodDelete, "/admin/images/aliases/ab", nil, &functionstest.Superadmin).
 		RequireProblem(t, http.StatusNotFound, "object-not-found")
 	env.Do(t, http.MethodGet, "/admin/images", nil, &functionstest.User).RequireStatus(t, http.StatusUnauthorized)
+}
+
+// TestImageWritesRefusedWhileFrozen: rescans and alias changes are refused with 503
+// server-frozen while the manager is frozen (the administration service makes the check) and
+// nothing changes.
+func TestImageWritesRefusedWhileFrozen(t *testing.T) {
+	t.Parallel()
+	env := functionstest.New(t)
+	ctx := context.Background()
+	require.NoError(t, env.Etcd.Put(ctx, "config/docker/registry/cr.example.com", "https://cr.example.com"))
+	_, err := env.DB.Pool.Exec(ctx, `INSERT INTO images (name, image, tag, registry, architecture)
+		VALUES ('cr.example.com/a:1', 'a', '1', 'cr.example.com', 'x86_64')`)
+	require.NoError(t, err)
+	env.Do(t, http.MethodPost, "/admin/images/aliases", map[string]any{"alias": "kept", "target": "cr.example.com/a:1"}, &functionstest.Superadmin).
+		RequireStatus(t, http.StatusCreated)
+	require.NoError(t, env.Etcd.Put(ctx, "manager/status", "frozen"))
+	require.Eventually(t, func() bool { return env.Shared.ManagerStatus() == "frozen" }, 5*time.Second, 10*time.Millisecond)
+
+	env.Do(t, http.MethodPost, "/admin/images/rescan", map[string]any{"registry": "cr.example.com"}, &functionstest.Superadmin).
+		RequireProblem(t, http.StatusServiceUnavailable, "server-frozen")
+	env.Do(t, http.MethodPost, "/admin/images/rescan", map[string]any{"registry": "cr.example.com"}, &functionstest.DomainAdmin).
+		RequireProblem(t, http.StatusServiceUnavailable, "server-frozen")
+	env.Do(t, http.MethodPost, "/admin/images/aliases", map[string]any{"alias": "new", "target": "cr.example.com/a:1"}, &functionstest.Superadmin).
+		RequireProblem(t, http.StatusServiceUnavailable, "server-frozen")
+	env.Do(t, http.MethodDelete, "/admin/images/aliases/kept", nil, &functionstest.Superadmin).
+		RequireProblem(t, http.StatusServiceUnavailable, "server-frozen")
+
+	var out struct {
+		Items []struct {
+			Aliases []string `json:"aliases"`
+		} `json:"items"`
+	}
+	res := env.Do(t, http.MethodGet, "/admin/images?registry=cr.example.com", nil, &functionstest.Superadmin)
+	res.RequireStatus(t, http.StatusOK)
+	res.JSON(t, &out)
+	require.Len(t, out.Items, 1)
+	require.Equal(t, []string{"kept"}, out.Items[0].Aliases)
+	insp := asynq.NewInspector(functionstest.RedisOpt())
+	defer func() { _ = insp.Close() }()
+	_, err = insp.GetTaskInfo(jobs.QueueName(env.Deps.Enqueuer.Prefix(), jobs.QueueLow), jobs.ImageRescanTaskID("cr.example.com"))
+	require.Error(t, err, "no rescan was queued")
 }

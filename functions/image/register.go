@@ -1,6 +1,7 @@
 // Package image is the administration REST API for container images: list the images
-// found by registry rescans, queue a rescan for a worker, and manage image aliases. Every
-// operation is for superadmins.
+// found by registry rescans, queue a rescan for a worker, and manage image aliases. Queuing a
+// rescan is for superadmins and domain admins, the rest for superadmins; the rules of the
+// writes live in the administration service (internal/adminsvc), shared with GraphQL.
 //
 // The rescan itself runs in a worker (the image:rescan task, jobs/image): POST
 // /admin/images/rescan checks the target against the registries configured under

@@ -8,8 +8,6 @@ import (
 
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/config"
-	"github.com/hangar-run/hangar/internal/registry"
-	"github.com/hangar-run/hangar/jobs"
 )
 
 // RescanOutput is the answer of POST /admin/images/rescan.
@@ -32,32 +30,17 @@ func registerRescan(s *functions.Server) {
 		Description: "Queues an image:rescan task for a worker: it reads the registry (or repository or tag) " +
 			"over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks " +
 			"the images no longer found as missing. Answers 202 with the task id; the target must name a " +
-			"registry configured under config/docker/registry.",
-		Role: functions.Superadmin, Frozen: functions.WriteOp, Status: http.StatusAccepted,
+			"registry configured under config/docker/registry. Superadmins and domain admins.",
+		Role: functions.Admin, Frozen: functions.ServiceGuarded, Status: http.StatusAccepted,
+		Errors: []int{http.StatusServiceUnavailable},
 	}), func(ctx context.Context, in *input) (*RescanOutput, error) {
-		d := s.Deps()
-		regs := config.ContainerRegistries(d.Shared.GetPrefix(config.ContainerRegistriesKey))
-		if in.Body.Registry == "" {
-			if len(regs) == 0 {
-				return nil, functions.ErrInvalidAPIParams("No container registry is configured.", nil)
-			}
-		} else if _, _, err := registry.ParseTarget(in.Body.Registry, regs); err != nil {
-			return nil, functions.ErrInvalidAPIParams(err.Error(), map[string]string{"registry": in.Body.Registry})
-		}
-		task, err := jobs.NewImageRescanTask(jobs.ImageRescanPayload{Target: in.Body.Registry})
+		regs := config.ContainerRegistries(s.Deps().Shared.GetPrefix(config.ContainerRegistriesKey))
+		r, err := s.AdminService().RescanImages(ctx, svcCaller(ctx), in.Body.Registry, regs)
 		if err != nil {
-			return nil, err
+			return nil, functions.FromService(err)
 		}
 		out := &RescanOutput{}
-		out.Body.TaskID = jobs.ImageRescanTaskID(in.Body.Registry)
-		_, err = d.Enqueuer.Enqueue(ctx, task)
-		switch {
-		case err == nil:
-			out.Body.Queued = true
-		case jobs.IsDuplicate(err):
-		default:
-			return nil, functions.ErrServiceUnavailable("Cannot queue the rescan: " + err.Error())
-		}
+		out.Body.TaskID, out.Body.Queued = r.TaskID, r.Queued
 		return out, nil
 	})
 }

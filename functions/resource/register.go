@@ -19,4 +19,7 @@ func Register(s *functions.Server) {
 	registerListPresets(s)
 	registerCheckPresets(s)
 	registerRecalculateUsage(s)
+	registerUsageMonth(s)
+	registerUsagePeriod(s)
+	registerStatsMonth(s)
 }

@@ -86,7 +86,8 @@ func checkPendingCap(ctx context.Context, tx pgx.Tx, r *request) error {
 // retry) would mislead. A scaling group without any ALIVE, schedulable agent (a fresh
 // cluster, every agent in maintenance) accepts the session, which waits for one; so do
 // sessions with designated agents, which the scheduler checks against those agents.
-func checkCapacity(ctx context.Context, s *functions.Server, r *request) error {
+// It reads on q (the create transaction).
+func checkCapacity(ctx context.Context, q db.DBTX, r *request) error {
 	if len(r.agents) > 0 {
 		return nil
 	}
@@ -104,7 +105,7 @@ func checkCapacity(ctx context.Context, s *functions.Server, r *request) error {
 	// The common case, some agent fits, is one EXISTS query; the agents' slots are read only
 	// to explain a refusal.
 	if b, err := json.Marshal(wanted); err == nil {
-		fits, err := db.Q.SessionAdmissionSomeAgentFits(ctx, s.Deps().Pool, &dbsqlc.SessionAdmissionSomeAgentFitsParams{
+		fits, err := db.Q.SessionAdmissionSomeAgentFits(ctx, q, &dbsqlc.SessionAdmissionSomeAgentFitsParams{
 			ScalingGroup: r.sgroup, Architecture: r.img.Architecture, Wanted: b,
 		})
 		if err != nil {
@@ -114,7 +115,7 @@ func checkCapacity(ctx context.Context, s *functions.Server, r *request) error {
 			return nil
 		}
 	}
-	rows, err := db.Q.SessionAdmissionAgentSlots(ctx, s.Deps().Pool, r.sgroup)
+	rows, err := db.Q.SessionAdmissionAgentSlots(ctx, q, r.sgroup)
 	if err != nil {
 		return functions.FromDB(err, "agent")
 	}

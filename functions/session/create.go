@@ -158,9 +158,6 @@ func create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateO
 	if err := resolveRequest(ctx, s, id, r); err != nil {
 		return nil, err
 	}
-	if out, err := reuseExisting(ctx, s, r); out != nil || err != nil {
-		return out, err
-	}
 	return enqueue(ctx, s, r, now)
 }
 
@@ -259,9 +256,9 @@ func parseConfig(cfg *CreationConfig, id *functions.Identity, r *request) error 
 
 // reuseExisting answers a request naming a live session of the owner: that session (created:
 // false) when reuse holds and the image is the same, else 400 session-already-exists. It
-// returns nil, nil when there is no such session.
-func reuseExisting(ctx context.Context, s *functions.Server, r *request) (*CreateOutput, error) {
-	existing, err := matchSessions(ctx, s, r.owner.AccessKey, r.name, false)
+// returns nil, nil when there is no such session. It reads on q (the create transaction).
+func reuseExisting(ctx context.Context, q db.DBTX, r *request) (*CreateOutput, error) {
+	existing, err := matchSessionsIn(ctx, q, r.owner.AccessKey, r.name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +269,7 @@ func reuseExisting(ctx context.Context, s *functions.Server, r *request) (*Creat
 		if !r.reuse || len(e.Images) == 0 || e.Images[0] != r.img.Name {
 			return nil, functions.ErrSessionAlreadyExists(map[string]any{"existingSessionId": e.ID.String()})
 		}
-		st, err := db.Q.SessionStatusGet(ctx, s.Deps().Pool, e.ID)
+		st, err := db.Q.SessionStatusGet(ctx, q, e.ID)
 		if err != nil {
 			return nil, functions.FromDB(err, "session")
 		}
@@ -288,20 +285,20 @@ func reuseExisting(ctx context.Context, s *functions.Server, r *request) (*Creat
 	return nil, nil
 }
 
-// enqueue inserts the session PENDING, wakes the scheduler and, unless enqueueOnly, waits for
-// the start.
+// enqueue inserts the session PENDING (or answers with a live session of the same name, see
+// admit), wakes the scheduler and, unless enqueueOnly, waits for the start.
 func enqueue(ctx context.Context, s *functions.Server, r *request, now time.Time) (*CreateOutput, error) {
 	d := s.Deps()
 	sessionID := uuid.New()
-	functions.LogAttrs(ctx, "session_id", sessionID.String())
 	var sub *events.Subscription
 	if r.waiting && d.Events != nil {
 		sub = d.Events.Subscribe(func(ev *events.Event) bool { return ev.SessionID == sessionID.String() })
 		defer sub.Cancel()
 	}
-	if err := insert(ctx, s, r, sessionID, now); err != nil {
-		return nil, err
+	if reused, err := admit(ctx, s, r, sessionID, now); reused != nil || err != nil {
+		return reused, err
 	}
+	functions.LogAttrs(ctx, "session_id", sessionID.String())
 	wake(ctx, s, r.sgroup, now)
 	publish(ctx, s, events.Event{
 		Name: events.SessionEnqueued, SessionID: sessionID.String(), SessionName: r.name, AccessKey: r.owner.AccessKey,
@@ -324,4 +321,46 @@ func enqueue(ctx context.Context, s *functions.Server, r *request, now time.Time
 		out.Body.ServicePorts = &ports
 	}
 	return out, nil
+}
+
+// Create runs p through the create path of POST /session (checks, resolution, admission,
+// insert, wait) on behalf of the caller in ctx. Other areas that create sessions (templates)
+// build p and call it, so that the rules live here only.
+func Create(ctx context.Context, s *functions.Server, p *CreateParams) (*CreateOutput, error) {
+	return create(ctx, s, p)
+}
+
+// OwnerAccessKey applies the owner_access_key rules of session creation (see resolveOwner)
+// and returns the access key acted on: the caller's own when ownerKey is empty.
+func OwnerAccessKey(ctx context.Context, s *functions.Server, ownerKey *string) (string, error) {
+	o, err := resolveOwner(ctx, s, functions.IdentityFrom(ctx), ownerKey)
+	if err != nil {
+		return "", err
+	}
+	return o.AccessKey, nil
+}
+
+// Scope is whom and where a creation is for: the owner's access key and user, the domain and
+// the project.
+type Scope struct {
+	AccessKey string
+	UserUUID  uuid.UUID
+	Domain    string
+	GroupID   uuid.UUID
+}
+
+// ResolveScope applies the owner_access_key, domain and project rules of session creation (see
+// resolveOwner and resolveProject) for the caller in ctx; domain and group default to
+// "default". Templates are stored under the scope it returns, so that they follow the same rules.
+func ResolveScope(ctx context.Context, s *functions.Server, ownerKey, domain, group *string) (Scope, error) {
+	id := functions.IdentityFrom(ctx)
+	r := &request{}
+	var err error
+	if r.owner, err = resolveOwner(ctx, s, id, ownerKey); err != nil {
+		return Scope{}, err
+	}
+	if err := resolveProject(ctx, s, id, r, domain, group); err != nil {
+		return Scope{}, err
+	}
+	return Scope{AccessKey: r.owner.AccessKey, UserUUID: r.owner.UserUUID, Domain: r.domain, GroupID: r.groupID}, nil
 }

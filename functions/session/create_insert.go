@@ -14,13 +14,17 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
+	"github.com/hangar-run/hangar/internal/dotfile"
 	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/jobs"
 )
 
-// insert writes the session and its kernels (main plus cluster_size-1 sub kernels) PENDING in
-// one transaction.
-func insert(ctx context.Context, s *functions.Server, r *request, sid uuid.UUID, now time.Time) error {
+// admit runs the checks that need fresh data and writes the session, all in one transaction
+// (one commit): that some agent of the scaling group could host the session (checkCapacity),
+// the dependencies, a live session of the same name (reuseExisting: its answer is returned
+// and nothing is written), the owner's pending cap, and the insert of the session and its
+// kernels (main plus cluster_size-1 sub kernels) PENDING.
+func admit(ctx context.Context, s *functions.Server, r *request, sid uuid.UUID, now time.Time) (*CreateOutput, error) {
 	history, _ := json.Marshal(lifecycle.HistoryEntry(lifecycle.Pending, now))
 	perKernel, _ := json.Marshal(r.perKernel)
 	total, _ := json.Marshal(scaleSlots(r.perKernel, r.clusterSize))
@@ -55,7 +59,19 @@ func insert(ctx context.Context, s *functions.Server, r *request, sid uuid.UUID,
 	if preopen == nil {
 		preopen = []int32{}
 	}
+	var reused *CreateOutput
 	err := db.InTx(ctx, s.Deps().Pool, func(tx pgx.Tx) error {
+		if err := checkCapacity(ctx, tx, r); err != nil {
+			return err
+		}
+		if err := resolveDependencies(ctx, tx, r); err != nil {
+			return err
+		}
+		out, err := reuseExisting(ctx, tx, r)
+		if err != nil || out != nil {
+			reused = out
+			return err
+		}
 		if err := checkPendingCap(ctx, tx, r); err != nil {
 			return err
 		}
@@ -92,6 +108,9 @@ func insert(ctx context.Context, s *functions.Server, r *request, sid uuid.UUID,
 				return err
 			}
 		}
+		if err := storeDotfiles(ctx, s, tx, r, sid); err != nil {
+			return err
+		}
 		for _, dep := range r.deps {
 			if err := db.Q.SessionDependencyInsert(ctx, tx, &dbsqlc.SessionDependencyInsertParams{SessionID: sid, DependsOn: dep}); err != nil {
 				return err
@@ -101,11 +120,11 @@ func insert(ctx context.Context, s *functions.Server, r *request, sid uuid.UUID,
 	})
 	if err != nil {
 		if errors.Is(db.Translate(err), db.ErrConflict) {
-			return functions.ErrSessionAlreadyExists(nil)
+			return nil, functions.ErrSessionAlreadyExists(nil)
 		}
-		return functions.FromDB(err, "session")
+		return nil, functions.FromDB(err, "session")
 	}
-	return nil
+	return reused, nil
 }
 
 // wake enqueues a schedule pass for the scaling group; a pass already queued for this moment
@@ -133,4 +152,35 @@ func decodePorts(raw json.RawMessage) []map[string]any {
 		return nil
 	}
 	return ports
+}
+
+// storeDotfiles gives the new session's kernels the dotfiles of the owner's keypair, project
+// and domain (in that priority) in their internal data, which the agent writes to the kernels'
+// home. A stored list that does not decode is left out (and logged): it must not keep sessions
+// from starting.
+func storeDotfiles(ctx context.Context, s *functions.Server, tx pgx.Tx, r *request, sid uuid.UUID) error {
+	row, err := db.Q.DotfilesForSession(ctx, tx, &dbsqlc.DotfilesForSessionParams{
+		AccessKey: r.owner.AccessKey, GroupID: r.groupID, DomainName: r.domain,
+	})
+	if err != nil {
+		return err
+	}
+	lists := make([][]dotfile.Dotfile, 3)
+	for i, raw := range [][]byte{row.Keypair, row.Project, row.Domain} {
+		files, err := dotfile.Decode(raw)
+		if err != nil {
+			s.Deps().Log().Warn("dotfiles left out of a new session", "session_id", sid.String(), "owner", []string{"keypair", "project", "domain"}[i], "err", err)
+			continue
+		}
+		lists[i] = files
+	}
+	merged := dotfile.Merge(lists[0], lists[1], lists[2])
+	if len(merged) == 0 {
+		return nil
+	}
+	data, err := json.Marshal(map[string]any{dotfile.InternalDataKey: merged})
+	if err != nil {
+		return err
+	}
+	return db.Q.KernelSetInternalDataBySession(ctx, tx, &dbsqlc.KernelSetInternalDataBySessionParams{InternalData: data, SessionID: sid})
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // resolveRequest resolves what a create request names, in Backend.AI's order of checks: the
-// owner and its policy, the domain and project, the image, the resources, the scaling group,
-// the capacity of its agents, and the dependencies.
+// owner and its policy, the domain and project, the image, the resources and the scaling
+// group. These come from the process cache; what must be read fresh (the capacity of the
+// scaling group's agents, the dependencies) is checked by admit, in the create transaction.
 func resolveRequest(ctx context.Context, s *functions.Server, id *functions.Identity, r *request) error {
 	var err error
 	if r.owner, err = resolveOwner(ctx, s, id, r.ownerKey); err != nil {
@@ -42,11 +43,20 @@ func resolveRequest(ctx context.Context, s *functions.Server, id *functions.Iden
 	if r.sgroup, err = resolveScalingGroup(ctx, s, r, r.sgroupRef); err != nil {
 		return err
 	}
-	if err := checkCapacity(ctx, s, r); err != nil {
-		return err
-	}
+	return nil
+}
+
+// resolveDependencies resolves the sessions the request depends on, on q: each must name
+// exactly one session of the owner.
+func resolveDependencies(ctx context.Context, q db.DBTX, r *request) error {
 	for _, ref := range r.depRefs {
-		dep, err := findSession(ctx, s, r.owner.AccessKey, ref, true)
+		rows, err := matchSessionsIn(ctx, q, r.owner.AccessKey, ref, true)
+		if err != nil {
+			return err
+		}
+		dep, err := oneMatch(rows, ref, func(m *dbsqlc.SessionMatchRow) map[string]any {
+			return sessionMatch(m.ID, m.Name, m.Status, m.CreatedAt)
+		})
 		if err != nil {
 			return err
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/hangar-run/hangar/functions"
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/events"
+	"github.com/hangar-run/hangar/internal/jobkit"
 	"github.com/hangar-run/hangar/internal/lifecycle"
-	"github.com/hangar-run/hangar/jobs"
 )
 
 type destroyInput struct {
@@ -28,7 +28,7 @@ type destroyInput struct {
 // DestroyOutput is the answer of DELETE /session/{session_name}: {"stats": {...}}, or a list of
 // such stats when recursive.
 type DestroyOutput struct {
-	Body any `doc:"{\"stats\": {\"status\": \"cancelled\"|\"terminated\"}}, or a list of them for a recursive destroy."`
+	Body any `doc:"{\"stats\": {\"status\": \"cancelled\"|\"terminated\"}}, with, for a session whose main kernel reported utilization, its last statistics ({metric: {current, capacity, pct, unit_hint}}) and \"version\": 2; or a list of them for a recursive destroy."`
 }
 
 func registerDestroy(s *functions.Server) {
@@ -85,8 +85,8 @@ func registerDestroy(s *functions.Server) {
 	})
 }
 
-// destroyOne cancels a PENDING session or marks a live one TERMINATING and enqueues its
-// termination, with guarded updates retried when the status changes underneath.
+// destroyOne cancels a PENDING session or requests the termination of a live one
+// (requestTermination), with guarded updates retried when the status changes underneath.
 func destroyOne(ctx context.Context, s *functions.Server, sid uuid.UUID, forced bool) (map[string]any, error) {
 	d := s.Deps()
 	for attempt := 0; attempt < 3; attempt++ {
@@ -121,23 +121,28 @@ func destroyOne(ctx context.Context, s *functions.Server, sid uuid.UUID, forced 
 		if forced {
 			reason = lifecycle.ReasonForceTerminated
 		}
-		ok, err := markTerminating(ctx, s, sid, from, reason)
+		ok, err := requestTermination(ctx, s, jobkit.Termination{
+			SessionID: sid, From: from, Reason: reason, Forced: forced,
+			// A failed session's ERROR kernels go the same way: the termination ends them.
+			KernelFrom: append([]string{lifecycle.Error}, lifecycle.LiveKernel...),
+		})
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
-		if d.Enqueuer != nil {
-			task, err := jobs.NewSessionTerminateTask(jobs.SessionTerminatePayload{SessionID: sid.String(), Reason: reason, Forced: forced})
-			if err == nil {
-				_, err = d.Enqueuer.Enqueue(ctx, task)
+		// The main kernel's last statistics, as its agent last reported them.
+		stat := map[string]any{"status": "terminated"}
+		if ls, err := lastStat(ctx, s, sid); err != nil {
+			d.Log().Warn("last statistics of a destroyed session", "session", sid, "err", err)
+		} else if ls != nil {
+			for k, v := range ls {
+				stat[k] = v
 			}
-			if err != nil && !jobs.IsDuplicate(err) {
-				d.Log().Warn("enqueue session termination", "session", sid, "err", err)
-			}
+			stat["version"] = 2
 		}
-		return map[string]any{"status": "terminated"}, nil
+		return stat, nil
 	}
 	return nil, functions.ErrServiceUnavailable("The session changed its status while being destroyed; retry.")
 }
@@ -177,26 +182,20 @@ func cancelPending(ctx context.Context, s *functions.Server, sid uuid.UUID) (boo
 	return true, nil
 }
 
-// markTerminating moves a session in one of from and its live kernels to TERMINATING and
-// publishes session_terminating and kernel_terminating (unless the session was TERMINATING
-// already); false when the session had left those statuses.
-func markTerminating(ctx context.Context, s *functions.Server, sid uuid.UUID, from []string, reason string) (bool, error) {
+// requestTermination ends a session the way every termination request does (the idle reaper's
+// too): jobkit.RequestTermination moves it and its kernels to TERMINATING, publishes
+// session_terminating and kernel_terminating (not when it was TERMINATING already) and
+// enqueues the session:terminate task. false when the session had left r.From.
+func requestTermination(ctx context.Context, s *functions.Server, r jobkit.Termination) (bool, error) {
 	d := s.Deps()
-	now := d.Clock()
-	var (
-		moved bool
-		evs   []events.Event
-	)
-	err := db.InTx(ctx, d.Pool, func(tx pgx.Tx) error {
-		// A failed session's ERROR kernels go the same way: the termination ends them.
-		var err error
-		moved, evs, err = lifecycle.MarkTerminating(ctx, tx, sid, from,
-			append([]string{lifecycle.Error}, lifecycle.LiveKernel...), reason, now)
-		return err
-	})
+	kit, err := jobkit.New(jobkit.Config{Pool: d.Pool, Enqueuer: d.Enqueuer, Redis: d.Redis, Logger: d.Log(), Now: d.Clock})
+	if err != nil {
+		d.Log().Error("session termination unavailable", "err", err)
+		return false, functions.ErrServiceUnavailable("Sessions cannot be terminated right now.")
+	}
+	moved, err := kit.RequestTermination(ctx, r)
 	if err != nil {
 		return false, functions.FromDB(err, "session")
 	}
-	publish(ctx, s, evs...)
 	return moved, nil
 }

@@ -55,12 +55,17 @@ func resolveOwner(ctx context.Context, s *functions.Server, id *functions.Identi
 // matchSessions lists the owner's sessions that ref names: as an id first when it parses as a
 // UUID, else (or when no id matched) by exact name.
 func matchSessions(ctx context.Context, s *functions.Server, accessKey, ref string, allowStale bool) ([]*dbsqlc.SessionMatchRow, error) {
+	return matchSessionsIn(ctx, s.Deps().Pool, accessKey, ref, allowStale)
+}
+
+// matchSessionsIn is matchSessions on q (a transaction, say).
+func matchSessionsIn(ctx context.Context, q db.DBTX, accessKey, ref string, allowStale bool) ([]*dbsqlc.SessionMatchRow, error) {
 	params := &dbsqlc.SessionMatchParams{AccessKey: accessKey, Name: ref, AllowStale: allowStale}
 	u, err := uuid.Parse(ref)
 	if err == nil {
 		params.ID = &u
 	}
-	rows, err := db.Q.SessionMatch(ctx, s.Deps().Pool, params)
+	rows, err := db.Q.SessionMatch(ctx, q, params)
 	if err != nil {
 		return nil, functions.FromDB(err, "session")
 	}

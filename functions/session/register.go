@@ -35,6 +35,10 @@ func Register(s *functions.Server) {
 	registerDownload(s)
 	registerDownloadSingle(s)
 	registerStreamExecute(s)
+	registerStatusHistory(s)
+	registerDependencyGraph(s)
+	registerAbusingReport(s)
+	registerTaskLogs(s)
 }
 
 // publish sends lifecycle events on the deployment's channel; failures are logged only, since the

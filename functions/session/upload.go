@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -127,7 +128,9 @@ func eachUpload(body []byte, boundary string, send func(name string, data []byte
 		if err != nil || disp["name"] != "src" || disp["filename"] == "" {
 			continue
 		}
-		name := disp["filename"]
+		// Backend.AI's client percent-encodes file names ("sub%2Fa.txt") and its server
+		// decodes them; the decoded path is then checked like any other.
+		name := unquoteFilename(disp["filename"])
 		if n == uploadMaxFiles {
 			return functions.ErrInvalidAPIParams(fmt.Sprintf("Too many files (at most %d per upload).", uploadMaxFiles), nil)
 		}
@@ -154,4 +157,40 @@ func eachUpload(body []byte, boundary string, send func(name string, data []byte
 		return functions.ErrInvalidAPIParams("No files to upload (send them in the field \"src\").", nil)
 	}
 	return nil
+}
+
+// unquoteFilename percent-decodes a multipart file name as Python's urllib.parse.unquote (which
+// aiohttp applies) does: each %XX becomes its byte, malformed escapes stay as they are, and the
+// bytes are read as UTF-8 with invalid sequences replaced by U+FFFD.
+func unquoteFilename(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if hi, ok := unhex(s[i+1]); ok {
+				if lo, ok := unhex(s[i+2]); ok {
+					b = append(b, hi<<4|lo)
+					i += 2
+					continue
+				}
+			}
+		}
+		b = append(b, s[i])
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// unhex is the value of a hexadecimal digit.
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

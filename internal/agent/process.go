@@ -454,6 +454,9 @@ func (r *ProcessRuntime) CreateKernel(_ context.Context, cfg *agentrpc.KernelCon
 		k, err = r.start(cfg, nil, false)
 		<-r.coldStarts
 	}
+	if err == nil {
+		r.prepareHome(k, cfg)
+	}
 	r.mu.Lock()
 	delete(r.starting, cfg.KernelID)
 	close(ch)

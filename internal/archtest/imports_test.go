@@ -1,6 +1,8 @@
 // Package archtest checks the one-way import rules of design.md on the whole module. The
 // lint configuration (.golangci.yml, depguard) states the same rules per file; this test also
-// follows imports transitively.
+// follows imports transitively. Beyond design.md: job handler packages (jobs/<concern>) never
+// import one another, sharing what they need through internal/jobkit, and jobs/jobstest,
+// which wires them together for tests, is test-only.
 package archtest
 
 import (
@@ -48,6 +50,10 @@ func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path
 
 func under(path, dir string) bool { return path == dir || strings.HasPrefix(path, dir+"/") }
 
+// handlerPackage reports whether path is a job handler package (jobs/schedule, jobs/session,
+// jobs/maintenance, ...): below the jobs root, which holds only the task contract.
+func handlerPackage(path string) bool { return under(path, "jobs") && path != "jobs" }
+
 func TestImportRules(t *testing.T) {
 	t.Parallel()
 	// Packages that import no other project package.
@@ -56,7 +62,10 @@ func TestImportRules(t *testing.T) {
 	// strict amount parser of internal/slots, itself a leaf).
 	leafImports := map[string]bool{"internal/scheduler > internal/slots": true}
 	// Packages only tests may import.
-	testOnly := map[string]bool{"internal/dbtest": true, "functions/functionstest": true, "internal/stacktest": true}
+	// (jobs/jobstest wires sibling job handler packages together, which production code never does.)
+	testOnly := map[string]bool{
+		"internal/dbtest": true, "functions/functionstest": true, "internal/stacktest": true, "jobs/jobstest": true,
+	}
 
 	for _, p := range loadPackages(t) {
 		from := rel(p.ImportPath)
@@ -76,6 +85,8 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports the job handler package %s; functions may import only the jobs root", from, to)
 			case under(from, "jobs") && under(to, "functions"):
 				t.Errorf("%s imports %s: jobs never import functions", from, to)
+			case handlerPackage(from) && !testOnly[from] && handlerPackage(to) && from != to:
+				t.Errorf("%s imports the sibling job handler package %s; what handlers share is in internal/jobkit", from, to)
 			case from == "internal/lifecycle" && (under(to, "functions") || under(to, "jobs")):
 				t.Errorf("%s imports %s: the lifecycle sits below the API and every job, the jobs root included", from, to)
 			case under(from, "internal") && (under(to, "functions") || (under(to, "jobs") && to != "jobs")):

@@ -8,9 +8,11 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,22 +132,63 @@ func NewPublisher(rdb redis.UniversalClient, prefix string) *Publisher {
 	return &Publisher{rdb: rdb, channel: Channel(prefix)}
 }
 
-// Publish sends the events in order. Publishing is best effort for callers: the state the
-// events describe is already committed, so callers log a failure and go on.
+// MaxBatch is the most events one message carries: well under a subscriber's buffer
+// (subscriberBuffer), so that a reader keeping up with single events keeps up with batches.
+const MaxBatch = 64
+
+// Publish sends the events in order, in as few messages as it can: one event is a message of
+// its own (a JSON object), several go as JSON arrays of up to MaxBatch events, so that a
+// schedule pass or a start batch costs one PUBLISH per MaxBatch events, not one per event
+// (Decode reads both). Publishing is best effort for callers: the state the events describe
+// is already committed, so callers log a failure and go on.
 func (p *Publisher) Publish(ctx context.Context, evs ...Event) error {
 	if p == nil || p.rdb == nil || len(evs) == 0 {
 		return nil
 	}
-	pipe := p.rdb.Pipeline()
-	for i := range evs {
-		b, err := json.Marshal(&evs[i])
-		if err != nil {
-			return fmt.Errorf("events: encode %s: %w", evs[i].Name, err)
+	msgs := make([][]byte, 0, (len(evs)+MaxBatch-1)/MaxBatch)
+	for chunk := range slices.Chunk(evs, MaxBatch) {
+		var b []byte
+		var err error
+		if len(chunk) == 1 {
+			b, err = json.Marshal(&chunk[0])
+		} else {
+			b, err = json.Marshal(chunk)
 		}
+		if err != nil {
+			return fmt.Errorf("events: encode %s: %w", chunk[0].Name, err)
+		}
+		msgs = append(msgs, b)
+	}
+	if len(msgs) == 1 {
+		if err := p.rdb.Publish(ctx, p.channel, msgs[0]).Err(); err != nil {
+			return fmt.Errorf("events: publish: %w", err)
+		}
+		return nil
+	}
+	pipe := p.rdb.Pipeline()
+	for _, b := range msgs {
 		pipe.Publish(ctx, p.channel, b)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("events: publish: %w", err)
 	}
 	return nil
+}
+
+// Decode returns the events of one message of the channel, in order: a JSON object is one
+// event, a JSON array several (see Publish).
+func Decode(payload []byte) ([]Event, error) {
+	trimmed := bytes.TrimLeft(payload, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var evs []Event
+		if err := json.Unmarshal(trimmed, &evs); err != nil {
+			return nil, fmt.Errorf("events: decode batch: %w", err)
+		}
+		return evs, nil
+	}
+	var ev Event
+	if err := json.Unmarshal(trimmed, &ev); err != nil {
+		return nil, fmt.Errorf("events: decode: %w", err)
+	}
+	return []Event{ev}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -114,4 +115,76 @@ func TestSSEDataShape(t *testing.T) {
 	require.NotContains(t, s.SSEData(), "clusterRole")
 	require.True(t, events.IsSessionEnd(events.SessionCancelled))
 	require.Len(t, events.Names(), 15)
+}
+
+func TestPublishSendsOneMessagePerBatch(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr(), Password: halfstack.RedisPassword()})
+	defer rdb.Close()
+	p := prefix(t)
+	raw := rdb.Subscribe(ctx, events.Channel(p))
+	defer raw.Close()
+	_, err := raw.Receive(ctx)
+	require.NoError(t, err)
+	hub, err := events.NewHub(ctx, rdb, p, nil)
+	require.NoError(t, err)
+	defer hub.Close()
+	all := hub.Subscribe(nil)
+
+	// One event, MaxBatch+2 events in one call, one event: four messages in all (an object,
+	// a full array, an array of 2, an object), and every event reaches the hub's subscriber
+	// in order.
+	got := make(chan []string)
+	go func() {
+		var ids []string
+		for len(ids) < events.MaxBatch+4 {
+			ev, ok := all.Wait(ctx)
+			if !ok {
+				break
+			}
+			ids = append(ids, ev.SessionID)
+		}
+		got <- ids
+	}()
+	pub := events.NewPublisher(rdb, p)
+	require.NoError(t, pub.Publish(ctx, events.Event{Name: events.SessionEnqueued, SessionID: "first"}))
+	want := []string{"first"}
+	evs := make([]events.Event, events.MaxBatch+2)
+	for i := range evs {
+		evs[i] = events.Event{Name: events.KernelStarted, SessionID: fmt.Sprint(i)}
+		want = append(want, fmt.Sprint(i))
+	}
+	require.NoError(t, pub.Publish(ctx, evs...))
+	require.NoError(t, pub.Publish(ctx, events.Event{Name: events.SessionEnqueued, SessionID: "last"}))
+	require.Equal(t, append(want, "last"), <-got)
+
+	var sizes []int
+	for len(sizes) < 4 {
+		msg, err := raw.ReceiveMessage(ctx)
+		require.NoError(t, err)
+		got, err := events.Decode([]byte(msg.Payload))
+		require.NoError(t, err)
+		sizes = append(sizes, len(got))
+	}
+	require.Equal(t, []int{1, events.MaxBatch, 2, 1}, sizes)
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	one, err := events.Decode([]byte(`{"name":"session_started","session_id":"s"}`))
+	require.NoError(t, err)
+	require.Equal(t, []events.Event{{Name: events.SessionStarted, SessionID: "s"}}, one)
+	two, err := events.Decode([]byte(` [{"name":"kernel_started","session_id":"a"},{"name":"session_started","session_id":"b"}]`))
+	require.NoError(t, err)
+	require.Len(t, two, 2)
+	require.Equal(t, "b", two[1].SessionID)
+	empty, err := events.Decode([]byte(`[]`))
+	require.NoError(t, err)
+	require.Empty(t, empty)
+	for _, bad := range []string{``, `nope`, `[{"name":1}]`, `{"name":`, `[1,2]`} {
+		_, err := events.Decode([]byte(bad))
+		require.Error(t, err, "%q", bad)
+	}
 }

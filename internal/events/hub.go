@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 
@@ -56,28 +55,32 @@ func NewHub(ctx context.Context, rdb redis.UniversalClient, prefix string, logge
 func (h *Hub) run() {
 	defer close(h.done)
 	for msg := range h.pubsub.Channel(redis.WithChannelSize(1024)) {
-		var ev Event
-		if err := json.Unmarshal([]byte(msg.Payload), &ev); err != nil {
+		evs, err := Decode([]byte(msg.Payload))
+		if err != nil {
 			h.logger.Warn("events: undecodable event", "err", err)
 			continue
 		}
-		h.dispatch(&ev)
+		h.dispatch(evs)
 	}
 }
 
-func (h *Hub) dispatch(ev *Event) {
+// dispatch hands each event of one message to the subscribers that accept it, in order.
+func (h *Hub) dispatch(evs []Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
-		if s.filter != nil && !s.filter(ev) {
-			continue
-		}
-		select {
-		case s.c <- *ev:
-		default:
-			s.lagged = true
-			delete(h.subs, s)
-			close(s.c)
+	for i := range evs {
+		ev := &evs[i]
+		for s := range h.subs {
+			if s.filter != nil && !s.filter(ev) {
+				continue
+			}
+			select {
+			case s.c <- *ev:
+			default:
+				s.lagged = true
+				delete(h.subs, s)
+				close(s.c)
+			}
 		}
 	}
 }

@@ -98,6 +98,15 @@ func Kernels(ctx context.Context, tx pgx.Tx, sessionID uuid.UUID, kernelID *uuid
 	if err != nil {
 		return nil, fmt.Errorf("kernels of session %s → %s: %w", sessionID, c.To, db.Translate(err))
 	}
+	if c.To == Terminated && len(rows) > 0 {
+		ids := make([]uuid.UUID, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		if err := RecordLastStats(ctx, tx, ids); err != nil {
+			return nil, err
+		}
+	}
 	return rows, nil
 }
 

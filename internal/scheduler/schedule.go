@@ -80,6 +80,8 @@ type pass struct {
 	kernels []KernelPlacement // backing store of the placements' kernel lists
 	held    []int32           // agents of the kernels placed so far for a multi-node session
 	byID    map[string]int32  // agent IDs, built for the first designated agent
+	// reasons keeps the no-fit counts per request shape; nil counts every agent each time.
+	reasons *reasons
 }
 
 // Schedule runs one scheduling pass over the snapshot and returns the plan. It considers
@@ -90,10 +92,19 @@ type pass struct {
 // occupancy and usage that later sessions see. The same snapshot always gives the same
 // plan. The only error is a malformed snapshot (see Validate).
 func Schedule(s *Snapshot) (*Plan, error) {
+	return schedule(s, true)
+}
+
+// schedule is Schedule, keeping the counts of the no-fit reasons per request shape when
+// memo is set (reasons.go) and counting every agent for every skip otherwise.
+func schedule(s *Snapshot, memo bool) (*Plan, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	p := newPass(s)
+	if memo {
+		p.reasons = &reasons{}
+	}
 	p.cancelTimedOut()
 	switch p.algo {
 	case DRF:
@@ -514,13 +525,14 @@ func (p *pass) place(ss *sess) bool {
 		for _, k := range ks {
 			a := p.choose(k.Requested, k.Architecture, 1, k.AgentID)
 			if a < 0 {
-				metrics := p.metrics(k.Requested, k.Architecture, 1, k.AgentID)
+				// The counts include the kernels held so far, as the search saw them.
+				metrics, msg := p.whyNot(k.ID, k.AgentID, k.Requested, k.Architecture, 1)
 				for j := len(p.held) - 1; j >= 0; j-- {
 					p.release(p.held[j], ks[j].Requested, 1)
 				}
 				p.kernels = p.kernels[:start]
 				p.rrNext = rrNext
-				p.noAgent(ss, k.ID, k.AgentID, k.Requested, metrics)
+				p.noAgent(ss, k.ID, metrics, msg)
 				return false
 			}
 			p.reserve(a, k.Requested, 1)
@@ -531,7 +543,8 @@ func (p *pass) place(ss *sess) bool {
 		designated := ks[0].AgentID
 		a := p.choose(ss.req, ss.arch, len(ks), designated)
 		if a < 0 {
-			p.noAgent(ss, "", designated, ss.req, p.metrics(ss.req, ss.arch, len(ks), designated))
+			metrics, msg := p.whyNot("", designated, ss.req, ss.arch, len(ks))
+			p.noAgent(ss, "", metrics, msg)
 			return false
 		}
 		p.reserve(a, ss.req, len(ks))
@@ -547,8 +560,8 @@ func (p *pass) place(ss *sess) bool {
 	return true
 }
 
-// noAgent records a session no agent could host.
-func (p *pass) noAgent(ss *sess, kernelID, designated string, req []int64, m *Metrics) {
+// noAgent records a session no agent could host, with the counts and message of whyNot.
+func (p *pass) noAgent(ss *sess, kernelID string, m *Metrics, msg string) {
 	passed := make([]string, 0, len(predicates))
 	for _, pr := range predicates {
 		if !pr.skipPrivate || !ss.s.Private {
@@ -560,7 +573,7 @@ func (p *pass) noAgent(ss *sess, kernelID, designated string, req []int64, m *Me
 		Reason:           StatusNoAvailableInstances,
 		Retries:          ss.s.Retries + 1,
 		PassedPredicates: passed,
-		Msg:              p.metricsMessage(kernelID, designated, req, m),
+		Msg:              msg,
 		KernelID:         kernelID,
 		Metrics:          m,
 	})

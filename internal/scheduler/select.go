@@ -277,11 +277,17 @@ func (p *pass) adjust(a int32, req []int64, c int, sign int64) {
 	if move {
 		x.remove(a)
 	}
+	if p.reasons != nil {
+		p.reasons.update(p, a, -1)
+	}
 	free := p.free[int(a)*p.n : int(a+1)*p.n]
 	for s, r := range req {
 		free[s] += sign * r
 	}
 	p.containers[a] -= int(sign) * c
+	if p.reasons != nil {
+		p.reasons.update(p, a, 1)
+	}
 	if move {
 		x.insert(a)
 	}

@@ -2,7 +2,6 @@ package stacktest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -34,12 +33,12 @@ func (s *Stack) Events(t testing.TB) *EventLog {
 	go func() {
 		defer close(done)
 		for m := range sub.Channel() {
-			var ev events.Event
-			if json.Unmarshal([]byte(m.Payload), &ev) != nil {
+			evs, err := events.Decode([]byte(m.Payload))
+			if err != nil {
 				continue
 			}
 			l.mu.Lock()
-			l.all = append(l.all, ev)
+			l.all = append(l.all, evs...)
 			close(l.wake)
 			l.wake = make(chan struct{})
 			l.mu.Unlock()

@@ -2,7 +2,7 @@
 // (jobs.TypeAgentHeartbeat), which registers an agent, keeps its address and resource slot
 // capacities current and brings a LOST or TERMINATED agent back to ALIVE. A revived agent,
 // or one whose heartbeat lists other kernels than the database has on it, gets an agent sync
-// (jobs.TypeAgentSync, handled in jobs/session).
+// (jobs.TypeAgentSync, handled in jobs/maintenance).
 package agent
 
 import (
@@ -136,12 +136,14 @@ func trunc(s string) string {
 	return s
 }
 
-// HandleAgentHeartbeat applies an agent's heartbeat in one transaction: it inserts a new
-// agent as ALIVE, updates a known one (address, region, scaling group, version,
+// HandleAgentHeartbeat applies an agent's heartbeat in one transaction (one commit, whatever
+// the heartbeat brings): it checks the scaling group, inserts a new agent as ALIVE, updates a known one (address, region, scaling group, version,
 // architecture, last heartbeat) and revives a LOST, RESTARTING or TERMINATED one, then sets
 // the capacities of the reported slots and shrinks the slots no longer reported. A capacity
 // never drops below what kernels occupy; when the agent reports less, the capacity stays at
-// the occupied amount and a warning names the agent and slot.
+// the occupied amount and a warning names the agent and slot. The same transaction compares
+// the reported kernels with the database's (checkKernels) and stores the utilization
+// samples; an agent sync it calls for is enqueued after the commit.
 //
 // It is idempotent and order-insensitive: a heartbeat older than the last one applied is
 // ignored. A heartbeat naming an unknown scaling group is logged and dropped without retry.
@@ -159,18 +161,16 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 		logger.Warn("heartbeat: invalid resource slot", "problem", w)
 	}
 
-	if _, err := db.Q.ScalingGroupGetByName(ctx, h.pool, p.ScalingGroup); err != nil {
-		if errors.Is(db.Translate(err), db.ErrNotFound) {
-			logger.Warn("heartbeat names an unknown scaling group; ignored", "scaling_group", p.ScalingGroup)
-			return fmt.Errorf("agent %s: unknown scaling group %q: %w", p.AgentID, p.ScalingGroup, asynq.SkipRetry)
-		}
-		return fmt.Errorf("agent %s: look up scaling group: %w", p.AgentID, db.Translate(err))
-	}
-
 	now := h.now()
 	hbTime := p.Time
-	applied, revived := false, false
+	syncReason := ""
 	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+		if _, err := db.Q.ScalingGroupGetByName(ctx, tx, p.ScalingGroup); err != nil {
+			if errors.Is(db.Translate(err), db.ErrNotFound) {
+				return errUnknownScalingGroup
+			}
+			return fmt.Errorf("look up scaling group: %w", err)
+		}
 		prev, err := db.Q.AgentLockForHeartbeat(ctx, tx, p.AgentID)
 		known := err == nil
 		if err != nil && !db.IsNotFound(err) {
@@ -198,7 +198,7 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 			}
 			return fmt.Errorf("upsert agent: %w", err)
 		}
-		applied = true
+		revived := false
 		switch {
 		case !known:
 			logger.Info("agent registered", "addr", p.Addr, "scaling_group", p.ScalingGroup)
@@ -206,75 +206,88 @@ func (h *Handlers) HandleAgentHeartbeat(ctx context.Context, t *asynq.Task) erro
 			revived = true
 			logger.Info("agent revived", "previous_status", prev.Status, "addr", p.Addr)
 		}
-		return h.applySlots(ctx, tx, logger, p.AgentID, reported)
+		if err := h.applySlots(ctx, tx, logger, p.AgentID, reported); err != nil {
+			return err
+		}
+		if syncReason, err = h.checkKernels(ctx, tx, &p, revived, now); err != nil {
+			return fmt.Errorf("check kernels: %w", err)
+		}
+		h.storeUtilization(ctx, tx, logger, &p)
+		return nil
 	})
+	if errors.Is(err, errUnknownScalingGroup) {
+		logger.Warn("heartbeat names an unknown scaling group; ignored", "scaling_group", p.ScalingGroup)
+		return fmt.Errorf("agent %s: unknown scaling group %q: %w", p.AgentID, p.ScalingGroup, asynq.SkipRetry)
+	}
 	if err != nil {
 		return fmt.Errorf("agent %s: apply heartbeat: %w", p.AgentID, err)
 	}
-	if applied {
-		h.checkKernels(ctx, logger, &p, revived, now)
-		h.storeUtilization(ctx, logger, &p)
+	if syncReason != "" {
+		h.requestSync(ctx, logger, p.AgentID, syncReason, now)
 	}
 	return nil
 }
+
+// errUnknownScalingGroup ends the transaction of a heartbeat naming an unknown scaling group.
+var errUnknownScalingGroup = errors.New("unknown scaling group")
 
 // syncDriftGrace is how long a kernel must have been RUNNING before a heartbeat that does
 // not list it counts as drift: the heartbeat may have been built before the kernel started.
 const syncDriftGrace = 30 * time.Second
 
-// checkKernels compares the kernels a heartbeat lists with those the database counts as
-// live on the agent, and asks for an agent sync (jobs.TypeAgentSync, which decides with the
-// agent's own answer) when they disagree, or when the agent came back from LOST. A failure
-// is only logged: the next heartbeat checks again.
-func (h *Handlers) checkKernels(ctx context.Context, logger *slog.Logger, p *jobs.AgentHeartbeatPayload, revived bool, now time.Time) {
+// checkKernels compares, on tx, the kernels a heartbeat lists with those the database counts
+// as live on the agent, and returns why an agent sync (jobs.TypeAgentSync, which decides with
+// the agent's own answer) is needed: they disagree, or the agent came back from LOST; "" when
+// none is.
+func (h *Handlers) checkKernels(ctx context.Context, tx pgx.Tx, p *jobs.AgentHeartbeatPayload, revived bool, now time.Time) (string, error) {
 	if h.enq == nil {
-		return
+		return "", nil
+	}
+	if revived {
+		return "revived", nil
 	}
 	reason := ""
-	if revived {
-		reason = "revived"
-	} else {
-		live, err := db.Q.KernelsLiveOnAgent(ctx, h.pool, &p.AgentID)
+	live, err := db.Q.KernelsLiveOnAgent(ctx, tx, &p.AgentID)
+	if err != nil {
+		return "", err
+	}
+	reported := make(map[string]bool, len(p.KernelIDs))
+	for _, id := range p.KernelIDs {
+		reported[id] = true
+	}
+	known := make(map[string]bool, len(live))
+	for _, k := range live {
+		known[k.ID.String()] = true
+		if !reported[k.ID.String()] && k.Status == "RUNNING" && k.StatusChanged.Before(now.Add(-syncDriftGrace)) {
+			reason = "heartbeat-missing-kernel"
+		}
+	}
+	var unknown []string
+	for id := range reported {
+		if !known[id] {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		// A heartbeat built just before a kernel was destroyed still lists it: only
+		// kernels the manager never had, or that ended a while ago, are drift.
+		ended, err := db.Q.KernelsEndedAmong(ctx, tx, &dbsqlc.KernelsEndedAmongParams{
+			IDs: unknown, AgentID: &p.AgentID, Cutoff: now.Add(-syncDriftGrace),
+		})
 		if err != nil {
-			logger.Warn("heartbeat kernel check failed", "err", err)
-			return
+			return "", err
 		}
-		reported := make(map[string]bool, len(p.KernelIDs))
-		for _, id := range p.KernelIDs {
-			reported[id] = true
-		}
-		known := make(map[string]bool, len(live))
-		for _, k := range live {
-			known[k.ID.String()] = true
-			if !reported[k.ID.String()] && k.Status == "RUNNING" && k.StatusChanged.Before(now.Add(-syncDriftGrace)) {
-				reason = "heartbeat-missing-kernel"
-			}
-		}
-		var unknown []string
-		for id := range reported {
-			if !known[id] {
-				unknown = append(unknown, id)
-			}
-		}
-		if len(unknown) > 0 {
-			// A heartbeat built just before a kernel was destroyed still lists it: only
-			// kernels the manager never had, or that ended a while ago, are drift.
-			ended, err := db.Q.KernelsEndedAmong(ctx, h.pool, &dbsqlc.KernelsEndedAmongParams{
-				IDs: unknown, AgentID: &p.AgentID, Cutoff: now.Add(-syncDriftGrace),
-			})
-			if err != nil {
-				logger.Warn("heartbeat kernel check failed", "err", err)
-				return
-			}
-			if len(ended) > 0 {
-				reason = "heartbeat-unknown-kernel"
-			}
+		if len(ended) > 0 {
+			reason = "heartbeat-unknown-kernel"
 		}
 	}
-	if reason == "" {
-		return
-	}
-	task, err := jobs.NewAgentSyncTask(jobs.AgentSyncPayload{AgentID: p.AgentID, Reason: reason}, now)
+	return reason, nil
+}
+
+// requestSync enqueues an agent sync of agentID for reason. A failure is only logged: the
+// next heartbeat checks again.
+func (h *Handlers) requestSync(ctx context.Context, logger *slog.Logger, agentID, reason string, now time.Time) {
+	task, err := jobs.NewAgentSyncTask(jobs.AgentSyncPayload{AgentID: agentID, Reason: reason}, now)
 	if err == nil {
 		_, err = h.enq.Enqueue(ctx, task)
 	}

@@ -1,7 +1,7 @@
 // Package idle handles the periodic idle check (jobs.TypeIdleCheck): it runs the idle
 // checkers of internal/idle over every RUNNING session (inference sessions excepted) and
 // terminates the expired ones with reason idle-timeout, idle-session-lifetime or
-// idle-utilization through jobs/session's TerminateForIdle, the same transition a user's
+// idle-utilization through jobkit.Kit.RequestTermination, the same transition a user's
 // destroy makes (TERMINATING, session_terminating and kernel_terminating events,
 // session:terminate).
 //
@@ -18,38 +18,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hangar-run/hangar/internal/db"
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/idle"
+	"github.com/hangar-run/hangar/internal/jobkit"
+	"github.com/hangar-run/hangar/internal/lifecycle"
 	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
-	"github.com/hangar-run/hangar/jobs/session"
 )
 
 // pruneMargin is kept beyond the longest utilization window when pruning samples.
 const pruneMargin = time.Minute
 
-// Terminator ends an expired session; *session.Handlers is one.
-type Terminator interface {
-	TerminateForIdle(ctx context.Context, sid uuid.UUID, reason string) (bool, error)
-}
-
 // Handlers processes the idle check. It is safe for concurrent use.
 type Handlers struct {
-	pool   *pgxpool.Pool
+	*jobkit.Kit
 	source idle.Source // nil: defaults
-	term   Terminator
-	logger *slog.Logger
-	now    func() time.Time
 	reaps  *prometheus.CounterVec
 }
 
@@ -60,26 +51,19 @@ type Options struct {
 }
 
 // New returns Handlers reading deps.Pool and the checker configuration from deps.Shared
-// (defaults when nil), ending sessions through term.
-func New(deps *worker.Deps, term Terminator, opts Options) (*Handlers, error) {
-	if deps.Pool == nil {
-		return nil, errors.New("idle handlers: no PostgreSQL pool")
+// (defaults when nil), enqueuing terminations with deps.Enqueuer and publishing events on
+// deps.Redis.
+func New(deps *worker.Deps, opts Options) (*Handlers, error) {
+	kit, err := jobkit.New(jobkit.Config{Pool: deps.Pool, Enqueuer: deps.Enqueuer, Redis: deps.Redis, Logger: deps.Logger, Now: deps.Now})
+	if err != nil {
+		return nil, fmt.Errorf("idle handlers: %w", err)
 	}
-	if term == nil {
-		return nil, errors.New("idle handlers: no terminator")
-	}
-	h := &Handlers{pool: deps.Pool, term: term, logger: deps.Logger, now: deps.Now}
+	h := &Handlers{Kit: kit}
 	switch {
 	case opts.Source != nil:
 		h.source = opts.Source
 	case deps.Shared != nil:
 		h.source = deps.Shared
-	}
-	if h.logger == nil {
-		h.logger = slog.Default()
-	}
-	if h.now == nil {
-		h.now = time.Now
 	}
 	h.reaps = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hangar_idle_reaps_total",
@@ -95,14 +79,9 @@ func New(deps *worker.Deps, term Terminator, opts Options) (*Handlers, error) {
 	return h, nil
 }
 
-// Register registers the idle check on mux, with session lifecycle handlers of its own for
-// the terminations.
+// Register registers the idle check on mux.
 func Register(mux *asynq.ServeMux, deps *worker.Deps) error {
-	s, err := session.New(deps, session.Options{})
-	if err != nil {
-		return err
-	}
-	h, err := New(deps, s, Options{})
+	h, err := New(deps, Options{})
 	if err != nil {
 		return err
 	}
@@ -125,12 +104,12 @@ type candidate struct {
 
 // HandleIdleCheck runs one idle check (see the package doc).
 func (h *Handlers) HandleIdleCheck(ctx context.Context, _ *asynq.Task) error {
-	now := h.now()
+	now := h.Now()
 	cfg, warnings := idle.Load(h.source)
 	for _, w := range warnings {
-		h.logger.Debug("idle checker configuration", "problem", w)
+		h.Logger.Debug("idle checker configuration", "problem", w)
 	}
-	rows, err := db.Q.IdleCandidates(ctx, h.pool)
+	rows, err := db.Q.IdleCandidates(ctx, h.Pool)
 	if err != nil {
 		return fmt.Errorf("idle check: list sessions: %w", db.Translate(err))
 	}
@@ -147,14 +126,14 @@ func (h *Handlers) HandleIdleCheck(ctx context.Context, _ *asynq.Task) error {
 		if res.Expired == "" {
 			continue
 		}
-		ok, err := h.term.TerminateForIdle(ctx, c.id, res.Reason)
+		ok, err := h.RequestTermination(ctx, jobkit.Termination{SessionID: c.id, From: []string{lifecycle.Running}, Reason: res.Reason})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if ok {
 			h.reaps.WithLabelValues(res.Expired).Inc()
-			h.logger.Info("idle session terminated", "session", c.id, "name", c.name, "checker", res.Expired, "reason", res.Reason)
+			h.Logger.Info("idle session terminated", "session", c.id, "name", c.name, "checker", res.Expired, "reason", res.Reason)
 		}
 	}
 	if err := h.prune(ctx, cfg, cands, now); err != nil {
@@ -194,7 +173,7 @@ func (h *Handlers) loadUtilization(ctx context.Context, cfg idle.Config, cands [
 	if len(ids) == 0 {
 		return nil
 	}
-	avgs, err := db.Q.IdleUtilizationAverages(ctx, h.pool, &dbsqlc.IdleUtilizationAveragesParams{SessionIds: ids, Since: since, Now: now})
+	avgs, err := db.Q.IdleUtilizationAverages(ctx, h.Pool, &dbsqlc.IdleUtilizationAveragesParams{SessionIds: ids, Since: since, Now: now})
 	if err != nil {
 		return fmt.Errorf("idle check: utilization averages: %w", db.Translate(err))
 	}
@@ -215,12 +194,12 @@ func (h *Handlers) prune(ctx context.Context, cfg idle.Config, cands []candidate
 	for _, c := range cands {
 		keep = max(keep, idle.Window(cfg, c.policy))
 	}
-	n, err := db.Q.IdleUtilizationPrune(ctx, h.pool, now.Add(-keep-pruneMargin))
+	n, err := db.Q.IdleUtilizationPrune(ctx, h.Pool, now.Add(-keep-pruneMargin))
 	if err != nil {
 		return fmt.Errorf("idle check: prune utilization samples: %w", db.Translate(err))
 	}
 	if n > 0 {
-		h.logger.Debug("utilization samples pruned", "rows", n)
+		h.Logger.Debug("utilization samples pruned", "rows", n)
 	}
 	return nil
 }

@@ -29,7 +29,6 @@ import (
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
 	idlejobs "github.com/hangar-run/hangar/jobs/idle"
-	"github.com/hangar-run/hangar/jobs/session"
 )
 
 const testRedisAddr = "127.0.0.1:8110"
@@ -153,9 +152,7 @@ func newEnv(t *testing.T, cfg source) *testEnv {
 		Pool: d.Pool, Redis: e.rdb, Enqueuer: jobs.NewEnqueuer(client, e.prefix),
 		Logger: testLogger(), Now: e.clock, Registry: e.reg,
 	}
-	sh, err := session.New(deps, session.Options{})
-	require.NoError(t, err)
-	h, err := idlejobs.New(deps, sh, idlejobs.Options{Source: cfg})
+	h, err := idlejobs.New(deps, idlejobs.Options{Source: cfg})
 	require.NoError(t, err)
 	e.h = h
 	return e
@@ -239,8 +236,8 @@ func (e *testEnv) subscribe(t *testing.T) <-chan events.Event {
 	go func() {
 		defer close(done)
 		for m := range sub.Channel() {
-			var ev events.Event
-			if json.Unmarshal([]byte(m.Payload), &ev) == nil {
+			evs, _ := events.Decode([]byte(m.Payload))
+			for _, ev := range evs {
 				out <- ev
 			}
 		}

@@ -1,10 +1,17 @@
-// Package maintenance handles the worker's own housekeeping tasks. For now that is the
-// leader heartbeat (jobs.TypeLeaderHeartbeat), which proves that a leader is elected and
-// that periodic jobs flow from it through Redis to a worker.
+// Package maintenance handles the housekeeping tasks: the leader heartbeat
+// (jobs.TypeLeaderHeartbeat), which proves that a leader is elected and that periodic jobs flow
+// from it through Redis to a worker, and the sweeps that give every transitional state a way
+// out (sweep.go, design.md invariant 3): the lost-agent check (jobs.TypeAgentLostCheck), the
+// reconciliation of one agent's kernels (jobs.TypeAgentSync), the hang check
+// (jobs.TypeSessionHangCheck) and the usage recalculation (jobs.TypeUsageRecalculate).
+//
+// The sweeps end kernels through the same lifecycle path as an agent's terminated event
+// (jobkit.Kit.EndKernel) and sessions through session:terminate tasks.
 package maintenance
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,6 +19,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hangar-run/hangar/internal/agentrpc"
+	"github.com/hangar-run/hangar/internal/config"
+	"github.com/hangar-run/hangar/internal/jobkit"
 	"github.com/hangar-run/hangar/internal/metricsserver"
 	"github.com/hangar-run/hangar/internal/worker"
 	"github.com/hangar-run/hangar/jobs"
@@ -20,7 +30,7 @@ import (
 // recentSlots is how many heartbeat slots a Handlers remembers to ignore redeliveries.
 const recentSlots = 256
 
-// Handlers processes the maintenance tasks. It is safe for concurrent use.
+// Handlers processes the leader heartbeat. It is safe for concurrent use.
 type Handlers struct {
 	logger     *slog.Logger
 	now        func() time.Time
@@ -62,14 +72,85 @@ func New(deps *worker.Deps) (*Handlers, error) {
 	return h, nil
 }
 
-// Register registers the maintenance handlers on mux.
+// Register registers the maintenance handlers on mux: the leader heartbeat, and the sweeps
+// (with a new agent client pool that lives as long as the process) when deps has a
+// PostgreSQL pool; a worker without a database serves the heartbeat alone.
 func Register(mux *asynq.ServeMux, deps *worker.Deps) error {
+	return RegisterWith(mux, deps, Options{})
+}
+
+// RegisterWith is Register with the sweeps tuned by opts.
+func RegisterWith(mux *asynq.ServeMux, deps *worker.Deps, opts Options) error {
 	h, err := New(deps)
 	if err != nil {
 		return err
 	}
 	h.Register(mux)
+	if deps.Pool == nil {
+		return nil
+	}
+	s, err := NewSweeps(deps, opts)
+	if err != nil {
+		return err
+	}
+	s.Register(mux)
 	return nil
+}
+
+// Options tunes Sweeps beyond what worker.Deps gives. The zero value is usable.
+type Options struct {
+	// RPC is the pool of agent clients (agent syncs); NewSweeps creates one when nil.
+	RPC *agentrpc.Pool
+	// RPCTimeout bounds one agent call; jobkit.DefaultRPCTimeout when zero.
+	RPCTimeout time.Duration
+}
+
+// Sweeps processes the sweeps and agent syncs. It is safe for concurrent use.
+type Sweeps struct {
+	*jobkit.Kit
+	rpc        *agentrpc.Pool
+	rpcTimeout time.Duration
+	// heartbeatTimeout is how long an agent may go unheard before it is LOST.
+	heartbeatTimeout time.Duration
+	// shared is the shared configuration (hang tolerance, check period); nil in tests that
+	// need none.
+	shared *config.Shared
+	// inspector reads queue backlogs (the lost-agent check); nil without a Redis client.
+	inspector *asynq.Inspector
+}
+
+// NewSweeps returns Sweeps working on deps.Pool, enqueuing terminations with deps.Enqueuer
+// and publishing events on deps.Redis under the enqueuer's prefix.
+func NewSweeps(deps *worker.Deps, opts Options) (*Sweeps, error) {
+	kit, err := jobkit.New(jobkit.Config{Pool: deps.Pool, Enqueuer: deps.Enqueuer, Redis: deps.Redis, Logger: deps.Logger, Now: deps.Now})
+	if err != nil {
+		return nil, fmt.Errorf("maintenance sweeps: %w", err)
+	}
+	s := &Sweeps{
+		Kit: kit, rpc: opts.RPC, rpcTimeout: opts.RPCTimeout,
+		heartbeatTimeout: deps.HeartbeatTimeout, shared: deps.Shared,
+	}
+	if s.heartbeatTimeout <= 0 {
+		s.heartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if s.rpcTimeout <= 0 {
+		s.rpcTimeout = jobkit.DefaultRPCTimeout
+	}
+	if s.rpc == nil {
+		s.rpc = agentrpc.NewPool(agentrpc.ClientOptions{Timeout: s.rpcTimeout, Logger: s.Logger})
+	}
+	if deps.Redis != nil {
+		s.inspector = asynq.NewInspectorFromRedisClient(deps.Redis)
+	}
+	return s, nil
+}
+
+// Register registers s's handlers on mux under their exact task types.
+func (s *Sweeps) Register(mux *asynq.ServeMux) {
+	mux.HandleFunc(jobs.TypeAgentLostCheck, s.HandleAgentLostCheck)
+	mux.HandleFunc(jobs.TypeAgentSync, s.HandleAgentSync)
+	mux.HandleFunc(jobs.TypeSessionHangCheck, s.HandleSessionHangCheck)
+	mux.HandleFunc(jobs.TypeUsageRecalculate, s.HandleUsageRecalculate)
 }
 
 // Register registers h's handlers on mux under their exact task types.

@@ -22,29 +22,29 @@ func (h *Handlers) storeKernelLog(ctx context.Context, addr string, kernelID uui
 	}
 	c, err := h.rpc.Get(addr)
 	if err != nil {
-		h.logger.Warn("kernel log not kept: agent unreachable", "kernel", kernelID, "agent", addr, "error", err)
+		h.Logger.Warn("kernel log not kept: agent unreachable", "kernel", kernelID, "agent", addr, "error", err)
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, min(h.rpcTimeout, maxLogWait))
 	defer cancel()
 	rep, err := c.GetLogs(cctx, &agentrpc.GetLogsRequest{KernelID: kernelID.String()})
 	if err != nil || rep == nil {
-		h.logger.Warn("kernel log not kept", "kernel", kernelID, "agent", addr, "error", err)
+		h.Logger.Warn("kernel log not kept", "kernel", kernelID, "agent", addr, "error", err)
 		return
 	}
-	if err := db.Q.KernelContainerLogSet(ctx, h.pool, &dbsqlc.KernelContainerLogSetParams{
+	if err := db.Q.KernelContainerLogSet(ctx, h.Pool, &dbsqlc.KernelContainerLogSetParams{
 		ContainerLog: []byte(rep.Logs), ID: kernelID,
 	}); err != nil {
-		h.logger.Warn("kernel log not kept", "kernel", kernelID, "error", err)
+		h.Logger.Warn("kernel log not kept", "kernel", kernelID, "error", err)
 	}
 }
 
 // storeExitedKernelLog keeps the log of a kernel that ended by itself, read from the agent
 // that still has it.
 func (h *Handlers) storeExitedKernelLog(ctx context.Context, kernelID uuid.UUID) {
-	addr, err := db.Q.KernelAgentAddrGet(ctx, h.pool, kernelID)
+	addr, err := db.Q.KernelAgentAddrGet(ctx, h.Pool, kernelID)
 	if err != nil {
-		h.logger.Warn("kernel log not kept", "kernel", kernelID, "error", err)
+		h.Logger.Warn("kernel log not kept", "kernel", kernelID, "error", err)
 		return
 	}
 	if addr != nil {

@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"github.com/hangar-run/hangar/jobs/jobstest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"github.com/hangar-run/hangar/internal/agentrpc"
 	"github.com/hangar-run/hangar/internal/config"
 	"github.com/hangar-run/hangar/jobs"
-	"github.com/hangar-run/hangar/jobs/session"
 )
 
 // chanEnqueuer hands the tasks an agent enqueues to the test.
@@ -60,7 +60,7 @@ func runProcessAgent(t *testing.T, id string) (*agentd.Agent, *agentd.ProcessRun
 func (e *testEnv) containerLog(t *testing.T, kid string) *string {
 	t.Helper()
 	var b []byte
-	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT container_log FROM kernels WHERE id = $1`, kid).Scan(&b))
+	require.NoError(t, e.Pool.QueryRow(t.Context(), `SELECT container_log FROM kernels WHERE id = $1`, kid).Scan(&b))
 	if b == nil {
 		return nil
 	}
@@ -69,13 +69,13 @@ func (e *testEnv) containerLog(t *testing.T, kid string) *string {
 }
 
 func TestTerminateKeepsKernelLog(t *testing.T) {
-	e := newEnv(t, session.Options{RPCTimeout: 5 * time.Second})
+	e := newEnv(t, jobstest.Options{RPCTimeout: 5 * time.Second})
 	a, rt, _ := runProcessAgent(t, "i-proc")
-	e.insertAgent(t, "i-proc", a.ListenAddr(), 4, 8*gib)
-	sid, kid := e.insertPendingSession(t, "s1", "1", "1073741824")
-	e.schedule(t)
-	e.start(t, sid)
-	require.Equal(t, "RUNNING", e.session(t, sid).status)
+	e.InsertAgent(t, "i-proc", a.ListenAddr(), 4, 8*gib)
+	sid, kid := e.InsertPendingSession(t, "s1", "1", "1073741824")
+	e.Schedule(t)
+	e.Start(t, sid)
+	require.Equal(t, "RUNNING", e.Session(t, sid).Status)
 
 	c, err := agentrpc.Dial(a.ListenAddr(), agentrpc.ClientOptions{Logger: testLogger()})
 	require.NoError(t, err)
@@ -86,8 +86,8 @@ func TestTerminateKeepsKernelLog(t *testing.T) {
 	require.Equal(t, agentrpc.ExecStatusFinished, res.Status)
 	require.Nil(t, e.containerLog(t, kid))
 
-	require.NoError(t, e.h.HandleSessionTerminate(t.Context(), task(jobs.NewSessionTerminateTask(jobs.SessionTerminatePayload{SessionID: sid, Reason: "user-requested"}))))
-	require.Equal(t, "TERMINATED", e.session(t, sid).status)
+	require.NoError(t, e.H.HandleSessionTerminate(t.Context(), task(jobs.NewSessionTerminateTask(jobs.SessionTerminatePayload{SessionID: sid, Reason: "user-requested"}))))
+	require.Equal(t, "TERMINATED", e.Session(t, sid).Status)
 	ks, err := rt.ListKernels(t.Context())
 	require.NoError(t, err)
 	require.Empty(t, ks, "the kernel is destroyed")
@@ -97,16 +97,16 @@ func TestTerminateKeepsKernelLog(t *testing.T) {
 }
 
 func TestSelfTerminatedKernelKeepsLog(t *testing.T) {
-	e := newEnv(t, session.Options{RPCTimeout: 5 * time.Second})
+	e := newEnv(t, jobstest.Options{RPCTimeout: 5 * time.Second})
 	a, _, tasks := runProcessAgent(t, "i-proc")
-	e.insertAgent(t, "i-proc", a.ListenAddr(), 4, 8*gib)
-	sid, kid := e.insertPendingSession(t, "batch", "1", "1073741824")
-	_, err := e.pool.Exec(t.Context(), `UPDATE kernels SET session_type = 'BATCH', startup_command = 'echo batch output; exit 0' WHERE id = $1`, kid)
+	e.InsertAgent(t, "i-proc", a.ListenAddr(), 4, 8*gib)
+	sid, kid := e.InsertPendingSession(t, "batch", "1", "1073741824")
+	_, err := e.Pool.Exec(t.Context(), `UPDATE kernels SET session_type = 'BATCH', startup_command = 'echo batch output; exit 0' WHERE id = $1`, kid)
 	require.NoError(t, err)
-	_, err = e.pool.Exec(t.Context(), `UPDATE sessions SET session_type = 'BATCH' WHERE id = $1`, sid)
+	_, err = e.Pool.Exec(t.Context(), `UPDATE sessions SET session_type = 'BATCH' WHERE id = $1`, sid)
 	require.NoError(t, err)
-	e.schedule(t)
-	e.start(t, sid)
+	e.Schedule(t)
+	e.Start(t, sid)
 
 	// Wait for the agent's report of the batch command's exit, and apply it.
 	deadline := time.After(30 * time.Second)
@@ -126,12 +126,12 @@ func TestSelfTerminatedKernelKeepsLog(t *testing.T) {
 			continue
 		}
 		require.NotNil(t, p.ExitCode)
-		require.NoError(t, e.h.HandleKernelEvent(t.Context(), task(tk, nil)))
+		require.NoError(t, e.H.HandleKernelEvent(t.Context(), task(tk, nil)))
 		break
 	}
-	s := e.session(t, sid)
-	require.Equal(t, "TERMINATED", s.status)
-	require.Equal(t, "SUCCESS", s.result)
+	s := e.Session(t, sid)
+	require.Equal(t, "TERMINATED", s.Status)
+	require.Equal(t, "SUCCESS", s.Result)
 	logs := e.containerLog(t, kid)
 	require.NotNil(t, logs)
 	require.Contains(t, *logs, "batch output\n")

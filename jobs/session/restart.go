@@ -41,7 +41,7 @@ func (h *Handlers) HandleSessionRestart(ctx context.Context, t *asynq.Task) erro
 		return jobs.Invalid(t, fmt.Sprintf("session id %q: %v", p.SessionID, err))
 	}
 	var kernels []*dbsqlc.KernelListBySessionRow
-	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+	err = db.InTx(ctx, h.Pool, func(tx pgx.Tx) error {
 		status, err := lifecycle.LockSession(ctx, tx, sid)
 		if err != nil || status != lifecycle.Restarting {
 			return err
@@ -63,7 +63,7 @@ func (h *Handlers) HandleSessionRestart(ctx context.Context, t *asynq.Task) erro
 	if len(kernels) == 0 {
 		// Not RESTARTING (done already, or destroyed), or nothing to restart: end the restart
 		// if it is still open.
-		return h.endRestart(ctx, sid, nil)
+		return h.endRestart(ctx, sid, nil, nil)
 	}
 	results := make([]lifecycle.KernelRestart, len(kernels))
 	var wg sync.WaitGroup
@@ -79,7 +79,7 @@ func (h *Handlers) HandleSessionRestart(ctx context.Context, t *asynq.Task) erro
 		// The worker is shutting down: leave the session RESTARTING for a redelivery.
 		return fmt.Errorf("restart session %s: %w", sid, ctx.Err())
 	}
-	return h.endRestart(ctx, sid, results)
+	return h.endRestart(ctx, sid, kernels, results)
 }
 
 // restartKernel restarts one kernel on its agent.
@@ -105,7 +105,7 @@ func (h *Handlers) restartKernel(ctx context.Context, sid uuid.UUID, k *dbsqlc.K
 	defer cancel()
 	rep, err := c.RestartKernel(cctx, &agentrpc.RestartKernelRequest{SessionID: sid.String(), KernelID: k.ID.String()})
 	if err != nil {
-		h.logger.Warn("kernel restart failed", "session", sid, "kernel", k.ID, "error", err)
+		h.Logger.Warn("kernel restart failed", "session", sid, "kernel", k.ID, "error", err)
 		return fail(err)
 	}
 	if rep != nil {
@@ -114,11 +114,12 @@ func (h *Handlers) restartKernel(ctx context.Context, sid uuid.UUID, k *dbsqlc.K
 	return r
 }
 
-// endRestart records the restart's results and publishes its events.
-func (h *Handlers) endRestart(ctx context.Context, sid uuid.UUID, results []lifecycle.KernelRestart) error {
-	now := h.now()
+// endRestart records the restart's results and publishes its events: kernel_started for every
+// restarted kernel, then session_started (withRestartedKernels).
+func (h *Handlers) endRestart(ctx context.Context, sid uuid.UUID, kernels []*dbsqlc.KernelListBySessionRow, results []lifecycle.KernelRestart) error {
+	now := h.Now()
 	var evs []events.Event
-	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+	err := db.InTx(ctx, h.Pool, func(tx pgx.Tx) error {
 		var err error
 		evs, err = lifecycle.EndRestart(ctx, tx, sid, results, now)
 		return err
@@ -126,6 +127,6 @@ func (h *Handlers) endRestart(ctx context.Context, sid uuid.UUID, results []life
 	if err != nil {
 		return fmt.Errorf("restart session %s: record: %w", sid, err)
 	}
-	h.publish(ctx, evs...)
+	h.Publish(ctx, withRestartedKernels(evs, kernels, results)...)
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hangar-run/hangar/internal/db/dbsqlc"
 	"github.com/hangar-run/hangar/internal/events"
 	"github.com/hangar-run/hangar/internal/lifecycle"
+	"github.com/hangar-run/hangar/internal/slots"
 	"github.com/hangar-run/hangar/jobs"
 )
 
@@ -58,7 +59,7 @@ func (h *Handlers) HandleSessionStart(ctx context.Context, t *asynq.Task) error 
 }
 
 // HandleSessionStartBatch starts the sessions a schedule pass placed. In one transaction it
-// claims those that are SCHEDULED (or PREPARING for longer than PreparingRetryAfter, or on a
+// claims those that are SCHEDULED (or PREPARING for longer than jobs.PreparingRetryAfter, or on a
 // retry of the task, whose earlier attempt may have died), moving them and their kernels to
 // PREPARING; then, with no transaction open, it asks their agents to create the kernels, at
 // most maxStartCalls calls at once; then in one more transaction it records the outcome.
@@ -92,8 +93,8 @@ func (h *Handlers) HandleSessionStartBatch(ctx context.Context, t *asynq.Task) e
 
 // startSessions is the work of HandleSessionStartBatch.
 func (h *Handlers) startSessions(ctx context.Context, ids []uuid.UUID) error {
-	now := h.now()
-	preparingBefore := now.Add(-PreparingRetryAfter)
+	now := h.Now()
+	preparingBefore := now.Add(-jobs.PreparingRetryAfter)
 	if n, ok := asynq.GetRetryCount(ctx); ok && n > 0 {
 		// An earlier attempt of this task failed or its worker died after claiming.
 		preparingBefore = now.Add(time.Microsecond)
@@ -104,7 +105,7 @@ func (h *Handlers) startSessions(ctx context.Context, ids []uuid.UUID) error {
 		images    map[string]*dbsqlc.ImageGetForKernelRow
 		preparing []*dbsqlc.KernelTransitionManyRow
 	)
-	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+	err := db.InTx(ctx, h.Pool, func(tx pgx.Tx) error {
 		var err error
 		if claimed, err = lifecycle.ClaimStart(ctx, tx, ids, preparingBefore, now); err != nil || len(claimed) == 0 {
 			return err
@@ -143,7 +144,7 @@ func (h *Handlers) startSessions(ctx context.Context, ids []uuid.UUID) error {
 		return fmt.Errorf("start %d sessions: %w", len(ids), err)
 	}
 	if len(claimed) == 0 {
-		h.logger.Debug("no session startable; ignored", "sessions", len(ids))
+		h.Logger.Debug("no session startable; ignored", "sessions", len(ids))
 		return nil
 	}
 	sessions := make([]*starting, len(claimed))
@@ -164,7 +165,7 @@ func (h *Handlers) startSessions(ctx context.Context, ids []uuid.UUID) error {
 			prepEvents = append(prepEvents, s.ref.KernelEvent(events.KernelPreparing, lifecycle.KernelRow(k), "", nil, now))
 		}
 	}
-	h.publish(ctx, prepEvents...)
+	h.Publish(ctx, prepEvents...)
 
 	sem := make(chan struct{}, maxStartCalls)
 	var wg sync.WaitGroup
@@ -249,7 +250,7 @@ func buildRequests(sess *dbsqlc.SessionClaimStartRow, kernels []*dbsqlc.KernelLi
 			byAddr[*k.AgentAddr] = b
 			out = append(out, b)
 		}
-		slotsMap, err := decodeSlots(k.OccupiedSlots)
+		slotsMap, err := slots.DecodeMap(k.OccupiedSlots)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", k.ID, err)
 		}
@@ -272,6 +273,9 @@ func buildRequests(sess *dbsqlc.SessionClaimStartRow, kernels []*dbsqlc.KernelLi
 		}
 		if len(k.ResourceOpts) > 0 {
 			_ = json.Unmarshal(k.ResourceOpts, &kc.ResourceOpts)
+		}
+		if len(k.InternalData) > 0 {
+			_ = json.Unmarshal(k.InternalData, &kc.InternalData)
 		}
 		if k.StartupCommand != nil {
 			kc.StartupCommand = *k.StartupCommand
@@ -347,7 +351,7 @@ func (h *Handlers) destroyCreated(ctx context.Context, sid uuid.UUID, done []*ag
 // with status_info "failed-to-start" and their slots are released (exactly once, through
 // kernels.slots_reserved). Events are published after commit, in one pipeline.
 func (h *Handlers) settleStart(ctx context.Context, sessions []*starting) error {
-	now := h.now()
+	now := h.Now()
 	var (
 		ids, okIDs []uuid.UUID
 		failed     []*starting
@@ -396,9 +400,9 @@ func (h *Handlers) settleStart(ctx context.Context, sessions []*starting) error 
 		}
 	}
 	for _, s := range failed {
-		h.logger.Warn("session failed to start", "session", s.row.ID, "error", s.err)
+		h.Logger.Warn("session failed to start", "session", s.row.ID, "error", s.err)
 	}
-	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+	err := db.InTx(ctx, h.Pool, func(tx pgx.Tx) error {
 		evs = evs[:0]
 		// Rows are locked in id order first, as every lifecycle change locks the session
 		// before its kernels.
@@ -464,7 +468,7 @@ func (h *Handlers) settleStart(ctx context.Context, sessions []*starting) error 
 	if err != nil {
 		return fmt.Errorf("start %d sessions: record: %w", len(sessions), err)
 	}
-	h.publish(ctx, evs...)
+	h.Publish(ctx, evs...)
 	return nil
 }
 

@@ -36,13 +36,13 @@ func (h *Handlers) HandleSessionTerminate(ctx context.Context, t *asynq.Task) er
 	if reason == "" {
 		reason = lifecycle.ReasonUserRequested
 	}
-	now := h.now()
+	now := h.Now()
 	var (
 		evs     []events.Event
 		kernels []*dbsqlc.KernelListBySessionRow
 		destroy bool
 	)
-	err = db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+	err = db.InTx(ctx, h.Pool, func(tx pgx.Tx) error {
 		status, err := lifecycle.LockSession(ctx, tx, sid)
 		if err != nil || status == "" || lifecycle.IsEnded(status) {
 			return err
@@ -88,7 +88,7 @@ func (h *Handlers) HandleSessionTerminate(ctx context.Context, t *asynq.Task) er
 	if err != nil {
 		return fmt.Errorf("terminate session %s: %w", sid, err)
 	}
-	h.publish(ctx, evs...)
+	h.Publish(ctx, evs...)
 	if !destroy {
 		return nil
 	}
@@ -101,7 +101,7 @@ func (h *Handlers) HandleSessionTerminate(ctx context.Context, t *asynq.Task) er
 			if !p.Forced {
 				return fmt.Errorf("terminate session %s: %w", sid, err)
 			}
-			h.logger.Warn("forced termination: kernel not destroyed on its agent", "session", sid, "kernel", k.ID, "error", err)
+			h.Logger.Warn("forced termination: kernel not destroyed on its agent", "session", sid, "kernel", k.ID, "error", err)
 		}
 	}
 	return h.finishTerminate(ctx, sid, reason)
@@ -131,9 +131,9 @@ func (h *Handlers) destroyKernel(ctx context.Context, addr string, kernelID, ses
 // finishTerminate moves the session's live kernels and the TERMINATING session to
 // TERMINATED, releasing the kernels' slots.
 func (h *Handlers) finishTerminate(ctx context.Context, sid uuid.UUID, reason string) error {
-	now := h.now()
+	now := h.Now()
 	var evs []events.Event
-	err := db.InTx(ctx, h.pool, func(tx pgx.Tx) error {
+	err := db.InTx(ctx, h.Pool, func(tx pgx.Tx) error {
 		status, err := lifecycle.LockSession(ctx, tx, sid)
 		if err != nil || status != lifecycle.Terminating {
 			return err
@@ -160,6 +160,6 @@ func (h *Handlers) finishTerminate(ctx context.Context, sid uuid.UUID, reason st
 	if err != nil {
 		return fmt.Errorf("terminate session %s: record: %w", sid, err)
 	}
-	h.publish(ctx, evs...)
+	h.Publish(ctx, evs...)
 	return nil
 }

@@ -18,6 +18,27 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AppendInputBodySeverity.
+const (
+	AppendInputBodySeverityCritical AppendInputBodySeverity = "critical"
+	AppendInputBodySeverityError    AppendInputBodySeverity = "error"
+	AppendInputBodySeverityWarning  AppendInputBodySeverity = "warning"
+)
+
+// Valid indicates whether the value is a known member of the AppendInputBodySeverity enum.
+func (e AppendInputBodySeverity) Valid() bool {
+	switch e {
+	case AppendInputBodySeverityCritical:
+		return true
+	case AppendInputBodySeverityError:
+		return true
+	case AppendInputBodySeverityWarning:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthRoleOutputBodyDomainRole.
 const (
 	AuthRoleOutputBodyDomainRoleAdmin AuthRoleOutputBodyDomainRole = "admin"
@@ -54,18 +75,57 @@ func (e AuthRoleOutputBodyGlobalRole) Valid() bool {
 	}
 }
 
+// Defines values for ClusterTemplateGetInputBodyFormat.
+const (
+	ClusterTemplateGetInputBodyFormatJson ClusterTemplateGetInputBodyFormat = "json"
+	ClusterTemplateGetInputBodyFormatYaml ClusterTemplateGetInputBodyFormat = "yaml"
+)
+
+// Valid indicates whether the value is a known member of the ClusterTemplateGetInputBodyFormat enum.
+func (e ClusterTemplateGetInputBodyFormat) Valid() bool {
+	switch e {
+	case ClusterTemplateGetInputBodyFormatJson:
+		return true
+	case ClusterTemplateGetInputBodyFormatYaml:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateClusterParamsType.
+const (
+	CreateClusterParamsTypeBatch       CreateClusterParamsType = "batch"
+	CreateClusterParamsTypeInference   CreateClusterParamsType = "inference"
+	CreateClusterParamsTypeInteractive CreateClusterParamsType = "interactive"
+)
+
+// Valid indicates whether the value is a known member of the CreateClusterParamsType enum.
+func (e CreateClusterParamsType) Valid() bool {
+	switch e {
+	case CreateClusterParamsTypeBatch:
+		return true
+	case CreateClusterParamsTypeInference:
+		return true
+	case CreateClusterParamsTypeInteractive:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateParamsClusterMode.
 const (
-	MultiNode  CreateParamsClusterMode = "multi-node"
-	SingleNode CreateParamsClusterMode = "single-node"
+	CreateParamsClusterModeMultiNode  CreateParamsClusterMode = "multi-node"
+	CreateParamsClusterModeSingleNode CreateParamsClusterMode = "single-node"
 )
 
 // Valid indicates whether the value is a known member of the CreateParamsClusterMode enum.
 func (e CreateParamsClusterMode) Valid() bool {
 	switch e {
-	case MultiNode:
+	case CreateParamsClusterModeMultiNode:
 		return true
-	case SingleNode:
+	case CreateParamsClusterModeSingleNode:
 		return true
 	default:
 		return false
@@ -195,6 +255,87 @@ func (e DomainUpdateAllowedVfolderHosts) Valid() bool {
 	case DomainUpdateAllowedVfolderHostsSetUserSpecificPermission:
 		return true
 	case DomainUpdateAllowedVfolderHostsUploadFile:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorLogSeverity.
+const (
+	ErrorLogSeverityCritical ErrorLogSeverity = "critical"
+	ErrorLogSeverityError    ErrorLogSeverity = "error"
+	ErrorLogSeverityWarning  ErrorLogSeverity = "warning"
+)
+
+// Valid indicates whether the value is a known member of the ErrorLogSeverity enum.
+func (e ErrorLogSeverity) Valid() bool {
+	switch e {
+	case ErrorLogSeverityCritical:
+		return true
+	case ErrorLogSeverityError:
+		return true
+	case ErrorLogSeverityWarning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FromTemplateParamsClusterMode.
+const (
+	FromTemplateParamsClusterModeMultiNode  FromTemplateParamsClusterMode = "multi-node"
+	FromTemplateParamsClusterModeSingleNode FromTemplateParamsClusterMode = "single-node"
+)
+
+// Valid indicates whether the value is a known member of the FromTemplateParamsClusterMode enum.
+func (e FromTemplateParamsClusterMode) Valid() bool {
+	switch e {
+	case FromTemplateParamsClusterModeMultiNode:
+		return true
+	case FromTemplateParamsClusterModeSingleNode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FromTemplateParamsType.
+const (
+	FromTemplateParamsTypeBatch       FromTemplateParamsType = "batch"
+	FromTemplateParamsTypeInference   FromTemplateParamsType = "inference"
+	FromTemplateParamsTypeInteractive FromTemplateParamsType = "interactive"
+)
+
+// Valid indicates whether the value is a known member of the FromTemplateParamsType enum.
+func (e FromTemplateParamsType) Valid() bool {
+	switch e {
+	case FromTemplateParamsTypeBatch:
+		return true
+	case FromTemplateParamsTypeInference:
+		return true
+	case FromTemplateParamsTypeInteractive:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for KernelUsageGroupUnit.
+const (
+	KernelUsageGroupUnitKernel  KernelUsageGroupUnit = "kernel"
+	KernelUsageGroupUnitProject KernelUsageGroupUnit = "project"
+	KernelUsageGroupUnitSession KernelUsageGroupUnit = "session"
+)
+
+// Valid indicates whether the value is a known member of the KernelUsageGroupUnit enum.
+func (e KernelUsageGroupUnit) Valid() bool {
+	switch e {
+	case KernelUsageGroupUnitKernel:
+		return true
+	case KernelUsageGroupUnitProject:
+		return true
+	case KernelUsageGroupUnitSession:
 		return true
 	default:
 		return false
@@ -531,6 +672,27 @@ func (e ProjectUpdateAllowedVfolderHosts) Valid() bool {
 	}
 }
 
+// Defines values for ProjectUsageGroupUnit.
+const (
+	ProjectUsageGroupUnitKernel  ProjectUsageGroupUnit = "kernel"
+	ProjectUsageGroupUnitProject ProjectUsageGroupUnit = "project"
+	ProjectUsageGroupUnitSession ProjectUsageGroupUnit = "session"
+)
+
+// Valid indicates whether the value is a known member of the ProjectUsageGroupUnit enum.
+func (e ProjectUsageGroupUnit) Valid() bool {
+	switch e {
+	case ProjectUsageGroupUnitKernel:
+		return true
+	case ProjectUsageGroupUnitProject:
+		return true
+	case ProjectUsageGroupUnitSession:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScalingGroupCreateScheduler.
 const (
 	ScalingGroupCreateSchedulerDrf  ScalingGroupCreateScheduler = "drf"
@@ -665,19 +827,94 @@ func (e SchedulerOptsInputAllowedSessionTypes) Valid() bool {
 
 // Defines values for SessionEventsInputBodyScope.
 const (
-	Asterisk SessionEventsInputBodyScope = "*"
-	Kernel   SessionEventsInputBodyScope = "kernel"
-	Session  SessionEventsInputBodyScope = "session"
+	SessionEventsInputBodyScopeAsterisk SessionEventsInputBodyScope = "*"
+	SessionEventsInputBodyScopeKernel   SessionEventsInputBodyScope = "kernel"
+	SessionEventsInputBodyScopeSession  SessionEventsInputBodyScope = "session"
 )
 
 // Valid indicates whether the value is a known member of the SessionEventsInputBodyScope enum.
 func (e SessionEventsInputBodyScope) Valid() bool {
 	switch e {
-	case Asterisk:
+	case SessionEventsInputBodyScopeAsterisk:
 		return true
-	case Kernel:
+	case SessionEventsInputBodyScopeKernel:
 		return true
-	case Session:
+	case SessionEventsInputBodyScopeSession:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SessionTemplateGetInputBodyFormat.
+const (
+	SessionTemplateGetInputBodyFormatJson SessionTemplateGetInputBodyFormat = "json"
+	SessionTemplateGetInputBodyFormatYaml SessionTemplateGetInputBodyFormat = "yaml"
+)
+
+// Valid indicates whether the value is a known member of the SessionTemplateGetInputBodyFormat enum.
+func (e SessionTemplateGetInputBodyFormat) Valid() bool {
+	switch e {
+	case SessionTemplateGetInputBodyFormatJson:
+		return true
+	case SessionTemplateGetInputBodyFormatYaml:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SessionUsageGroupUnit.
+const (
+	SessionUsageGroupUnitKernel  SessionUsageGroupUnit = "kernel"
+	SessionUsageGroupUnitProject SessionUsageGroupUnit = "project"
+	SessionUsageGroupUnitSession SessionUsageGroupUnit = "session"
+)
+
+// Valid indicates whether the value is a known member of the SessionUsageGroupUnit enum.
+func (e SessionUsageGroupUnit) Valid() bool {
+	switch e {
+	case SessionUsageGroupUnitKernel:
+		return true
+	case SessionUsageGroupUnitProject:
+		return true
+	case SessionUsageGroupUnitSession:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StatValueUnitHint.
+const (
+	Bytes StatValueUnitHint = "bytes"
+	Count StatValueUnitHint = "count"
+)
+
+// Valid indicates whether the value is a known member of the StatValueUnitHint enum.
+func (e StatValueUnitHint) Valid() bool {
+	switch e {
+	case Bytes:
+		return true
+	case Count:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TemplateListedType.
+const (
+	TemplateListedTypeGroup TemplateListedType = "group"
+	TemplateListedTypeUser  TemplateListedType = "user"
+)
+
+// Valid indicates whether the value is a known member of the TemplateListedType enum.
+func (e TemplateListedType) Valid() bool {
+	switch e {
+	case TemplateListedTypeGroup:
+		return true
+	case TemplateListedTypeUser:
 		return true
 	default:
 		return false
@@ -924,6 +1161,12 @@ func (e ListUsersParamsRole) Valid() bool {
 	}
 }
 
+// AbusingReportInputBody defines model for AbusingReportInputBody.
+type AbusingReportInputBody struct {
+	// LoginSessionToken Accepted and ignored (Backend.AI's web session token).
+	LoginSessionToken *string `json:"login_session_token,omitempty"`
+}
+
 // Alias defines model for Alias.
 type Alias struct {
 	// Alias The alias: '/'-separated segments of ASCII letters, digits, '.', '_', ':' and '-', each starting and ending with a letter or digit.
@@ -940,6 +1183,54 @@ type Alias struct {
 	//
 	// Example: cr.backend.ai/stable/python:3.11-ubuntu22.04
 	Target string `json:"target"`
+}
+
+// AppendInputBody defines model for AppendInputBody.
+type AppendInputBody struct {
+	// ContextEnv The client's context: a JSON document, as a string.
+	//
+	// Example: {"version": "24.03.2"}
+	ContextEnv string `json:"context_env"`
+
+	// ContextLang The client's language or runtime.
+	//
+	// Example: python
+	ContextLang string `json:"context_lang"`
+
+	// Message What went wrong.
+	//
+	// Example: Failed to create the session.
+	Message string `json:"message"`
+
+	// RequestStatus Its HTTP status.
+	RequestStatus *int32 `json:"request_status,omitempty"`
+
+	// RequestUrl The request that failed.
+	RequestUrl *string `json:"request_url,omitempty"`
+
+	// Severity How bad it is.
+	//
+	// Example: error
+	Severity AppendInputBodySeverity `json:"severity"`
+
+	// Source What failed (a component of the client).
+	//
+	// Example: webui
+	Source string `json:"source"`
+
+	// Traceback The client's traceback.
+	Traceback *string `json:"traceback,omitempty"`
+}
+
+// AppendInputBodySeverity How bad it is.
+//
+// Example: error
+type AppendInputBodySeverity string
+
+// AppendOutputBody defines model for AppendOutputBody.
+type AppendOutputBody struct {
+	// Success Always true.
+	Success bool `json:"success"`
 }
 
 // AuthRoleInputBody defines model for AuthRoleInputBody.
@@ -1065,6 +1356,14 @@ type AvailableScalingGroupsOutputBody struct {
 	ScalingGroups *[]AvailableScalingGroup `json:"scaling_groups"`
 }
 
+// BootstrapSetInputBody defines model for BootstrapSetInputBody.
+type BootstrapSetInputBody struct {
+	// Script The script (at most 64 KiB; surrounding blanks are trimmed; empty clears it).
+	//
+	// Example: pip install --user rich
+	Script *string `json:"script,omitempty"`
+}
+
 // CheckPresetsOutputBody defines model for CheckPresetsOutputBody.
 type CheckPresetsOutputBody struct {
 	// GroupLimits Limits of the project; every slot "NaN" unless config/api/resources/group_resource_visibility is true.
@@ -1121,6 +1420,33 @@ type CheckedPreset struct {
 	//
 	// Example: 1073741824
 	SharedMemory *string `json:"shared_memory"`
+}
+
+// ClearOutputBody defines model for ClearOutputBody.
+type ClearOutputBody struct {
+	// Success Always true.
+	Success bool `json:"success"`
+}
+
+// ClusterTemplateGetInputBody defines model for ClusterTemplateGetInputBody.
+type ClusterTemplateGetInputBody struct {
+	// Format Answer as YAML (default) or JSON.
+	Format *ClusterTemplateGetInputBodyFormat `json:"format,omitempty"`
+
+	// OwnerAccessKey Accepted for compatibility (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+}
+
+// ClusterTemplateGetInputBodyFormat Answer as YAML (default) or JSON.
+type ClusterTemplateGetInputBodyFormat string
+
+// ClusterTemplateUpdateInputBody defines model for ClusterTemplateUpdateInputBody.
+type ClusterTemplateUpdateInputBody struct {
+	// OwnerAccessKey Accepted for compatibility (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// Payload The cluster template, as JSON or YAML text.
+	Payload string `json:"payload"`
 }
 
 // CompleteInputBody defines model for CompleteInputBody.
@@ -1203,6 +1529,85 @@ type Correction struct {
 	Recorded string `json:"recorded"`
 	Slot     string `json:"slot"`
 }
+
+// CreateClusterOutputBody defines model for CreateClusterOutputBody.
+type CreateClusterOutputBody struct {
+	// Created Always true.
+	Created bool `json:"created"`
+
+	// KernelId The session's id (Backend.AI names it after the main kernel).
+	KernelId string `json:"kernelId"`
+
+	// ServicePorts Service ports of the main kernel.
+	ServicePorts *[]map[string]interface{} `json:"servicePorts"`
+
+	// SessionId The session's id.
+	SessionId string `json:"sessionId"`
+
+	// Status PENDING when only enqueued, RUNNING once started, TIMEOUT when the wait ran out, or the status it ended in.
+	Status string `json:"status"`
+}
+
+// CreateClusterParams defines model for CreateClusterParams.
+type CreateClusterParams struct {
+	// ClientSessionToken Session name: 4-64 characters of letters, digits, '_', '.', '-'.
+	//
+	// Example: my-cluster
+	ClientSessionToken *string `json:"clientSessionToken,omitempty"`
+
+	// Domain Domain name (the template's by default).
+	Domain *string `json:"domain,omitempty"`
+
+	// DomainName Alias of domain.
+	DomainName *string `json:"domainName,omitempty"`
+
+	// DomainNameSnake Alias of domain.
+	DomainNameSnake *string `json:"domain_name,omitempty"`
+
+	// EnqueueOnly Answer at once with status PENDING instead of waiting for the start.
+	EnqueueOnly *bool `json:"enqueueOnly,omitempty"`
+
+	// Group Project name or id (the template's by default).
+	Group *string `json:"group,omitempty"`
+
+	// GroupName Alias of group.
+	GroupName *string `json:"groupName,omitempty"`
+
+	// GroupNameSnake Alias of group.
+	GroupNameSnake *string `json:"group_name,omitempty"`
+
+	// MaxWaitSeconds How long to wait for the start (0: as long as the request lasts).
+	MaxWaitSeconds *int64 `json:"maxWaitSeconds,omitempty"`
+
+	// OwnerAccessKey Create on behalf of this access key (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// ScalingGroup Alias of scaling_group.
+	ScalingGroup *string `json:"scalingGroup,omitempty"`
+
+	// ScalingGroupSnake Scaling group (the main node's template's by default).
+	ScalingGroupSnake *string `json:"scaling_group,omitempty"`
+
+	// SessionType Alias of type (same values).
+	SessionType *string `json:"sessionType,omitempty"`
+
+	// Tag Free-form tag.
+	Tag *string `json:"tag,omitempty"`
+
+	// TemplateId Alias of template_id.
+	TemplateId *string `json:"templateId,omitempty"`
+
+	// TemplateIdSnake The cluster template.
+	//
+	// Example: 0d3c2c8e-8a3f-4b6a-9b1b-4f0b8c2d9e11
+	TemplateIdSnake *string `json:"template_id,omitempty"`
+
+	// Type Session type (the main node's template's by default).
+	Type *CreateClusterParamsType `json:"type,omitempty"`
+}
+
+// CreateClusterParamsType Session type (the main node's template's by default).
+type CreateClusterParamsType string
 
 // CreateParams defines model for CreateParams.
 type CreateParams struct {
@@ -1394,6 +1799,24 @@ type CreationConfig struct {
 	ScalingGroupSnake *string `json:"scaling_group,omitempty"`
 }
 
+// DependencyNode defines model for DependencyNode.
+type DependencyNode struct {
+	// DependsOn The sessions this one waits for, each with its own dependencies.
+	DependsOn   *[]DependencyNode  `json:"depends_on"`
+	SessionId   openapi_types.UUID `json:"session_id"`
+	SessionName string             `json:"session_name"`
+
+	// Status Status of the session's main kernel.
+	//
+	// Example: RUNNING
+	Status string `json:"status"`
+
+	// StatusChanged When it entered that status (Python's str(datetime)).
+	//
+	// Example: 2024-03-15 12:34:56.123456+00:00
+	StatusChanged string `json:"status_changed"`
+}
+
 // DestroyInputBody defines model for DestroyInputBody.
 type DestroyInputBody struct {
 	// Forced Destroy even in SCHEDULED, PREPARING, TERMINATING or ERROR status.
@@ -1480,6 +1903,17 @@ type DomainCreate struct {
 // DomainCreateAllowedVfolderHosts A permission on a storage host.
 type DomainCreateAllowedVfolderHosts string
 
+// DomainDeleteInputBody defines model for DomainDeleteInputBody.
+type DomainDeleteInputBody struct {
+	// Domain Domain name.
+	//
+	// Example: default
+	Domain *string `json:"domain,omitempty"`
+
+	// Path Path of the dotfile to delete.
+	Path *string `json:"path,omitempty"`
+}
+
 // DomainList defines model for DomainList.
 type DomainList struct {
 	// Items The domains of this page, by name.
@@ -1487,6 +1921,17 @@ type DomainList struct {
 
 	// TotalCount Number of domains in all pages.
 	TotalCount int64 `json:"total_count"`
+}
+
+// DomainListInputBody defines model for DomainListInputBody.
+type DomainListInputBody struct {
+	// Domain Domain name.
+	//
+	// Example: default
+	Domain *string `json:"domain,omitempty"`
+
+	// Path Answer only the dotfile at this path.
+	Path *string `json:"path,omitempty"`
 }
 
 // DomainUpdate defines model for DomainUpdate.
@@ -1518,6 +1963,27 @@ type DomainUpdate struct {
 // DomainUpdateAllowedVfolderHosts A permission on a storage host.
 type DomainUpdateAllowedVfolderHosts string
 
+// DomainWriteInputBody defines model for DomainWriteInputBody.
+type DomainWriteInputBody struct {
+	// Data Content (at most 64 KiB).
+	Data *string `json:"data,omitempty"`
+
+	// Domain Domain name.
+	//
+	// Example: default
+	Domain *string `json:"domain,omitempty"`
+
+	// Path Path relative to the home directory; no '..', not reserved (.ssh, .jupyter, .local, .config, .terminfo).
+	//
+	// Example: .vimrc
+	Path *string `json:"path,omitempty"`
+
+	// Permission Permission as three octal digits.
+	//
+	// Example: 644
+	Permission *string `json:"permission,omitempty"`
+}
+
 // DownloadInputBody defines model for DownloadInputBody.
 type DownloadInputBody struct {
 	// Files Paths to download, relative to the working directory (files or directories, at most 5).
@@ -1534,10 +2000,233 @@ type DownloadSingleInputBody struct {
 	File string `json:"file"`
 }
 
+// EmptyOutputBody defines model for EmptyOutputBody.
+type EmptyOutputBody = map[string]interface{}
+
+// ErrorLog defines model for ErrorLog.
+type ErrorLog struct {
+	// ContextEnv The client's context (a JSON document).
+	ContextEnv  interface{} `json:"context_env"`
+	ContextLang string      `json:"context_lang"`
+
+	// CreatedAt Unix time in seconds.
+	CreatedAt float64 `json:"created_at"`
+
+	// IsCleared Whether it was cleared (shown to admins only).
+	IsCleared     *bool              `json:"is_cleared,omitempty"`
+	IsRead        bool               `json:"is_read"`
+	LogId         openapi_types.UUID `json:"log_id"`
+	Message       string             `json:"message"`
+	RequestStatus *int32             `json:"request_status"`
+	RequestUrl    *string            `json:"request_url"`
+	Severity      ErrorLogSeverity   `json:"severity"`
+	Source        string             `json:"source"`
+	Traceback     *string            `json:"traceback"`
+
+	// User The user who filed it.
+	User *openapi_types.UUID `json:"user"`
+}
+
+// ErrorLogSeverity defines model for ErrorLog.Severity.
+type ErrorLogSeverity string
+
 // ExecuteOutputBody defines model for ExecuteOutputBody.
 type ExecuteOutputBody struct {
 	// Result The run's output (ExecuteResult), or the completion result for mode complete.
 	Result interface{} `json:"result"`
+}
+
+// FromTemplateParams defines model for FromTemplateParams.
+type FromTemplateParams struct {
+	// Arch Image architecture; the server's by default.
+	//
+	// Example: x86_64
+	Arch *string `json:"arch,omitempty"`
+
+	// Architecture Alias of arch.
+	Architecture *string `json:"architecture,omitempty"`
+
+	// BootstrapScript Alias of bootstrap_script.
+	BootstrapScript *string `json:"bootstrapScript,omitempty"`
+
+	// BootstrapScriptSnake Script run when the kernel starts; the keypair's by default.
+	BootstrapScriptSnake *string `json:"bootstrap_script,omitempty"`
+
+	// CallbackURL Alias of callback_url.
+	CallbackURL *string `json:"callbackURL,omitempty"`
+
+	// CallbackUrl Alias of callback_url.
+	CallbackUrl *string `json:"callbackUrl,omitempty"`
+
+	// CallbackUrlSnake URL notified of lifecycle events.
+	CallbackUrlSnake *string `json:"callback_url,omitempty"`
+
+	// ClientSessionToken Alias of name.
+	ClientSessionToken *string `json:"clientSessionToken,omitempty"`
+
+	// ClusterMode Alias of cluster_mode (same values).
+	ClusterMode *string `json:"clusterMode,omitempty"`
+
+	// ClusterSize Alias of cluster_size.
+	ClusterSize *int64 `json:"clusterSize,omitempty"`
+
+	// ClusterModeSnake Cluster mode (single-node by default).
+	ClusterModeSnake *FromTemplateParamsClusterMode `json:"cluster_mode,omitempty"`
+
+	// ClusterSizeSnake Number of kernels (1 by default).
+	ClusterSizeSnake *int64          `json:"cluster_size,omitempty"`
+	Config           *CreationConfig `json:"config,omitempty"`
+
+	// Dependencies Sessions (ids or names of the owner's) that must succeed first.
+	Dependencies *[]string `json:"dependencies,omitempty"`
+
+	// Domain Domain name ("default" by default).
+	Domain *string `json:"domain,omitempty"`
+
+	// DomainName Alias of domain.
+	DomainName *string `json:"domainName,omitempty"`
+
+	// DomainNameSnake Alias of domain.
+	DomainNameSnake *string `json:"domain_name,omitempty"`
+
+	// EnqueueOnly Answer at once with status PENDING instead of waiting for the session to start.
+	EnqueueOnly *bool `json:"enqueueOnly,omitempty"`
+
+	// Group Project name or id ("default" by default).
+	Group *string `json:"group,omitempty"`
+
+	// GroupName Alias of group.
+	GroupName *string `json:"groupName,omitempty"`
+
+	// GroupNameSnake Alias of group.
+	GroupNameSnake *string `json:"group_name,omitempty"`
+
+	// Image Image reference or alias.
+	//
+	// Example: python
+	Image *string `json:"image,omitempty"`
+
+	// Lang Alias of image.
+	Lang *string `json:"lang,omitempty"`
+
+	// MaxWaitSeconds How long to wait for the start (0: as long as the request lasts).
+	MaxWaitSeconds *int64 `json:"maxWaitSeconds,omitempty"`
+
+	// Name Session name: 4-64 characters of letters, digits, '_', '.', '-'; not a UUID.
+	//
+	// Example: my-session
+	Name *string `json:"name,omitempty"`
+
+	// OwnerAccessKey Create on behalf of this access key (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// ReuseIfExists Return a live session of the same name and image instead of failing (true by default).
+	ReuseIfExists *bool `json:"reuseIfExists,omitempty"`
+
+	// SessionType Alias of type (same values).
+	SessionType *string `json:"sessionType,omitempty"`
+
+	// SessionName Alias of name.
+	SessionName *string `json:"session_name,omitempty"`
+
+	// StartsAt Alias of starts_at.
+	StartsAt *string `json:"startsAt,omitempty"`
+
+	// StartsAtSnake Batch sessions only: start time (ISO 8601) or delay ("30m").
+	StartsAtSnake *string `json:"starts_at,omitempty"`
+
+	// StartupCommand Command of a batch session.
+	StartupCommand *string `json:"startupCommand,omitempty"`
+
+	// Tag Free-form tag.
+	Tag *string `json:"tag,omitempty"`
+
+	// TemplateId Alias of template_id.
+	TemplateId *string `json:"templateId,omitempty"`
+
+	// TemplateIdSnake The session template to start from.
+	//
+	// Example: c1b8441a-ba46-4a83-8727-de6645f521b4
+	TemplateIdSnake *string `json:"template_id,omitempty"`
+
+	// Type Session type (interactive by default).
+	Type *FromTemplateParamsType `json:"type,omitempty"`
+}
+
+// FromTemplateParamsClusterMode Cluster mode (single-node by default).
+type FromTemplateParamsClusterMode string
+
+// FromTemplateParamsType Session type (interactive by default).
+type FromTemplateParamsType string
+
+// GroupDeleteInputBody defines model for GroupDeleteInputBody.
+type GroupDeleteInputBody struct {
+	// Domain Domain of the project named by group.
+	Domain *string `json:"domain,omitempty"`
+
+	// Group Project id, or name (then domain is required).
+	//
+	// Example: default
+	Group *string `json:"group,omitempty"`
+
+	// GroupId Alias of group.
+	GroupId *string `json:"groupId,omitempty"`
+
+	// GroupIdSnake Alias of group.
+	GroupIdSnake *string `json:"group_id,omitempty"`
+
+	// Path Path of the dotfile to delete.
+	Path *string `json:"path,omitempty"`
+}
+
+// GroupListInputBody defines model for GroupListInputBody.
+type GroupListInputBody struct {
+	// Domain Domain of the project named by group.
+	Domain *string `json:"domain,omitempty"`
+
+	// Group Project id, or name (then domain is required).
+	//
+	// Example: default
+	Group *string `json:"group,omitempty"`
+
+	// GroupId Alias of group.
+	GroupId *string `json:"groupId,omitempty"`
+
+	// GroupIdSnake Alias of group.
+	GroupIdSnake *string `json:"group_id,omitempty"`
+
+	// Path Answer only the dotfile at this path.
+	Path *string `json:"path,omitempty"`
+}
+
+// GroupWriteInputBody defines model for GroupWriteInputBody.
+type GroupWriteInputBody struct {
+	// Data Content (at most 64 KiB).
+	Data *string `json:"data,omitempty"`
+
+	// Domain Domain of the project named by group.
+	Domain *string `json:"domain,omitempty"`
+
+	// Group Project id, or name (then domain is required).
+	//
+	// Example: default
+	Group *string `json:"group,omitempty"`
+
+	// GroupId Alias of group.
+	GroupId *string `json:"groupId,omitempty"`
+
+	// GroupIdSnake Alias of group.
+	GroupIdSnake *string `json:"group_id,omitempty"`
+
+	// Path Path relative to the home directory; no '..', not reserved (.ssh, .jupyter, .local, .config, .terminfo).
+	//
+	// Example: .vimrc
+	Path *string `json:"path,omitempty"`
+
+	// Permission Permission as three octal digits.
+	//
+	// Example: 644
+	Permission *string `json:"permission,omitempty"`
 }
 
 // Image defines model for Image.
@@ -1703,6 +2392,50 @@ type InputBody struct {
 	// Example: cr.backend.ai
 	Registry *string `json:"registry,omitempty"`
 }
+
+// KernelUsage defines model for KernelUsage.
+type KernelUsage struct {
+	AccessKey    *string   `json:"access_key"`
+	Agent        *string   `json:"agent"`
+	Agents       *[]string `json:"agents"`
+	ClusterMode  *string   `json:"cluster_mode"`
+	ContainerIds *[]string `json:"container_ids"`
+
+	// CreatedAt Python's str() of the UTC time.
+	//
+	// Example: 2024-06-01 10:00:00+00:00
+	CreatedAt   *string                 `json:"created_at"`
+	DomainName  *string                 `json:"domain_name"`
+	ExtraInfo   map[string]interface{}  `json:"extra_info"`
+	FullName    *string                 `json:"full_name"`
+	GroupUnit   KernelUsageGroupUnit    `json:"group_unit"`
+	Images      *[]string               `json:"images"`
+	KernelId    *string                 `json:"kernel_id"`
+	LastStat    *map[string]interface{} `json:"last_stat"`
+	ProjectId   *string                 `json:"project_id"`
+	ProjectName *string                 `json:"project_name"`
+	ScheduledAt *string                 `json:"scheduled_at"`
+	SessionId   *string                 `json:"session_id"`
+	SessionName *string                 `json:"session_name"`
+	Status      *string                 `json:"status"`
+
+	// StatusHistory Python's str() of the status history dict (as upstream).
+	StatusHistory *string     `json:"status_history"`
+	StatusInfo    *string     `json:"status_info"`
+	TerminatedAt  *string     `json:"terminated_at"`
+	TotalUsage    UsageTotals `json:"total_usage"`
+	UsedDays      *int64      `json:"used_days"`
+
+	// UsedTime As Python writes a timedelta; null while running.
+	//
+	// Example: 0:30:00
+	UsedTime  *string `json:"used_time"`
+	UserEmail *string `json:"user_email"`
+	UserId    *string `json:"user_id"`
+}
+
+// KernelUsageGroupUnit defines model for KernelUsage.GroupUnit.
+type KernelUsageGroupUnit string
 
 // Keypair defines model for Keypair.
 type Keypair struct {
@@ -1966,6 +2699,27 @@ type ListFilesOutputBody struct {
 	Files string `json:"files"`
 }
 
+// ListInputBody defines model for ListInputBody.
+type ListInputBody struct {
+	// MarkRead Mark the logs of this page read.
+	MarkRead *bool `json:"mark_read,omitempty"`
+
+	// PageNo The page, from 1.
+	PageNo *int32 `json:"page_no,omitempty"`
+
+	// PageSize Logs per page.
+	PageSize *int32 `json:"page_size,omitempty"`
+}
+
+// ListOutputBody defines model for ListOutputBody.
+type ListOutputBody struct {
+	// Count How many logs the caller may see in all.
+	Count int64 `json:"count"`
+
+	// Logs The page, newest first.
+	Logs *[]ErrorLog `json:"logs"`
+}
+
 // ListPresetsOutputBody defines model for ListPresetsOutputBody.
 type ListPresetsOutputBody struct {
 	// Presets Every resource preset, by name.
@@ -2113,6 +2867,126 @@ type MatchInputBody struct {
 type MatchOutputBody struct {
 	// Matches The caller's live sessions the reference matches.
 	Matches *[]SessionMatch `json:"matches"`
+}
+
+// MonthContainer defines model for MonthContainer.
+type MonthContainer struct {
+	AccessKey   string  `json:"access_key"`
+	Agent       *string `json:"agent"`
+	ClusterMode string  `json:"cluster_mode"`
+	ContainerId *string `json:"container_id"`
+
+	// CpuAllocated Occupied cpu slot.
+	CpuAllocated float64 `json:"cpu_allocated"`
+
+	// CpuUsed last_stat cpu_used.current (CPU time, ms).
+	CpuUsed float64 `json:"cpu_used"`
+
+	// CreatedAt Python's str() of the UTC time.
+	//
+	// Example: 2024-06-01 10:00:00+00:00
+	CreatedAt string `json:"created_at"`
+
+	// DeviceType Model names of the attached CUDA devices.
+	DeviceType *[]string `json:"device_type"`
+
+	// DiskAllocated Always 0 (no disk quota).
+	DiskAllocated int64 `json:"disk_allocated"`
+
+	// DiskUsed last_stat io_scratch_size stats.max (bytes).
+	DiskUsed   int64  `json:"disk_used"`
+	DomainName string `json:"domain_name"`
+
+	// Email Owner's email.
+	Email    string  `json:"email"`
+	FullName *string `json:"full_name"`
+
+	// GpuAllocated Occupied cuda.shares, else cuda.devices.
+	GpuAllocated float64 `json:"gpu_allocated"`
+
+	// GpuMemAllocated Memory of the attached CUDA devices (bytes).
+	GpuMemAllocated float64 `json:"gpu_mem_allocated"`
+
+	// GroupId Project id.
+	GroupId string `json:"group_id"`
+
+	// GroupName Project name.
+	GroupName string `json:"group_name"`
+
+	// Id Kernel id.
+	Id string `json:"id"`
+
+	// ImageId The image reference (as upstream).
+	ImageId   *string `json:"image_id"`
+	ImageName *string `json:"image_name"`
+
+	// IoRead last_stat io_read.current (bytes).
+	IoRead int64 `json:"io_read"`
+
+	// IoWrite last_stat io_write.current (bytes).
+	IoWrite int64 `json:"io_write"`
+
+	// MemAllocated Occupied mem slot (bytes).
+	MemAllocated int64 `json:"mem_allocated"`
+
+	// MemUsed last_stat mem.capacity (bytes).
+	MemUsed int64 `json:"mem_used"`
+
+	// Name Session name.
+	Name string `json:"name"`
+
+	// Nfs Host paths of the mounted folders; null when none.
+	Nfs       *[]string `json:"nfs"`
+	SessionId string    `json:"session_id"`
+
+	// SharedMemory resource_opts.shmem (bytes).
+	SharedMemory int64 `json:"shared_memory"`
+
+	// Smp Streaming multiprocessors of the attached CUDA devices.
+	Smp           float64 `json:"smp"`
+	Status        string  `json:"status"`
+	StatusChanged string  `json:"status_changed"`
+
+	// StatusHistory Status → time it was entered.
+	StatusHistory map[string]interface{} `json:"status_history"`
+	StatusInfo    *string                `json:"status_info"`
+
+	// TerminatedAt Python's str() of the UTC time; "None" while running (as upstream).
+	TerminatedAt string `json:"terminated_at"`
+
+	// UsedDays Calendar days (configured time zone) the kernel ran on; null while running.
+	UsedDays *int64 `json:"used_days"`
+
+	// UsedTime terminated_at - created_at as Python writes a timedelta ("1 day, 2:03:04"); null while running.
+	//
+	// Example: 0:30:00
+	UsedTime *string `json:"used_time"`
+}
+
+// MonthGroup defines model for MonthGroup.
+type MonthGroup struct {
+	// CInfos Its kernels, ended ones first in the order they ended.
+	CInfos           *[]MonthContainer `json:"c_infos"`
+	DomainName       string            `json:"domain_name"`
+	GCpuAllocated    float64           `json:"g_cpu_allocated"`
+	GCpuUsed         float64           `json:"g_cpu_used"`
+	GDeviceType      *[]string         `json:"g_device_type"`
+	GDiskAllocated   int64             `json:"g_disk_allocated"`
+	GDiskUsed        int64             `json:"g_disk_used"`
+	GGpuAllocated    float64           `json:"g_gpu_allocated"`
+	GGpuMemAllocated float64           `json:"g_gpu_mem_allocated"`
+
+	// GId Project id.
+	GId           string `json:"g_id"`
+	GIoRead       int64  `json:"g_io_read"`
+	GIoWrite      int64  `json:"g_io_write"`
+	GMemAllocated int64  `json:"g_mem_allocated"`
+	GMemUsed      int64  `json:"g_mem_used"`
+
+	// GName Project name.
+	GName         string  `json:"g_name"`
+	GSharedMemory int64   `json:"g_shared_memory"`
+	GSmp          float64 `json:"g_smp"`
 }
 
 // Orphan defines model for Orphan.
@@ -2331,6 +3205,50 @@ type ProjectUpdate struct {
 
 // ProjectUpdateAllowedVfolderHosts A permission on a storage host.
 type ProjectUpdateAllowedVfolderHosts string
+
+// ProjectUsage defines model for ProjectUsage.
+type ProjectUsage struct {
+	AccessKey    *string   `json:"access_key"`
+	Agents       *[]string `json:"agents"`
+	ClusterMode  *string   `json:"cluster_mode"`
+	ContainerIds *[]string `json:"container_ids"`
+
+	// CreatedAt Python's str() of the UTC time.
+	//
+	// Example: 2024-06-01 10:00:00+00:00
+	CreatedAt   *string                 `json:"created_at"`
+	DomainName  *string                 `json:"domain_name"`
+	ExtraInfo   map[string]interface{}  `json:"extra_info"`
+	FullName    *string                 `json:"full_name"`
+	GroupUnit   ProjectUsageGroupUnit   `json:"group_unit"`
+	Images      *[]string               `json:"images"`
+	KernelId    *string                 `json:"kernel_id"`
+	LastStat    *map[string]interface{} `json:"last_stat"`
+	ProjectId   *string                 `json:"project_id"`
+	ProjectName *string                 `json:"project_name"`
+	ScheduledAt *string                 `json:"scheduled_at"`
+	SessionId   *string                 `json:"session_id"`
+	SessionName *string                 `json:"session_name"`
+	Sessions    map[string]SessionUsage `json:"sessions"`
+	Status      *string                 `json:"status"`
+
+	// StatusHistory Python's str() of the status history dict (as upstream).
+	StatusHistory *string     `json:"status_history"`
+	StatusInfo    *string     `json:"status_info"`
+	TerminatedAt  *string     `json:"terminated_at"`
+	TotalUsage    UsageTotals `json:"total_usage"`
+	UsedDays      *int64      `json:"used_days"`
+
+	// UsedTime As Python writes a timedelta; null while running.
+	//
+	// Example: 0:30:00
+	UsedTime  *string `json:"used_time"`
+	UserEmail *string `json:"user_email"`
+	UserId    *string `json:"user_id"`
+}
+
+// ProjectUsageGroupUnit defines model for ProjectUsage.GroupUnit.
+type ProjectUsageGroupUnit string
 
 // RenameInputBody defines model for RenameInputBody.
 type RenameInputBody struct {
@@ -2793,6 +3711,75 @@ type SessionMatch struct {
 	Status string `json:"status"`
 }
 
+// SessionTemplateGetInputBody defines model for SessionTemplateGetInputBody.
+type SessionTemplateGetInputBody struct {
+	// Format Accepted for compatibility; the answer is JSON.
+	Format *SessionTemplateGetInputBodyFormat `json:"format,omitempty"`
+
+	// OwnerAccessKey Accepted for compatibility (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+}
+
+// SessionTemplateGetInputBodyFormat Accepted for compatibility; the answer is JSON.
+type SessionTemplateGetInputBodyFormat string
+
+// SessionTemplateGetOutputBody defines model for SessionTemplateGetOutputBody.
+type SessionTemplateGetOutputBody struct {
+	DomainName string `json:"domain_name"`
+
+	// GroupId Project id ("None" when none).
+	GroupId string  `json:"group_id"`
+	Name    *string `json:"name"`
+
+	// Template The template.
+	Template interface{}        `json:"template"`
+	UserUuid openapi_types.UUID `json:"user_uuid"`
+}
+
+// SessionUsage defines model for SessionUsage.
+type SessionUsage struct {
+	AccessKey    *string   `json:"access_key"`
+	Agents       *[]string `json:"agents"`
+	ClusterMode  *string   `json:"cluster_mode"`
+	ContainerIds *[]string `json:"container_ids"`
+
+	// CreatedAt Python's str() of the UTC time.
+	//
+	// Example: 2024-06-01 10:00:00+00:00
+	CreatedAt   *string                 `json:"created_at"`
+	DomainName  *string                 `json:"domain_name"`
+	ExtraInfo   map[string]interface{}  `json:"extra_info"`
+	FullName    *string                 `json:"full_name"`
+	GroupUnit   SessionUsageGroupUnit   `json:"group_unit"`
+	Images      *[]string               `json:"images"`
+	KernelId    *string                 `json:"kernel_id"`
+	Kernels     map[string]KernelUsage  `json:"kernels"`
+	LastStat    *map[string]interface{} `json:"last_stat"`
+	ProjectId   *string                 `json:"project_id"`
+	ProjectName *string                 `json:"project_name"`
+	ScheduledAt *string                 `json:"scheduled_at"`
+	SessionId   *string                 `json:"session_id"`
+	SessionName *string                 `json:"session_name"`
+	Status      *string                 `json:"status"`
+
+	// StatusHistory Python's str() of the status history dict (as upstream).
+	StatusHistory *string     `json:"status_history"`
+	StatusInfo    *string     `json:"status_info"`
+	TerminatedAt  *string     `json:"terminated_at"`
+	TotalUsage    UsageTotals `json:"total_usage"`
+	UsedDays      *int64      `json:"used_days"`
+
+	// UsedTime As Python writes a timedelta; null while running.
+	//
+	// Example: 0:30:00
+	UsedTime  *string `json:"used_time"`
+	UserEmail *string `json:"user_email"`
+	UserId    *string `json:"user_id"`
+}
+
+// SessionUsageGroupUnit defines model for SessionUsage.GroupUnit.
+type SessionUsageGroupUnit string
+
 // SgroupProjectParams defines model for SgroupProjectParams.
 type SgroupProjectParams struct {
 	// Group Project name or id.
@@ -2814,6 +3801,217 @@ type SlotNumberFormat struct {
 
 	// RoundLength Decimal places to show.
 	RoundLength int64 `json:"round_length"`
+}
+
+// StatBin defines model for StatBin.
+type StatBin struct {
+	CpuAllocated StatValue `json:"cpu_allocated"`
+
+	// Date Start of the bin, Unix time in seconds (with microseconds).
+	//
+	// Example: 1717200000.25
+	Date         float64   `json:"date"`
+	DiskUsed     StatValue `json:"disk_used"`
+	GpuAllocated StatValue `json:"gpu_allocated"`
+	IoReadBytes  StatValue `json:"io_read_bytes"`
+	IoWriteBytes StatValue `json:"io_write_bytes"`
+	MemAllocated StatValue `json:"mem_allocated"`
+	NumSessions  StatValue `json:"num_sessions"`
+}
+
+// StatValue defines model for StatValue.
+type StatValue struct {
+	UnitHint StatValueUnitHint `json:"unit_hint"`
+
+	// Value The sum over the kernels that ran during the bin.
+	Value float64 `json:"value"`
+}
+
+// StatValueUnitHint defines model for StatValue.UnitHint.
+type StatValueUnitHint string
+
+// StatusHistoryInputBody defines model for StatusHistoryInputBody.
+type StatusHistoryInputBody struct {
+	// OwnerAccessKey Read this access key's session (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+}
+
+// StatusHistoryOutputBody defines model for StatusHistoryOutputBody.
+type StatusHistoryOutputBody struct {
+	// Result When the session entered each status it went through: lower-case status name → ISO 8601 time.
+	//
+	// Example: {"pending":"2024-03-15T12:00:00+00:00","preparing":"2024-03-15T12:00:01+00:00"}
+	Result map[string]string `json:"result"`
+}
+
+// SuccessOutputBody defines model for SuccessOutputBody.
+type SuccessOutputBody struct {
+	// Success Always true.
+	Success bool `json:"success"`
+}
+
+// TaskLogsInputBody defines model for TaskLogsInputBody.
+type TaskLogsInputBody struct {
+	// SessionName Alias of taskId.
+	SessionName *string `json:"sessionName,omitempty"`
+
+	// SessionNameSnake Alias of taskId.
+	SessionNameSnake *string `json:"session_name,omitempty"`
+
+	// TaskId The batch task's kernel id. Aliases: task_id, session_name, sessionName.
+	//
+	// Example: 3f1c2b9e-1d7a-4a8e-9d5c-2f6b8e0a1c3d
+	TaskId string `json:"taskId"`
+
+	// TaskIdSnake Alias of taskId.
+	TaskIdSnake *string `json:"task_id,omitempty"`
+}
+
+// TemplateCreateBody defines model for TemplateCreateBody.
+type TemplateCreateBody struct {
+	// Domain Domain name ("default" by default).
+	Domain *string `json:"domain,omitempty"`
+
+	// DomainName Alias of domain.
+	DomainName *string `json:"domainName,omitempty"`
+
+	// DomainNameSnake Alias of domain.
+	DomainNameSnake *string `json:"domain_name,omitempty"`
+
+	// Group Project name or id ("default" by default).
+	Group *string `json:"group,omitempty"`
+
+	// GroupName Alias of group.
+	GroupName *string `json:"groupName,omitempty"`
+
+	// GroupNameSnake Alias of group.
+	GroupNameSnake *string `json:"group_name,omitempty"`
+
+	// OwnerAccessKey Store the template for this access key's user (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// Payload The template(s), as JSON or YAML text.
+	Payload string `json:"payload"`
+}
+
+// TemplateCreated defines model for TemplateCreated.
+type TemplateCreated struct {
+	// Id Template id (32 hex digits).
+	//
+	// Example: c1b8441aba464a838727de6645f521b4
+	Id string `json:"id"`
+
+	// User Id of the user it belongs to (32 hex digits).
+	User string `json:"user"`
+}
+
+// TemplateDeleteInputBody defines model for TemplateDeleteInputBody.
+type TemplateDeleteInputBody struct {
+	// OwnerAccessKey Accepted for compatibility (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+}
+
+// TemplateListInputBody defines model for TemplateListInputBody.
+type TemplateListInputBody struct {
+	// All Every template (superadmins; ignored for others).
+	All *bool `json:"all,omitempty"`
+
+	// GroupId Alias of group_id.
+	GroupId *string `json:"groupId,omitempty"`
+
+	// GroupIdSnake Only the templates of this project (id).
+	GroupIdSnake *string `json:"group_id,omitempty"`
+}
+
+// TemplateListed defines model for TemplateListed.
+type TemplateListed struct {
+	// CreatedAt Creation time, as Python prints it.
+	//
+	// Example: 2024-05-01 12:00:00.123456+00:00
+	CreatedAt string `json:"created_at"`
+
+	// DomainName Its domain (session templates).
+	DomainName *string `json:"domain_name,omitempty"`
+
+	// Group The project it belongs to ("None" when none).
+	Group     string  `json:"group"`
+	GroupName *string `json:"group_name"`
+
+	// Id Template id (32 hex digits).
+	Id string `json:"id"`
+
+	// IsOwner Whether the caller may change it.
+	IsOwner bool    `json:"is_owner"`
+	Name    *string `json:"name"`
+
+	// Template The template (session templates).
+	Template interface{} `json:"template,omitempty"`
+
+	// Type "user" for the caller's own and assigned templates, "group" for those seen through a project.
+	Type TemplateListedType `json:"type"`
+
+	// User The user it belongs to.
+	User      openapi_types.UUID `json:"user"`
+	UserEmail *string            `json:"user_email"`
+}
+
+// TemplateListedType "user" for the caller's own and assigned templates, "group" for those seen through a project.
+type TemplateListedType string
+
+// TemplateSuccessOutputBody defines model for TemplateSuccessOutputBody.
+type TemplateSuccessOutputBody struct {
+	// Success Always true.
+	Success bool `json:"success"`
+}
+
+// UsageMonthInputBody defines model for UsageMonthInputBody.
+type UsageMonthInputBody struct {
+	// GroupIds Only the kernels of these projects (UUIDs); all projects when absent or null.
+	GroupIds *[]string `json:"group_ids,omitempty"`
+
+	// Month The month, YYYYMM, in the configured time zone (config/system/timezone, UTC by default).
+	//
+	// Example: 202406
+	Month string `json:"month"`
+}
+
+// UsagePeriodInputBody defines model for UsagePeriodInputBody.
+type UsagePeriodInputBody struct {
+	// EndDate Last day (included), YYYYMMDD; not before start_date, and at most 100 days from it.
+	//
+	// Example: 20240630
+	EndDate string `json:"end_date"`
+
+	// GroupId Alias of project_id.
+	GroupId *openapi_types.UUID `json:"group_id,omitempty"`
+
+	// ProjectId Only the kernels of this project (UUID); all projects when absent or null. Alias: group_id.
+	ProjectId *openapi_types.UUID `json:"project_id,omitempty"`
+
+	// StartDate First day, YYYYMMDD, in the configured time zone (config/system/timezone, UTC by default).
+	//
+	// Example: 20240601
+	StartDate string `json:"start_date"`
+}
+
+// UsageTotals defines model for UsageTotals.
+type UsageTotals struct {
+	CpuAllocated    float64   `json:"cpu_allocated"`
+	CpuUsed         float64   `json:"cpu_used"`
+	DeviceType      *[]string `json:"device_type"`
+	DiskAllocated   int64     `json:"disk_allocated"`
+	DiskUsed        int64     `json:"disk_used"`
+	GpuAllocated    float64   `json:"gpu_allocated"`
+	GpuMemAllocated float64   `json:"gpu_mem_allocated"`
+	IoRead          int64     `json:"io_read"`
+	IoWrite         int64     `json:"io_write"`
+	MemAllocated    int64     `json:"mem_allocated"`
+	MemUsed         int64     `json:"mem_used"`
+
+	// Nfs Host paths of the mounted folders.
+	Nfs          *[]string `json:"nfs"`
+	SharedMemory int64     `json:"shared_memory"`
+	Smp          float64   `json:"smp"`
 }
 
 // User defines model for User.
@@ -2905,7 +4103,7 @@ type UserCreate struct {
 	// Description Free-form description.
 	Description *string `json:"description,omitempty"`
 
-	// DomainName Domain of the user. Default: the caller's domain; domain admins may only use their own.
+	// DomainName Domain of the user. Default: the caller's domain.
 	//
 	// Example: default
 	DomainName *string `json:"domain_name,omitempty"`
@@ -3032,6 +4230,15 @@ type UserCreatedRole string
 // UserCreatedStatus Account status; only active users' keypairs are active.
 type UserCreatedStatus string
 
+// UserDeleteInputBody defines model for UserDeleteInputBody.
+type UserDeleteInputBody struct {
+	// OwnerAccessKey Act on this access key's dotfiles (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// Path Path of the dotfile to delete.
+	Path *string `json:"path,omitempty"`
+}
+
 // UserGroup defines model for UserGroup.
 type UserGroup struct {
 	// Id Project id.
@@ -3048,6 +4255,15 @@ type UserList struct {
 
 	// TotalCount Number of users in all pages.
 	TotalCount int64 `json:"total_count"`
+}
+
+// UserListInputBody defines model for UserListInputBody.
+type UserListInputBody struct {
+	// OwnerAccessKey Look up this access key's dotfile by path (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// Path Answer only the dotfile at this path.
+	Path *string `json:"path,omitempty"`
 }
 
 // UserResourcePolicy defines model for UserResourcePolicy.
@@ -3159,6 +4375,25 @@ type UserUpdateRole string
 // UserUpdateStatus Account status. Leaving active deactivates all the user's keypairs; returning to active reactivates the main one.
 type UserUpdateStatus string
 
+// UserWriteInputBody defines model for UserWriteInputBody.
+type UserWriteInputBody struct {
+	// Data Content (at most 64 KiB).
+	Data *string `json:"data,omitempty"`
+
+	// OwnerAccessKey Act on this access key's dotfiles (admins only).
+	OwnerAccessKey *string `json:"owner_access_key,omitempty"`
+
+	// Path Path relative to the home directory; no '..', not reserved (.ssh, .jupyter, .local, .config, .terminfo).
+	//
+	// Example: .vimrc
+	Path *string `json:"path,omitempty"`
+
+	// Permission Permission as three octal digits.
+	//
+	// Example: 644
+	Permission *string `json:"permission,omitempty"`
+}
+
 // VersionOutputBody defines model for VersionOutputBody.
 type VersionOutputBody struct {
 	// Manager Backend.AI Manager release whose API Hangar follows.
@@ -3197,6 +4432,12 @@ type DeleteDomainParams struct {
 	// Purge Delete the domain for good instead of deactivating it. Refused (400) while users or projects remain in it.
 	Purge *bool `form:"purge,omitempty" json:"purge,omitempty"`
 }
+
+// GraphqlJSONBody defines parameters for Graphql.
+type GraphqlJSONBody = openapi_types.File
+
+// GraphqlLegacyJSONBody defines parameters for GraphqlLegacy.
+type GraphqlLegacyJSONBody = openapi_types.File
 
 // ListImagesParams defines parameters for ListImages.
 type ListImagesParams struct {
@@ -3381,6 +4622,12 @@ type CreateDomainJSONRequestBody = DomainCreate
 // UpdateDomainJSONRequestBody defines body for UpdateDomain for application/json ContentType.
 type UpdateDomainJSONRequestBody = DomainUpdate
 
+// GraphqlJSONRequestBody defines body for Graphql for application/json ContentType.
+type GraphqlJSONRequestBody = GraphqlJSONBody
+
+// GraphqlLegacyJSONRequestBody defines body for GraphqlLegacy for application/json ContentType.
+type GraphqlLegacyJSONRequestBody = GraphqlLegacyJSONBody
+
 // SetImageAliasJSONRequestBody defines body for SetImageAlias for application/json ContentType.
 type SetImageAliasJSONRequestBody = Alias
 
@@ -3480,8 +4727,38 @@ type GetResourceSlotDetailsJSONRequestBody = ConfigSlotDetailsInputBody
 // SetConfigJSONRequestBody defines body for SetConfig for application/json ContentType.
 type SetConfigJSONRequestBody = ConfigSetInputBody
 
+// DeleteDomainDotfileJSONRequestBody defines body for DeleteDomainDotfile for application/json ContentType.
+type DeleteDomainDotfileJSONRequestBody = DomainDeleteInputBody
+
+// ListDomainDotfilesJSONRequestBody defines body for ListDomainDotfiles for application/json ContentType.
+type ListDomainDotfilesJSONRequestBody = DomainListInputBody
+
+// UpdateDomainDotfileJSONRequestBody defines body for UpdateDomainDotfile for application/json ContentType.
+type UpdateDomainDotfileJSONRequestBody = DomainWriteInputBody
+
+// CreateDomainDotfileJSONRequestBody defines body for CreateDomainDotfile for application/json ContentType.
+type CreateDomainDotfileJSONRequestBody = DomainWriteInputBody
+
 // StreamSessionEventsJSONRequestBody defines body for StreamSessionEvents for application/json ContentType.
 type StreamSessionEventsJSONRequestBody = SessionEventsInputBody
+
+// DeleteGroupDotfileJSONRequestBody defines body for DeleteGroupDotfile for application/json ContentType.
+type DeleteGroupDotfileJSONRequestBody = GroupDeleteInputBody
+
+// ListGroupDotfilesJSONRequestBody defines body for ListGroupDotfiles for application/json ContentType.
+type ListGroupDotfilesJSONRequestBody = GroupListInputBody
+
+// UpdateGroupDotfileJSONRequestBody defines body for UpdateGroupDotfile for application/json ContentType.
+type UpdateGroupDotfileJSONRequestBody = GroupWriteInputBody
+
+// CreateGroupDotfileJSONRequestBody defines body for CreateGroupDotfile for application/json ContentType.
+type CreateGroupDotfileJSONRequestBody = GroupWriteInputBody
+
+// ListErrorLogsJSONRequestBody defines body for ListErrorLogs for application/json ContentType.
+type ListErrorLogsJSONRequestBody = ListInputBody
+
+// AppendErrorLogJSONRequestBody defines body for AppendErrorLog for application/json ContentType.
+type AppendErrorLogJSONRequestBody = AppendInputBody
 
 // UpdateManagerAnnouncementJSONRequestBody defines body for UpdateManagerAnnouncement for application/json ContentType.
 type UpdateManagerAnnouncementJSONRequestBody = ManagerAnnouncementUpdateInputBody
@@ -3491,6 +4768,12 @@ type UpdateManagerStatusJSONRequestBody = ManagerStatusUpdateInputBody
 
 // CheckResourcePresetsJSONRequestBody defines body for CheckResourcePresets for application/json ContentType.
 type CheckResourcePresetsJSONRequestBody = ResourceCheckPresetsInputBody
+
+// UsagePerMonthJSONRequestBody defines body for UsagePerMonth for application/json ContentType.
+type UsagePerMonthJSONRequestBody = UsageMonthInputBody
+
+// UsagePerPeriodJSONRequestBody defines body for UsagePerPeriod for application/json ContentType.
+type UsagePerPeriodJSONRequestBody = UsagePeriodInputBody
 
 // ListAvailableScalingGroupsJSONRequestBody defines body for ListAvailableScalingGroups for application/json ContentType.
 type ListAvailableScalingGroupsJSONRequestBody = SgroupProjectParams
@@ -3504,6 +4787,18 @@ type CreateSessionJSONRequestBody = CreateParams
 // CreateSessionAltJSONRequestBody defines body for CreateSessionAlt for application/json ContentType.
 type CreateSessionAltJSONRequestBody = CreateParams
 
+// CreateSessionClusterJSONRequestBody defines body for CreateSessionCluster for application/json ContentType.
+type CreateSessionClusterJSONRequestBody = CreateClusterParams
+
+// CreateSessionFromTemplateJSONRequestBody defines body for CreateSessionFromTemplate for application/json ContentType.
+type CreateSessionFromTemplateJSONRequestBody = FromTemplateParams
+
+// GetTaskLogsJSONRequestBody defines body for GetTaskLogs for application/json ContentType.
+type GetTaskLogsJSONRequestBody = TaskLogsInputBody
+
+// HeadTaskLogsJSONRequestBody defines body for HeadTaskLogs for application/json ContentType.
+type HeadTaskLogsJSONRequestBody = TaskLogsInputBody
+
 // MatchSessionsJSONRequestBody defines body for MatchSessions for application/json ContentType.
 type MatchSessionsJSONRequestBody = MatchInputBody
 
@@ -3515,6 +4810,9 @@ type RestartSessionJSONRequestBody = RestartInputBody
 
 // ExecuteSessionJSONRequestBody defines body for ExecuteSession for application/json ContentType.
 type ExecuteSessionJSONRequestBody ExecuteSessionJSONBody
+
+// GetSessionAbusingReportJSONRequestBody defines body for GetSessionAbusingReport for application/json ContentType.
+type GetSessionAbusingReportJSONRequestBody = AbusingReportInputBody
 
 // CompleteSessionCodeJSONRequestBody defines body for CompleteSessionCode for application/json ContentType.
 type CompleteSessionCodeJSONRequestBody = CompleteInputBody
@@ -3534,8 +4832,56 @@ type GetSessionLogsJSONRequestBody = LogsInputBody
 // RenameSessionJSONRequestBody defines body for RenameSession for application/json ContentType.
 type RenameSessionJSONRequestBody = RenameInputBody
 
+// GetSessionStatusHistoryJSONRequestBody defines body for GetSessionStatusHistory for application/json ContentType.
+type GetSessionStatusHistoryJSONRequestBody = StatusHistoryInputBody
+
 // UploadSessionFilesMultipartRequestBody defines body for UploadSessionFiles for multipart/form-data ContentType.
 type UploadSessionFilesMultipartRequestBody UploadSessionFilesMultipartBody
+
+// ListClusterTemplatesJSONRequestBody defines body for ListClusterTemplates for application/json ContentType.
+type ListClusterTemplatesJSONRequestBody = TemplateListInputBody
+
+// CreateClusterTemplateJSONRequestBody defines body for CreateClusterTemplate for application/json ContentType.
+type CreateClusterTemplateJSONRequestBody = TemplateCreateBody
+
+// DeleteClusterTemplateJSONRequestBody defines body for DeleteClusterTemplate for application/json ContentType.
+type DeleteClusterTemplateJSONRequestBody = TemplateDeleteInputBody
+
+// GetClusterTemplateJSONRequestBody defines body for GetClusterTemplate for application/json ContentType.
+type GetClusterTemplateJSONRequestBody = ClusterTemplateGetInputBody
+
+// UpdateClusterTemplateJSONRequestBody defines body for UpdateClusterTemplate for application/json ContentType.
+type UpdateClusterTemplateJSONRequestBody = ClusterTemplateUpdateInputBody
+
+// ListSessionTemplatesJSONRequestBody defines body for ListSessionTemplates for application/json ContentType.
+type ListSessionTemplatesJSONRequestBody = TemplateListInputBody
+
+// CreateSessionTemplateJSONRequestBody defines body for CreateSessionTemplate for application/json ContentType.
+type CreateSessionTemplateJSONRequestBody = TemplateCreateBody
+
+// DeleteSessionTemplateJSONRequestBody defines body for DeleteSessionTemplate for application/json ContentType.
+type DeleteSessionTemplateJSONRequestBody = TemplateDeleteInputBody
+
+// GetSessionTemplateJSONRequestBody defines body for GetSessionTemplate for application/json ContentType.
+type GetSessionTemplateJSONRequestBody = SessionTemplateGetInputBody
+
+// UpdateSessionTemplateJSONRequestBody defines body for UpdateSessionTemplate for application/json ContentType.
+type UpdateSessionTemplateJSONRequestBody = TemplateCreateBody
+
+// SetBootstrapScriptJSONRequestBody defines body for SetBootstrapScript for application/json ContentType.
+type SetBootstrapScriptJSONRequestBody = BootstrapSetInputBody
+
+// DeleteUserDotfileJSONRequestBody defines body for DeleteUserDotfile for application/json ContentType.
+type DeleteUserDotfileJSONRequestBody = UserDeleteInputBody
+
+// ListUserDotfilesJSONRequestBody defines body for ListUserDotfiles for application/json ContentType.
+type ListUserDotfilesJSONRequestBody = UserListInputBody
+
+// UpdateUserDotfileJSONRequestBody defines body for UpdateUserDotfile for application/json ContentType.
+type UpdateUserDotfileJSONRequestBody = UserWriteInputBody
+
+// CreateUserDotfileJSONRequestBody defines body for CreateUserDotfile for application/json ContentType.
+type CreateUserDotfileJSONRequestBody = UserWriteInputBody
 
 // Getter for additional properties for AuthorizeInputBody. Returns the specified
 // element and whether it was found
@@ -3863,6 +5209,42 @@ type ClientInterface interface {
 	// Corresponds with PATCH /admin/domains/{name} (the `UpdateDomain` operationId).
 	UpdateDomain(ctx context.Context, name string, body UpdateDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GraphqlWithBody GraphQL query or mutation
+	//
+	// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is always 200 `{"data", "errors"?}`; GraphQL errors carry `message`, `locations` and, for resolver errors, `path`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/gql (the `Graphql` operationId).
+	GraphqlWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Graphql GraphQL query or mutation
+	//
+	// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is always 200 `{"data", "errors"?}`; GraphQL errors carry `message`, `locations` and, for resolver errors, `path`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/gql (the `Graphql` operationId).
+	Graphql(ctx context.Context, body GraphqlJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GraphqlLegacyWithBody GraphQL query or mutation (legacy answer)
+	//
+	// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is the bare data object; any error answers 400 `graphql-error` whose `data` lists the GraphQL errors.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /admin/graphql (the `GraphqlLegacy` operationId).
+	GraphqlLegacyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GraphqlLegacy GraphQL query or mutation (legacy answer)
+	//
+	// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is the bare data object; any error answers 400 `graphql-error` whose `data` lists the GraphQL errors.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /admin/graphql (the `GraphqlLegacy` operationId).
+	GraphqlLegacy(ctx context.Context, body GraphqlLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListImages List images
 	//
 	// Every image row (one per name and architecture) with its labels, limits and aliases, and whether the last rescan still found it.
@@ -3895,7 +5277,7 @@ type ClientInterface interface {
 
 	// RescanImagesWithBody Rescan container registries
 	//
-	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry. Superadmins and domain admins.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3904,7 +5286,7 @@ type ClientInterface interface {
 
 	// RescanImages Rescan container registries
 	//
-	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry. Superadmins and domain admins.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3977,7 +5359,7 @@ type ClientInterface interface {
 
 	// CreateKeypairWithBody Create a keypair
 	//
-	// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Domain admins create keypairs for users of their own domain, never for superadmins.
+	// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3986,7 +5368,7 @@ type ClientInterface interface {
 
 	// CreateKeypair Create a keypair
 	//
-	// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Domain admins create keypairs for users of their own domain, never for superadmins.
+	// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3995,7 +5377,7 @@ type ClientInterface interface {
 
 	// DeleteKeypair Delete a keypair
 	//
-	// Deletes a keypair for good. A user's main access key cannot be deleted (400): make another keypair the main one first. A keypair still referenced by sessions cannot be deleted either (400).
+	// Deletes a keypair for good. A user's main access key cannot be deleted (400): make another keypair the main one first. A keypair still referenced by sessions cannot be deleted either (400). Superadmins only.
 	//
 	// Corresponds with DELETE /admin/keypairs/{access_key} (the `DeleteKeypair` operationId).
 	DeleteKeypair(ctx context.Context, accessKey string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4009,7 +5391,7 @@ type ClientInterface interface {
 
 	// UpdateKeypairWithBody Update a keypair
 	//
-	// Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.
+	// Changes the fields given and leaves the others. Superadmins only.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4018,7 +5400,7 @@ type ClientInterface interface {
 
 	// UpdateKeypair Update a keypair
 	//
-	// Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.
+	// Changes the fields given and leaves the others. Superadmins only.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4027,7 +5409,7 @@ type ClientInterface interface {
 
 	// SetMainKeypair Make a keypair its user's main access key
 	//
-	// Makes the keypair the one its owner's requests are authenticated with; requests signed with the previous main key are no longer authenticated. The keypair must be active (400 otherwise).
+	// Makes the keypair the one its owner's requests are authenticated with; requests signed with the previous main key are no longer authenticated. The keypair must be active (400 otherwise). Superadmins only.
 	//
 	// Corresponds with POST /admin/keypairs/{access_key}/main (the `SetMainKeypair` operationId).
 	SetMainKeypair(ctx context.Context, accessKey string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4465,7 +5847,7 @@ type ClientInterface interface {
 
 	// CreateUserWithBody Create a user
 	//
-	// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
+	// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4474,7 +5856,7 @@ type ClientInterface interface {
 
 	// CreateUser Create a user
 	//
-	// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
+	// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4483,7 +5865,7 @@ type ClientInterface interface {
 
 	// DeleteUser Delete a user
 	//
-	// Marks the user deleted (status deleted) and deactivates all their keypairs. With purge=true the user, their keypairs and project memberships are deleted for good; a user still referenced by sessions cannot be purged (400). Callers cannot delete themselves (400). Domain admins delete users of their own domain only, never superadmins.
+	// Marks the user deleted (status deleted) and deactivates all their keypairs. With purge=true the user, their ended sessions, keypairs and project memberships are deleted for good; a user with sessions still running cannot be purged (400). Callers cannot delete themselves (400). Superadmins only.
 	//
 	// Corresponds with DELETE /admin/users/{user} (the `DeleteUser` operationId).
 	DeleteUser(ctx context.Context, user string, params *DeleteUserParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4497,7 +5879,7 @@ type ClientInterface interface {
 
 	// UpdateUserWithBody Update a user
 	//
-	// Changes the fields given and leaves the others; the user is named by id or e-mail address. Domain admins change users of their own domain only, never superadmins, and cannot grant admin or superadmin or move users to another domain.
+	// Changes the fields given and leaves the others; the user is named by id or e-mail address. Superadmins only.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4506,7 +5888,7 @@ type ClientInterface interface {
 
 	// UpdateUser Update a user
 	//
-	// Changes the fields given and leaves the others; the user is named by id or e-mail address. Domain admins change users of their own domain only, never superadmins, and cannot grant admin or superadmin or move users to another domain.
+	// Changes the fields given and leaves the others; the user is named by id or e-mail address. Superadmins only.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4714,11 +6096,83 @@ type ClientInterface interface {
 	// Corresponds with GET /config/vfolder-types (the `GetVfolderTypes` operationId).
 	GetVfolderTypes(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteDomainDotfileWithBody Delete a dotfile of a domain
+	//
+	// Deletes the domain's dotfile at path (admins of the domain).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /domain-config/dotfiles (the `DeleteDomainDotfile` operationId).
+	DeleteDomainDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteDomainDotfile Delete a dotfile of a domain
+	//
+	// Deletes the domain's dotfile at path (admins of the domain).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /domain-config/dotfiles (the `DeleteDomainDotfile` operationId).
+	DeleteDomainDotfile(ctx context.Context, body DeleteDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDomainDotfilesWithBody List a domain's dotfiles, or get one
+	//
+	// Lists the domain's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Users of the domain and superadmins may read them.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /domain-config/dotfiles (the `ListDomainDotfiles` operationId).
+	ListDomainDotfilesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDomainDotfiles List a domain's dotfiles, or get one
+	//
+	// Lists the domain's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Users of the domain and superadmins may read them.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /domain-config/dotfiles (the `ListDomainDotfiles` operationId).
+	ListDomainDotfiles(ctx context.Context, body ListDomainDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateDomainDotfileWithBody Update a dotfile of a domain
+	//
+	// Replaces the content and permission of the domain's dotfile at path (admins of the domain).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /domain-config/dotfiles (the `UpdateDomainDotfile` operationId).
+	UpdateDomainDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateDomainDotfile Update a dotfile of a domain
+	//
+	// Replaces the content and permission of the domain's dotfile at path (admins of the domain).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /domain-config/dotfiles (the `UpdateDomainDotfile` operationId).
+	UpdateDomainDotfile(ctx context.Context, body UpdateDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDomainDotfileWithBody Create a dotfile of a domain
+	//
+	// Adds a dotfile that new sessions in the domain find in their home directory (admins of the domain).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /domain-config/dotfiles (the `CreateDomainDotfile` operationId).
+	CreateDomainDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDomainDotfile Create a dotfile of a domain
+	//
+	// Adds a dotfile that new sessions in the domain find in their home directory (admins of the domain).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /domain-config/dotfiles (the `CreateDomainDotfile` operationId).
+	CreateDomainDotfile(ctx context.Context, body CreateDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// StreamSessionEventsWithBody Stream session and kernel lifecycle events (SSE)
 	//
 	// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
 	//
-	// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+	// When the parameters name one session (sessionId, or name with its owner), a session the caller cannot see or that does not exist is 404 object-not-found; otherwise the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4729,12 +6183,84 @@ type ClientInterface interface {
 	//
 	// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
 	//
-	// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+	// When the parameters name one session (sessionId, or name with its owner), a session the caller cannot see or that does not exist is 404 object-not-found; otherwise the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
 	StreamSessionEvents(ctx context.Context, body StreamSessionEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteGroupDotfileWithBody Delete a dotfile of a project
+	//
+	// Deletes the project's dotfile at path (admins of its domain).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /group-config/dotfiles (the `DeleteGroupDotfile` operationId).
+	DeleteGroupDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteGroupDotfile Delete a dotfile of a project
+	//
+	// Deletes the project's dotfile at path (admins of its domain).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /group-config/dotfiles (the `DeleteGroupDotfile` operationId).
+	DeleteGroupDotfile(ctx context.Context, body DeleteGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListGroupDotfilesWithBody List a project's dotfiles, or get one
+	//
+	// Lists the project's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Members of the project, admins of its domain and superadmins may read them.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /group-config/dotfiles (the `ListGroupDotfiles` operationId).
+	ListGroupDotfilesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListGroupDotfiles List a project's dotfiles, or get one
+	//
+	// Lists the project's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Members of the project, admins of its domain and superadmins may read them.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /group-config/dotfiles (the `ListGroupDotfiles` operationId).
+	ListGroupDotfiles(ctx context.Context, body ListGroupDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateGroupDotfileWithBody Update a dotfile of a project
+	//
+	// Replaces the content and permission of the project's dotfile at path (admins of its domain).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /group-config/dotfiles (the `UpdateGroupDotfile` operationId).
+	UpdateGroupDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateGroupDotfile Update a dotfile of a project
+	//
+	// Replaces the content and permission of the project's dotfile at path (admins of its domain).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /group-config/dotfiles (the `UpdateGroupDotfile` operationId).
+	UpdateGroupDotfile(ctx context.Context, body UpdateGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateGroupDotfileWithBody Create a dotfile of a project
+	//
+	// Adds a dotfile that new sessions of the project's members find in their home directory (admins of its domain).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group-config/dotfiles (the `CreateGroupDotfile` operationId).
+	CreateGroupDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateGroupDotfile Create a dotfile of a project
+	//
+	// Adds a dotfile that new sessions of the project's members find in their home directory (admins of its domain).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group-config/dotfiles (the `CreateGroupDotfile` operationId).
+	CreateGroupDotfile(ctx context.Context, body CreateGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMyKeypair Get the caller's keypair
 	//
@@ -4742,6 +6268,49 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /keypairs/me (the `GetMyKeypair` operationId).
 	GetMyKeypair(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListErrorLogsWithBody List error logs
+	//
+	// A page of the error logs the caller may see, newest first: a user their own logs that are not cleared, a domain admin those of their domain's users, a superadmin all. mark_read marks the page read.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /logs/error (the `ListErrorLogs` operationId).
+	ListErrorLogsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListErrorLogs List error logs
+	//
+	// A page of the error logs the caller may see, newest first: a user their own logs that are not cleared, a domain admin those of their domain's users, a superadmin all. mark_read marks the page read.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /logs/error (the `ListErrorLogs` operationId).
+	ListErrorLogs(ctx context.Context, body ListErrorLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AppendErrorLogWithBody File an error log
+	//
+	// Stores an error log of the caller. context_env is a JSON document sent as a string.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /logs/error (the `AppendErrorLog` operationId).
+	AppendErrorLogWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AppendErrorLog File an error log
+	//
+	// Stores an error log of the caller. context_env is a JSON document sent as a string.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /logs/error (the `AppendErrorLog` operationId).
+	AppendErrorLog(ctx context.Context, body AppendErrorLogJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ClearErrorLog Mark an error log cleared
+	//
+	// Marks one error log cleared: a user may clear their own logs, a domain admin those of their domain's users, a superadmin any. A log out of the caller's reach is 404, as an unknown one.
+	//
+	// Corresponds with POST /logs/error/{log_id}/clear (the `ClearErrorLog` operationId).
+	ClearErrorLog(ctx context.Context, logId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetManagerAnnouncement Current announcement
 	//
@@ -4825,6 +6394,56 @@ type ClientInterface interface {
 	// Corresponds with POST /resource/recalculate-usage (the `RecalculateUsage` operationId).
 	RecalculateUsage(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminMonthStats Every kernel in 15-minute bins over the last 30 days
+	//
+	// 2,880 bins of 15 minutes covering the last 30 days (the first starts exactly 30 days ago). Each bin sums the figures of the kernels that ended in those 30 days (TERMINATED ones) over every bin from the one they were created in to the one they ended in: their count, occupied slots, and the I/O and scratch figures of their last statistics. Kernels still running are not counted (as in Backend.AI). Every user's kernels.
+	//
+	// Corresponds with GET /resource/stats/admin/month (the `AdminMonthStats` operationId).
+	AdminMonthStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UserMonthStats The caller's kernels in 15-minute bins over the last 30 days
+	//
+	// 2,880 bins of 15 minutes covering the last 30 days (the first starts exactly 30 days ago). Each bin sums the figures of the kernels that ended in those 30 days (TERMINATED ones) over every bin from the one they were created in to the one they ended in: their count, occupied slots, and the I/O and scratch figures of their last statistics. Kernels still running are not counted (as in Backend.AI). Only the caller's own kernels.
+	//
+	// Corresponds with GET /resource/stats/user/month (the `UserMonthStats` operationId).
+	UserMonthStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UsagePerMonthWithBody Usage per project for a month
+	//
+	// Lists, per project, the kernels that ran during a month (ended ones that ended in or after it and started before its end, and running ones started before its end) with their allocations and used figures, and the project's sums. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /resource/usage/month (the `UsagePerMonth` operationId).
+	UsagePerMonthWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UsagePerMonth Usage per project for a month
+	//
+	// Lists, per project, the kernels that ran during a month (ended ones that ended in or after it and started before its end, and running ones started before its end) with their allocations and used figures, and the project's sums. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /resource/usage/month (the `UsagePerMonth` operationId).
+	UsagePerMonth(ctx context.Context, body UsagePerMonthJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UsagePerPeriodWithBody Usage per project for a period of days
+	//
+	// Lists, per project, the sessions and kernels that ran between start_date and end_date (both included; at most 100 days) with their allocations and used figures, summed per session and per project. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /resource/usage/period (the `UsagePerPeriod` operationId).
+	UsagePerPeriodWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UsagePerPeriod Usage per project for a period of days
+	//
+	// Lists, per project, the sessions and kernels that ran between start_date and end_date (both included; at most 100 days) with their allocations and used figures, summed per session and per project. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /resource/usage/period (the `UsagePerPeriod` operationId).
+	UsagePerPeriod(ctx context.Context, body UsagePerPeriodJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListAvailableScalingGroupsWithBody Scaling groups the caller may use
 	//
 	// The active scaling groups associated with the caller's domain, the given project (group, group_id or group_name: a project name or id) or the caller's access key. Callers without an admin keypair see only public ones.
@@ -4896,6 +6515,78 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
 	CreateSessionAlt(ctx context.Context, body CreateSessionAltJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionClusterWithBody Create a cluster session from a cluster template
+	//
+	// Creates one session whose kernels are the nodes of a cluster template (replicas of each role, cluster mode from the template), each node described by a session template the caller sees. The nodes' templates must agree on image, architecture and resources (one kernel spec per session); the main node's template gives the rest, the cluster template's environ is added to its environment.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /session/_/create-cluster (the `CreateSessionCluster` operationId).
+	CreateSessionClusterWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionCluster Create a cluster session from a cluster template
+	//
+	// Creates one session whose kernels are the nodes of a cluster template (replicas of each role, cluster mode from the template), each node described by a session template the caller sees. The nodes' templates must agree on image, architecture and resources (one kernel spec per session); the main node's template gives the rest, the cluster template's environ is added to its environment.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /session/_/create-cluster (the `CreateSessionCluster` operationId).
+	CreateSessionCluster(ctx context.Context, body CreateSessionClusterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionFromTemplateWithBody Create a compute session from a session template
+	//
+	// Creates a session as POST /session does, from the values of a session template the caller sees (image, architecture, session type, tag, bootstrap and startup commands, scaling group, environment, resources, agents, its domain and project), each replaced by the request's value when the request gives one (config keys one by one). A template's git repository is cloned by the bootstrap script.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /session/_/create-from-template (the `CreateSessionFromTemplate` operationId).
+	CreateSessionFromTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionFromTemplate Create a compute session from a session template
+	//
+	// Creates a session as POST /session does, from the values of a session template the caller sees (image, architecture, session type, tag, bootstrap and startup commands, scaling group, environment, resources, agents, its domain and project), each replaced by the request's value when the request gives one (config keys one by one). A template's git repository is cloned by the bootstrap script.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /session/_/create-from-template (the `CreateSessionFromTemplate` operationId).
+	CreateSessionFromTemplate(ctx context.Context, body CreateSessionFromTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTaskLogsWithBody Batch task log
+	//
+	// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /session/_/logs (the `GetTaskLogs` operationId).
+	GetTaskLogsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTaskLogs Batch task log
+	//
+	// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /session/_/logs (the `GetTaskLogs` operationId).
+	GetTaskLogs(ctx context.Context, body GetTaskLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HeadTaskLogsWithBody Batch task log
+	//
+	// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with HEAD /session/_/logs (the `HeadTaskLogs` operationId).
+	HeadTaskLogsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// HeadTaskLogs Batch task log
+	//
+	// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with HEAD /session/_/logs (the `HeadTaskLogs` operationId).
+	HeadTaskLogs(ctx context.Context, body HeadTaskLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MatchSessionsWithBody Match sessions by id or name
 	//
@@ -4976,6 +6667,24 @@ type ClientInterface interface {
 	// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
 	ExecuteSession(ctx context.Context, sessionName string, body ExecuteSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSessionAbusingReportWithBody Abuse report of a session
+	//
+	// What an agent's abuse detector reported about the session's main kernel. Hangar's agents record no abuse reports, so the answer is the empty report `{}` for every live session.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /session/{session_name}/abusing-report (the `GetSessionAbusingReport` operationId).
+	GetSessionAbusingReportWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSessionAbusingReport Abuse report of a session
+	//
+	// What an agent's abuse detector reported about the session's main kernel. Hangar's agents record no abuse reports, so the answer is the empty report `{}` for every live session.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /session/{session_name}/abusing-report (the `GetSessionAbusingReport` operationId).
+	GetSessionAbusingReport(ctx context.Context, sessionName string, body GetSessionAbusingReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// CompleteSessionCodeWithBody Complete code in a session
 	//
 	// Asks the session's main kernel for completions of code at a cursor position.
@@ -4993,6 +6702,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
 	CompleteSessionCode(ctx context.Context, sessionName string, body CompleteSessionCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSessionDependencyGraph Session dependency tree
+	//
+	// The caller's live session with the sessions it depends on (given as `dependencies` at creation), recursively: a session starts only once all of these finished successfully.
+	//
+	// Corresponds with GET /session/{session_name}/dependency-graph (the `GetSessionDependencyGraph` operationId).
+	GetSessionDependencyGraph(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DownloadSessionFilesWithBody Download files from a session
 	//
@@ -5091,6 +6807,24 @@ type ClientInterface interface {
 	// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
 	RenameSession(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSessionStatusHistoryWithBody Session status history
+	//
+	// When the session entered each status, keyed by the lower-case status name as Backend.AI's client reads it (`session status-history` computes the allocation time from `preparing` and `terminated`). Ended sessions are included.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /session/{session_name}/status-history (the `GetSessionStatusHistory` operationId).
+	GetSessionStatusHistoryWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSessionStatusHistory Session status history
+	//
+	// When the session entered each status, keyed by the lower-case status name as Backend.AI's client reads it (`session status-history` computes the allocation time from `preparing` and `terminated`). Ended sessions are included.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /session/{session_name}/status-history (the `GetSessionStatusHistory` operationId).
+	GetSessionStatusHistory(ctx context.Context, sessionName string, body GetSessionStatusHistoryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// UploadSessionFilesWithBody Upload files into a session
 	//
 	// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A file replaces the one at its path; a path naming a directory, or going through a file, is refused. Every file is checked before the first is written.
@@ -5106,6 +6840,283 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /stream/session/{session_name}/execute (the `StreamExecuteSession` operationId).
 	StreamExecuteSession(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListClusterTemplatesWithBody List cluster templates
+	//
+	// The cluster templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /template/cluster (the `ListClusterTemplates` operationId).
+	ListClusterTemplatesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListClusterTemplates List cluster templates
+	//
+	// The cluster templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /template/cluster (the `ListClusterTemplates` operationId).
+	ListClusterTemplates(ctx context.Context, body ListClusterTemplatesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateClusterTemplateWithBody Store a cluster template
+	//
+	// Stores the cluster template of payload (JSON or YAML: api_version, kind, mode, metadata.name, spec.nodes of {role, session_template, replicas}, one role "main" with one replica) for the owner in the project group of domain.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /template/cluster (the `CreateClusterTemplate` operationId).
+	CreateClusterTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateClusterTemplate Store a cluster template
+	//
+	// Stores the cluster template of payload (JSON or YAML: api_version, kind, mode, metadata.name, spec.nodes of {role, session_template, replicas}, one role "main" with one replica) for the owner in the project group of domain.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /template/cluster (the `CreateClusterTemplate` operationId).
+	CreateClusterTemplate(ctx context.Context, body CreateClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteClusterTemplateWithBody Delete a cluster template
+	//
+	// Deletes (deactivates) a cluster template the caller may change.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /template/cluster/{template_id} (the `DeleteClusterTemplate` operationId).
+	DeleteClusterTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteClusterTemplate Delete a cluster template
+	//
+	// Deletes (deactivates) a cluster template the caller may change.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /template/cluster/{template_id} (the `DeleteClusterTemplate` operationId).
+	DeleteClusterTemplate(ctx context.Context, templateId string, body DeleteClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetClusterTemplateWithBody Get a cluster template
+	//
+	// A cluster template the caller sees, as YAML (text/yaml, the default) or JSON.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /template/cluster/{template_id} (the `GetClusterTemplate` operationId).
+	GetClusterTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetClusterTemplate Get a cluster template
+	//
+	// A cluster template the caller sees, as YAML (text/yaml, the default) or JSON.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /template/cluster/{template_id} (the `GetClusterTemplate` operationId).
+	GetClusterTemplate(ctx context.Context, templateId string, body GetClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateClusterTemplateWithBody Replace a cluster template
+	//
+	// Replaces the content (and name) of a cluster template the caller may change.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /template/cluster/{template_id} (the `UpdateClusterTemplate` operationId).
+	UpdateClusterTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateClusterTemplate Replace a cluster template
+	//
+	// Replaces the content (and name) of a cluster template the caller may change.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /template/cluster/{template_id} (the `UpdateClusterTemplate` operationId).
+	UpdateClusterTemplate(ctx context.Context, templateId string, body UpdateClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSessionTemplatesWithBody List session templates
+	//
+	// The session templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /template/session (the `ListSessionTemplates` operationId).
+	ListSessionTemplatesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSessionTemplates List session templates
+	//
+	// The session templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /template/session (the `ListSessionTemplates` operationId).
+	ListSessionTemplates(ctx context.Context, body ListSessionTemplatesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionTemplateWithBody Store session templates
+	//
+	// Stores the session templates of payload for the owner (the caller, or owner_access_key's user for admins) in the project group of domain. payload is a JSON list, or YAML documents, of entries {name?, group_id?, user_uuid?, template}; template is a task template (api_version, kind, metadata, spec). group_id and user_uuid assign an entry to another project or user, within the caller's rights.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /template/session (the `CreateSessionTemplate` operationId).
+	CreateSessionTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateSessionTemplate Store session templates
+	//
+	// Stores the session templates of payload for the owner (the caller, or owner_access_key's user for admins) in the project group of domain. payload is a JSON list, or YAML documents, of entries {name?, group_id?, user_uuid?, template}; template is a task template (api_version, kind, metadata, spec). group_id and user_uuid assign an entry to another project or user, within the caller's rights.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /template/session (the `CreateSessionTemplate` operationId).
+	CreateSessionTemplate(ctx context.Context, body CreateSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteSessionTemplateWithBody Delete a session template
+	//
+	// Deletes (deactivates) a session template the caller may change.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /template/session/{template_id} (the `DeleteSessionTemplate` operationId).
+	DeleteSessionTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteSessionTemplate Delete a session template
+	//
+	// Deletes (deactivates) a session template the caller may change.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /template/session/{template_id} (the `DeleteSessionTemplate` operationId).
+	DeleteSessionTemplate(ctx context.Context, templateId string, body DeleteSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSessionTemplateWithBody Get a session template
+	//
+	// A session template the caller sees (404 task template not found otherwise).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /template/session/{template_id} (the `GetSessionTemplate` operationId).
+	GetSessionTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSessionTemplate Get a session template
+	//
+	// A session template the caller sees (404 task template not found otherwise).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /template/session/{template_id} (the `GetSessionTemplate` operationId).
+	GetSessionTemplate(ctx context.Context, templateId string, body GetSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSessionTemplateWithBody Replace a session template
+	//
+	// Replaces a session template the caller may change with the entry of payload (as for create; with several entries the last one wins). The template moves to the project group of domain unless the entry gives group_id.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /template/session/{template_id} (the `UpdateSessionTemplate` operationId).
+	UpdateSessionTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSessionTemplate Replace a session template
+	//
+	// Replaces a session template the caller may change with the entry of payload (as for create; with several entries the last one wins). The template moves to the project group of domain unless the entry gives group_id.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /template/session/{template_id} (the `UpdateSessionTemplate` operationId).
+	UpdateSessionTemplate(ctx context.Context, templateId string, body UpdateSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBootstrapScript The keypair's bootstrap script
+	//
+	// Answers the caller's bootstrap script as a JSON string (empty when none is set).
+	//
+	// Corresponds with GET /user-config/bootstrap-script (the `GetBootstrapScript` operationId).
+	GetBootstrapScript(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetBootstrapScriptWithBody Set the keypair's bootstrap script
+	//
+	// Stores the shell script run in every new session of the keypair whose create request gives none, in the kernel's home directory before the kernel is handed over.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /user-config/bootstrap-script (the `SetBootstrapScript` operationId).
+	SetBootstrapScriptWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetBootstrapScript Set the keypair's bootstrap script
+	//
+	// Stores the shell script run in every new session of the keypair whose create request gives none, in the kernel's home directory before the kernel is handed over.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /user-config/bootstrap-script (the `SetBootstrapScript` operationId).
+	SetBootstrapScript(ctx context.Context, body SetBootstrapScriptJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteUserDotfileWithBody Delete a dotfile of the keypair
+	//
+	// Deletes the dotfile at path.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /user-config/dotfiles (the `DeleteUserDotfile` operationId).
+	DeleteUserDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteUserDotfile Delete a dotfile of the keypair
+	//
+	// Deletes the dotfile at path.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /user-config/dotfiles (the `DeleteUserDotfile` operationId).
+	DeleteUserDotfile(ctx context.Context, body DeleteUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListUserDotfilesWithBody List the keypair's dotfiles, or get one
+	//
+	// Lists the caller's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}); owner_access_key applies to the lookup by path, as in Backend.AI.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with GET /user-config/dotfiles (the `ListUserDotfiles` operationId).
+	ListUserDotfilesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListUserDotfiles List the keypair's dotfiles, or get one
+	//
+	// Lists the caller's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}); owner_access_key applies to the lookup by path, as in Backend.AI.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with GET /user-config/dotfiles (the `ListUserDotfiles` operationId).
+	ListUserDotfiles(ctx context.Context, body ListUserDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateUserDotfileWithBody Update a dotfile of the keypair
+	//
+	// Replaces the content and permission of the dotfile at path.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /user-config/dotfiles (the `UpdateUserDotfile` operationId).
+	UpdateUserDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateUserDotfile Update a dotfile of the keypair
+	//
+	// Replaces the content and permission of the dotfile at path.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /user-config/dotfiles (the `UpdateUserDotfile` operationId).
+	UpdateUserDotfile(ctx context.Context, body UpdateUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUserDotfileWithBody Create a dotfile of the keypair
+	//
+	// Adds a dotfile that every new session of the keypair finds in its home directory.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /user-config/dotfiles (the `CreateUserDotfile` operationId).
+	CreateUserDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUserDotfile Create a dotfile of the keypair
+	//
+	// Adds a dotfile that every new session of the keypair finds in its home directory.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /user-config/dotfiles (the `CreateUserDotfile` operationId).
+	CreateUserDotfile(ctx context.Context, body CreateUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetVersion API and manager version
@@ -5252,6 +7263,82 @@ func (c *Client) UpdateDomain(ctx context.Context, name string, body UpdateDomai
 	return c.Client.Do(req)
 }
 
+// GraphqlWithBody GraphQL query or mutation
+//
+// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is always 200 `{"data", "errors"?}`; GraphQL errors carry `message`, `locations` and, for resolver errors, `path`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/gql (the `Graphql` operationId).
+func (c *Client) GraphqlWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGraphqlRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Graphql GraphQL query or mutation
+//
+// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is always 200 `{"data", "errors"?}`; GraphQL errors carry `message`, `locations` and, for resolver errors, `path`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/gql (the `Graphql` operationId).
+func (c *Client) Graphql(ctx context.Context, body GraphqlJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGraphqlRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GraphqlLegacyWithBody GraphQL query or mutation (legacy answer)
+//
+// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is the bare data object; any error answers 400 `graphql-error` whose `data` lists the GraphQL errors.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /admin/graphql (the `GraphqlLegacy` operationId).
+func (c *Client) GraphqlLegacyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGraphqlLegacyRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GraphqlLegacy GraphQL query or mutation (legacy answer)
+//
+// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is the bare data object; any error answers 400 `graphql-error` whose `data` lists the GraphQL errors.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /admin/graphql (the `GraphqlLegacy` operationId).
+func (c *Client) GraphqlLegacy(ctx context.Context, body GraphqlLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGraphqlLegacyRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListImages List images
 //
 // Every image row (one per name and architecture) with its labels, limits and aliases, and whether the last rescan still found it.
@@ -5324,7 +7411,7 @@ func (c *Client) DeleteImageAlias(ctx context.Context, alias string, reqEditors 
 
 // RescanImagesWithBody Rescan container registries
 //
-// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry. Superadmins and domain admins.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5343,7 +7430,7 @@ func (c *Client) RescanImagesWithBody(ctx context.Context, contentType string, b
 
 // RescanImages Rescan container registries
 //
-// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry. Superadmins and domain admins.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5506,7 +7593,7 @@ func (c *Client) ListKeypairs(ctx context.Context, params *ListKeypairsParams, r
 
 // CreateKeypairWithBody Create a keypair
 //
-// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Domain admins create keypairs for users of their own domain, never for superadmins.
+// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5525,7 +7612,7 @@ func (c *Client) CreateKeypairWithBody(ctx context.Context, contentType string, 
 
 // CreateKeypair Create a keypair
 //
-// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Domain admins create keypairs for users of their own domain, never for superadmins.
+// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5544,7 +7631,7 @@ func (c *Client) CreateKeypair(ctx context.Context, body CreateKeypairJSONReques
 
 // DeleteKeypair Delete a keypair
 //
-// Deletes a keypair for good. A user's main access key cannot be deleted (400): make another keypair the main one first. A keypair still referenced by sessions cannot be deleted either (400).
+// Deletes a keypair for good. A user's main access key cannot be deleted (400): make another keypair the main one first. A keypair still referenced by sessions cannot be deleted either (400). Superadmins only.
 //
 // Corresponds with DELETE /admin/keypairs/{access_key} (the `DeleteKeypair` operationId).
 func (c *Client) DeleteKeypair(ctx context.Context, accessKey string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5578,7 +7665,7 @@ func (c *Client) GetKeypair(ctx context.Context, accessKey string, reqEditors ..
 
 // UpdateKeypairWithBody Update a keypair
 //
-// Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.
+// Changes the fields given and leaves the others. Superadmins only.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5597,7 +7684,7 @@ func (c *Client) UpdateKeypairWithBody(ctx context.Context, accessKey string, co
 
 // UpdateKeypair Update a keypair
 //
-// Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.
+// Changes the fields given and leaves the others. Superadmins only.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5616,7 +7703,7 @@ func (c *Client) UpdateKeypair(ctx context.Context, accessKey string, body Updat
 
 // SetMainKeypair Make a keypair its user's main access key
 //
-// Makes the keypair the one its owner's requests are authenticated with; requests signed with the previous main key are no longer authenticated. The keypair must be active (400 otherwise).
+// Makes the keypair the one its owner's requests are authenticated with; requests signed with the previous main key are no longer authenticated. The keypair must be active (400 otherwise). Superadmins only.
 //
 // Corresponds with POST /admin/keypairs/{access_key}/main (the `SetMainKeypair` operationId).
 func (c *Client) SetMainKeypair(ctx context.Context, accessKey string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6594,7 +8681,7 @@ func (c *Client) ListUsers(ctx context.Context, params *ListUsersParams, reqEdit
 
 // CreateUserWithBody Create a user
 //
-// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
+// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6613,7 +8700,7 @@ func (c *Client) CreateUserWithBody(ctx context.Context, contentType string, bod
 
 // CreateUser Create a user
 //
-// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
+// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6632,7 +8719,7 @@ func (c *Client) CreateUser(ctx context.Context, body CreateUserJSONRequestBody,
 
 // DeleteUser Delete a user
 //
-// Marks the user deleted (status deleted) and deactivates all their keypairs. With purge=true the user, their keypairs and project memberships are deleted for good; a user still referenced by sessions cannot be purged (400). Callers cannot delete themselves (400). Domain admins delete users of their own domain only, never superadmins.
+// Marks the user deleted (status deleted) and deactivates all their keypairs. With purge=true the user, their ended sessions, keypairs and project memberships are deleted for good; a user with sessions still running cannot be purged (400). Callers cannot delete themselves (400). Superadmins only.
 //
 // Corresponds with DELETE /admin/users/{user} (the `DeleteUser` operationId).
 func (c *Client) DeleteUser(ctx context.Context, user string, params *DeleteUserParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6666,7 +8753,7 @@ func (c *Client) GetUser(ctx context.Context, user string, reqEditors ...Request
 
 // UpdateUserWithBody Update a user
 //
-// Changes the fields given and leaves the others; the user is named by id or e-mail address. Domain admins change users of their own domain only, never superadmins, and cannot grant admin or superadmin or move users to another domain.
+// Changes the fields given and leaves the others; the user is named by id or e-mail address. Superadmins only.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6685,7 +8772,7 @@ func (c *Client) UpdateUserWithBody(ctx context.Context, user string, contentTyp
 
 // UpdateUser Update a user
 //
-// Changes the fields given and leaves the others; the user is named by id or e-mail address. Domain admins change users of their own domain only, never superadmins, and cannot grant admin or superadmin or move users to another domain.
+// Changes the fields given and leaves the others; the user is named by id or e-mail address. Superadmins only.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7133,11 +9220,163 @@ func (c *Client) GetVfolderTypes(ctx context.Context, reqEditors ...RequestEdito
 	return c.Client.Do(req)
 }
 
+// DeleteDomainDotfileWithBody Delete a dotfile of a domain
+//
+// Deletes the domain's dotfile at path (admins of the domain).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /domain-config/dotfiles (the `DeleteDomainDotfile` operationId).
+func (c *Client) DeleteDomainDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDomainDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteDomainDotfile Delete a dotfile of a domain
+//
+// Deletes the domain's dotfile at path (admins of the domain).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /domain-config/dotfiles (the `DeleteDomainDotfile` operationId).
+func (c *Client) DeleteDomainDotfile(ctx context.Context, body DeleteDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDomainDotfileRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDomainDotfilesWithBody List a domain's dotfiles, or get one
+//
+// Lists the domain's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Users of the domain and superadmins may read them.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /domain-config/dotfiles (the `ListDomainDotfiles` operationId).
+func (c *Client) ListDomainDotfilesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDomainDotfilesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDomainDotfiles List a domain's dotfiles, or get one
+//
+// Lists the domain's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Users of the domain and superadmins may read them.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /domain-config/dotfiles (the `ListDomainDotfiles` operationId).
+func (c *Client) ListDomainDotfiles(ctx context.Context, body ListDomainDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDomainDotfilesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateDomainDotfileWithBody Update a dotfile of a domain
+//
+// Replaces the content and permission of the domain's dotfile at path (admins of the domain).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /domain-config/dotfiles (the `UpdateDomainDotfile` operationId).
+func (c *Client) UpdateDomainDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateDomainDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateDomainDotfile Update a dotfile of a domain
+//
+// Replaces the content and permission of the domain's dotfile at path (admins of the domain).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /domain-config/dotfiles (the `UpdateDomainDotfile` operationId).
+func (c *Client) UpdateDomainDotfile(ctx context.Context, body UpdateDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateDomainDotfileRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDomainDotfileWithBody Create a dotfile of a domain
+//
+// Adds a dotfile that new sessions in the domain find in their home directory (admins of the domain).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /domain-config/dotfiles (the `CreateDomainDotfile` operationId).
+func (c *Client) CreateDomainDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDomainDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDomainDotfile Create a dotfile of a domain
+//
+// Adds a dotfile that new sessions in the domain find in their home directory (admins of the domain).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /domain-config/dotfiles (the `CreateDomainDotfile` operationId).
+func (c *Client) CreateDomainDotfile(ctx context.Context, body CreateDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDomainDotfileRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // StreamSessionEventsWithBody Stream session and kernel lifecycle events (SSE)
 //
 // A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
 //
-// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+// When the parameters name one session (sessionId, or name with its owner), a session the caller cannot see or that does not exist is 404 object-not-found; otherwise the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
 //
 // Takes any type of body and a specified content type.
 //
@@ -7158,13 +9397,165 @@ func (c *Client) StreamSessionEventsWithBody(ctx context.Context, contentType st
 //
 // A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
 //
-// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+// When the parameters name one session (sessionId, or name with its owner), a session the caller cannot see or that does not exist is 404 object-not-found; otherwise the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
 func (c *Client) StreamSessionEvents(ctx context.Context, body StreamSessionEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamSessionEventsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteGroupDotfileWithBody Delete a dotfile of a project
+//
+// Deletes the project's dotfile at path (admins of its domain).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /group-config/dotfiles (the `DeleteGroupDotfile` operationId).
+func (c *Client) DeleteGroupDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteGroupDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteGroupDotfile Delete a dotfile of a project
+//
+// Deletes the project's dotfile at path (admins of its domain).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /group-config/dotfiles (the `DeleteGroupDotfile` operationId).
+func (c *Client) DeleteGroupDotfile(ctx context.Context, body DeleteGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteGroupDotfileRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListGroupDotfilesWithBody List a project's dotfiles, or get one
+//
+// Lists the project's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Members of the project, admins of its domain and superadmins may read them.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /group-config/dotfiles (the `ListGroupDotfiles` operationId).
+func (c *Client) ListGroupDotfilesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListGroupDotfilesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListGroupDotfiles List a project's dotfiles, or get one
+//
+// Lists the project's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Members of the project, admins of its domain and superadmins may read them.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /group-config/dotfiles (the `ListGroupDotfiles` operationId).
+func (c *Client) ListGroupDotfiles(ctx context.Context, body ListGroupDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListGroupDotfilesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateGroupDotfileWithBody Update a dotfile of a project
+//
+// Replaces the content and permission of the project's dotfile at path (admins of its domain).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /group-config/dotfiles (the `UpdateGroupDotfile` operationId).
+func (c *Client) UpdateGroupDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateGroupDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateGroupDotfile Update a dotfile of a project
+//
+// Replaces the content and permission of the project's dotfile at path (admins of its domain).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /group-config/dotfiles (the `UpdateGroupDotfile` operationId).
+func (c *Client) UpdateGroupDotfile(ctx context.Context, body UpdateGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateGroupDotfileRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateGroupDotfileWithBody Create a dotfile of a project
+//
+// Adds a dotfile that new sessions of the project's members find in their home directory (admins of its domain).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group-config/dotfiles (the `CreateGroupDotfile` operationId).
+func (c *Client) CreateGroupDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGroupDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateGroupDotfile Create a dotfile of a project
+//
+// Adds a dotfile that new sessions of the project's members find in their home directory (admins of its domain).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group-config/dotfiles (the `CreateGroupDotfile` operationId).
+func (c *Client) CreateGroupDotfile(ctx context.Context, body CreateGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGroupDotfileRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7182,6 +9573,99 @@ func (c *Client) StreamSessionEvents(ctx context.Context, body StreamSessionEven
 // Corresponds with GET /keypairs/me (the `GetMyKeypair` operationId).
 func (c *Client) GetMyKeypair(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMyKeypairRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListErrorLogsWithBody List error logs
+//
+// A page of the error logs the caller may see, newest first: a user their own logs that are not cleared, a domain admin those of their domain's users, a superadmin all. mark_read marks the page read.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /logs/error (the `ListErrorLogs` operationId).
+func (c *Client) ListErrorLogsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListErrorLogsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListErrorLogs List error logs
+//
+// A page of the error logs the caller may see, newest first: a user their own logs that are not cleared, a domain admin those of their domain's users, a superadmin all. mark_read marks the page read.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /logs/error (the `ListErrorLogs` operationId).
+func (c *Client) ListErrorLogs(ctx context.Context, body ListErrorLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListErrorLogsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AppendErrorLogWithBody File an error log
+//
+// Stores an error log of the caller. context_env is a JSON document sent as a string.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /logs/error (the `AppendErrorLog` operationId).
+func (c *Client) AppendErrorLogWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAppendErrorLogRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AppendErrorLog File an error log
+//
+// Stores an error log of the caller. context_env is a JSON document sent as a string.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /logs/error (the `AppendErrorLog` operationId).
+func (c *Client) AppendErrorLog(ctx context.Context, body AppendErrorLogJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAppendErrorLogRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ClearErrorLog Mark an error log cleared
+//
+// Marks one error log cleared: a user may clear their own logs, a domain admin those of their domain's users, a superadmin any. A log out of the caller's reach is 404, as an unknown one.
+//
+// Corresponds with POST /logs/error/{log_id}/clear (the `ClearErrorLog` operationId).
+func (c *Client) ClearErrorLog(ctx context.Context, logId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewClearErrorLogRequest(c.Server, logId)
 	if err != nil {
 		return nil, err
 	}
@@ -7374,6 +9858,116 @@ func (c *Client) RecalculateUsage(ctx context.Context, reqEditors ...RequestEdit
 	return c.Client.Do(req)
 }
 
+// AdminMonthStats Every kernel in 15-minute bins over the last 30 days
+//
+// 2,880 bins of 15 minutes covering the last 30 days (the first starts exactly 30 days ago). Each bin sums the figures of the kernels that ended in those 30 days (TERMINATED ones) over every bin from the one they were created in to the one they ended in: their count, occupied slots, and the I/O and scratch figures of their last statistics. Kernels still running are not counted (as in Backend.AI). Every user's kernels.
+//
+// Corresponds with GET /resource/stats/admin/month (the `AdminMonthStats` operationId).
+func (c *Client) AdminMonthStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminMonthStatsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UserMonthStats The caller's kernels in 15-minute bins over the last 30 days
+//
+// 2,880 bins of 15 minutes covering the last 30 days (the first starts exactly 30 days ago). Each bin sums the figures of the kernels that ended in those 30 days (TERMINATED ones) over every bin from the one they were created in to the one they ended in: their count, occupied slots, and the I/O and scratch figures of their last statistics. Kernels still running are not counted (as in Backend.AI). Only the caller's own kernels.
+//
+// Corresponds with GET /resource/stats/user/month (the `UserMonthStats` operationId).
+func (c *Client) UserMonthStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUserMonthStatsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UsagePerMonthWithBody Usage per project for a month
+//
+// Lists, per project, the kernels that ran during a month (ended ones that ended in or after it and started before its end, and running ones started before its end) with their allocations and used figures, and the project's sums. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /resource/usage/month (the `UsagePerMonth` operationId).
+func (c *Client) UsagePerMonthWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUsagePerMonthRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UsagePerMonth Usage per project for a month
+//
+// Lists, per project, the kernels that ran during a month (ended ones that ended in or after it and started before its end, and running ones started before its end) with their allocations and used figures, and the project's sums. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /resource/usage/month (the `UsagePerMonth` operationId).
+func (c *Client) UsagePerMonth(ctx context.Context, body UsagePerMonthJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUsagePerMonthRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UsagePerPeriodWithBody Usage per project for a period of days
+//
+// Lists, per project, the sessions and kernels that ran between start_date and end_date (both included; at most 100 days) with their allocations and used figures, summed per session and per project. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /resource/usage/period (the `UsagePerPeriod` operationId).
+func (c *Client) UsagePerPeriodWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUsagePerPeriodRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UsagePerPeriod Usage per project for a period of days
+//
+// Lists, per project, the sessions and kernels that ran between start_date and end_date (both included; at most 100 days) with their allocations and used figures, summed per session and per project. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /resource/usage/period (the `UsagePerPeriod` operationId).
+func (c *Client) UsagePerPeriod(ctx context.Context, body UsagePerPeriodJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUsagePerPeriodRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListAvailableScalingGroupsWithBody Scaling groups the caller may use
 //
 // The active scaling groups associated with the caller's domain, the given project (group, group_id or group_name: a project name or id) or the caller's access key. Callers without an admin keypair see only public ones.
@@ -7516,6 +10110,158 @@ func (c *Client) CreateSessionAltWithBody(ctx context.Context, contentType strin
 // Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
 func (c *Client) CreateSessionAlt(ctx context.Context, body CreateSessionAltJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateSessionAltRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionClusterWithBody Create a cluster session from a cluster template
+//
+// Creates one session whose kernels are the nodes of a cluster template (replicas of each role, cluster mode from the template), each node described by a session template the caller sees. The nodes' templates must agree on image, architecture and resources (one kernel spec per session); the main node's template gives the rest, the cluster template's environ is added to its environment.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /session/_/create-cluster (the `CreateSessionCluster` operationId).
+func (c *Client) CreateSessionClusterWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionClusterRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionCluster Create a cluster session from a cluster template
+//
+// Creates one session whose kernels are the nodes of a cluster template (replicas of each role, cluster mode from the template), each node described by a session template the caller sees. The nodes' templates must agree on image, architecture and resources (one kernel spec per session); the main node's template gives the rest, the cluster template's environ is added to its environment.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /session/_/create-cluster (the `CreateSessionCluster` operationId).
+func (c *Client) CreateSessionCluster(ctx context.Context, body CreateSessionClusterJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionClusterRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionFromTemplateWithBody Create a compute session from a session template
+//
+// Creates a session as POST /session does, from the values of a session template the caller sees (image, architecture, session type, tag, bootstrap and startup commands, scaling group, environment, resources, agents, its domain and project), each replaced by the request's value when the request gives one (config keys one by one). A template's git repository is cloned by the bootstrap script.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /session/_/create-from-template (the `CreateSessionFromTemplate` operationId).
+func (c *Client) CreateSessionFromTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionFromTemplateRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionFromTemplate Create a compute session from a session template
+//
+// Creates a session as POST /session does, from the values of a session template the caller sees (image, architecture, session type, tag, bootstrap and startup commands, scaling group, environment, resources, agents, its domain and project), each replaced by the request's value when the request gives one (config keys one by one). A template's git repository is cloned by the bootstrap script.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /session/_/create-from-template (the `CreateSessionFromTemplate` operationId).
+func (c *Client) CreateSessionFromTemplate(ctx context.Context, body CreateSessionFromTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionFromTemplateRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTaskLogsWithBody Batch task log
+//
+// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /session/_/logs (the `GetTaskLogs` operationId).
+func (c *Client) GetTaskLogsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTaskLogsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTaskLogs Batch task log
+//
+// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /session/_/logs (the `GetTaskLogs` operationId).
+func (c *Client) GetTaskLogs(ctx context.Context, body GetTaskLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTaskLogsRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeadTaskLogsWithBody Batch task log
+//
+// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with HEAD /session/_/logs (the `HeadTaskLogs` operationId).
+func (c *Client) HeadTaskLogsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeadTaskLogsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeadTaskLogs Batch task log
+//
+// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with HEAD /session/_/logs (the `HeadTaskLogs` operationId).
+func (c *Client) HeadTaskLogs(ctx context.Context, body HeadTaskLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeadTaskLogsRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7695,6 +10441,44 @@ func (c *Client) ExecuteSession(ctx context.Context, sessionName string, body Ex
 	return c.Client.Do(req)
 }
 
+// GetSessionAbusingReportWithBody Abuse report of a session
+//
+// What an agent's abuse detector reported about the session's main kernel. Hangar's agents record no abuse reports, so the answer is the empty report `{}` for every live session.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /session/{session_name}/abusing-report (the `GetSessionAbusingReport` operationId).
+func (c *Client) GetSessionAbusingReportWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionAbusingReportRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionAbusingReport Abuse report of a session
+//
+// What an agent's abuse detector reported about the session's main kernel. Hangar's agents record no abuse reports, so the answer is the empty report `{}` for every live session.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /session/{session_name}/abusing-report (the `GetSessionAbusingReport` operationId).
+func (c *Client) GetSessionAbusingReport(ctx context.Context, sessionName string, body GetSessionAbusingReportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionAbusingReportRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // CompleteSessionCodeWithBody Complete code in a session
 //
 // Asks the session's main kernel for completions of code at a cursor position.
@@ -7723,6 +10507,23 @@ func (c *Client) CompleteSessionCodeWithBody(ctx context.Context, sessionName st
 // Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
 func (c *Client) CompleteSessionCode(ctx context.Context, sessionName string, body CompleteSessionCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCompleteSessionCodeRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionDependencyGraph Session dependency tree
+//
+// The caller's live session with the sessions it depends on (given as `dependencies` at creation), recursively: a session starts only once all of these finished successfully.
+//
+// Corresponds with GET /session/{session_name}/dependency-graph (the `GetSessionDependencyGraph` operationId).
+func (c *Client) GetSessionDependencyGraph(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionDependencyGraphRequest(c.Server, sessionName)
 	if err != nil {
 		return nil, err
 	}
@@ -7940,6 +10741,44 @@ func (c *Client) RenameSession(ctx context.Context, sessionName string, body Ren
 	return c.Client.Do(req)
 }
 
+// GetSessionStatusHistoryWithBody Session status history
+//
+// When the session entered each status, keyed by the lower-case status name as Backend.AI's client reads it (`session status-history` computes the allocation time from `preparing` and `terminated`). Ended sessions are included.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /session/{session_name}/status-history (the `GetSessionStatusHistory` operationId).
+func (c *Client) GetSessionStatusHistoryWithBody(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionStatusHistoryRequestWithBody(c.Server, sessionName, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionStatusHistory Session status history
+//
+// When the session entered each status, keyed by the lower-case status name as Backend.AI's client reads it (`session status-history` computes the allocation time from `preparing` and `terminated`). Ended sessions are included.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /session/{session_name}/status-history (the `GetSessionStatusHistory` operationId).
+func (c *Client) GetSessionStatusHistory(ctx context.Context, sessionName string, body GetSessionStatusHistoryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionStatusHistoryRequest(c.Server, sessionName, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // UploadSessionFilesWithBody Upload files into a session
 //
 // Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A file replaces the one at its path; a path naming a directory, or going through a file, is refused. Every file is checked before the first is written.
@@ -7966,6 +10805,593 @@ func (c *Client) UploadSessionFilesWithBody(ctx context.Context, sessionName str
 // Corresponds with GET /stream/session/{session_name}/execute (the `StreamExecuteSession` operationId).
 func (c *Client) StreamExecuteSession(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamExecuteSessionRequest(c.Server, sessionName)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListClusterTemplatesWithBody List cluster templates
+//
+// The cluster templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /template/cluster (the `ListClusterTemplates` operationId).
+func (c *Client) ListClusterTemplatesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListClusterTemplatesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListClusterTemplates List cluster templates
+//
+// The cluster templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /template/cluster (the `ListClusterTemplates` operationId).
+func (c *Client) ListClusterTemplates(ctx context.Context, body ListClusterTemplatesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListClusterTemplatesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateClusterTemplateWithBody Store a cluster template
+//
+// Stores the cluster template of payload (JSON or YAML: api_version, kind, mode, metadata.name, spec.nodes of {role, session_template, replicas}, one role "main" with one replica) for the owner in the project group of domain.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /template/cluster (the `CreateClusterTemplate` operationId).
+func (c *Client) CreateClusterTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateClusterTemplateRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateClusterTemplate Store a cluster template
+//
+// Stores the cluster template of payload (JSON or YAML: api_version, kind, mode, metadata.name, spec.nodes of {role, session_template, replicas}, one role "main" with one replica) for the owner in the project group of domain.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /template/cluster (the `CreateClusterTemplate` operationId).
+func (c *Client) CreateClusterTemplate(ctx context.Context, body CreateClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateClusterTemplateRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteClusterTemplateWithBody Delete a cluster template
+//
+// Deletes (deactivates) a cluster template the caller may change.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /template/cluster/{template_id} (the `DeleteClusterTemplate` operationId).
+func (c *Client) DeleteClusterTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteClusterTemplateRequestWithBody(c.Server, templateId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteClusterTemplate Delete a cluster template
+//
+// Deletes (deactivates) a cluster template the caller may change.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /template/cluster/{template_id} (the `DeleteClusterTemplate` operationId).
+func (c *Client) DeleteClusterTemplate(ctx context.Context, templateId string, body DeleteClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteClusterTemplateRequest(c.Server, templateId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetClusterTemplateWithBody Get a cluster template
+//
+// A cluster template the caller sees, as YAML (text/yaml, the default) or JSON.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /template/cluster/{template_id} (the `GetClusterTemplate` operationId).
+func (c *Client) GetClusterTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetClusterTemplateRequestWithBody(c.Server, templateId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetClusterTemplate Get a cluster template
+//
+// A cluster template the caller sees, as YAML (text/yaml, the default) or JSON.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /template/cluster/{template_id} (the `GetClusterTemplate` operationId).
+func (c *Client) GetClusterTemplate(ctx context.Context, templateId string, body GetClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetClusterTemplateRequest(c.Server, templateId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateClusterTemplateWithBody Replace a cluster template
+//
+// Replaces the content (and name) of a cluster template the caller may change.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /template/cluster/{template_id} (the `UpdateClusterTemplate` operationId).
+func (c *Client) UpdateClusterTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateClusterTemplateRequestWithBody(c.Server, templateId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateClusterTemplate Replace a cluster template
+//
+// Replaces the content (and name) of a cluster template the caller may change.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /template/cluster/{template_id} (the `UpdateClusterTemplate` operationId).
+func (c *Client) UpdateClusterTemplate(ctx context.Context, templateId string, body UpdateClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateClusterTemplateRequest(c.Server, templateId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSessionTemplatesWithBody List session templates
+//
+// The session templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /template/session (the `ListSessionTemplates` operationId).
+func (c *Client) ListSessionTemplatesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSessionTemplatesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSessionTemplates List session templates
+//
+// The session templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /template/session (the `ListSessionTemplates` operationId).
+func (c *Client) ListSessionTemplates(ctx context.Context, body ListSessionTemplatesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSessionTemplatesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionTemplateWithBody Store session templates
+//
+// Stores the session templates of payload for the owner (the caller, or owner_access_key's user for admins) in the project group of domain. payload is a JSON list, or YAML documents, of entries {name?, group_id?, user_uuid?, template}; template is a task template (api_version, kind, metadata, spec). group_id and user_uuid assign an entry to another project or user, within the caller's rights.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /template/session (the `CreateSessionTemplate` operationId).
+func (c *Client) CreateSessionTemplateWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionTemplateRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateSessionTemplate Store session templates
+//
+// Stores the session templates of payload for the owner (the caller, or owner_access_key's user for admins) in the project group of domain. payload is a JSON list, or YAML documents, of entries {name?, group_id?, user_uuid?, template}; template is a task template (api_version, kind, metadata, spec). group_id and user_uuid assign an entry to another project or user, within the caller's rights.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /template/session (the `CreateSessionTemplate` operationId).
+func (c *Client) CreateSessionTemplate(ctx context.Context, body CreateSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateSessionTemplateRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteSessionTemplateWithBody Delete a session template
+//
+// Deletes (deactivates) a session template the caller may change.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /template/session/{template_id} (the `DeleteSessionTemplate` operationId).
+func (c *Client) DeleteSessionTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteSessionTemplateRequestWithBody(c.Server, templateId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteSessionTemplate Delete a session template
+//
+// Deletes (deactivates) a session template the caller may change.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /template/session/{template_id} (the `DeleteSessionTemplate` operationId).
+func (c *Client) DeleteSessionTemplate(ctx context.Context, templateId string, body DeleteSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteSessionTemplateRequest(c.Server, templateId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionTemplateWithBody Get a session template
+//
+// A session template the caller sees (404 task template not found otherwise).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /template/session/{template_id} (the `GetSessionTemplate` operationId).
+func (c *Client) GetSessionTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionTemplateRequestWithBody(c.Server, templateId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionTemplate Get a session template
+//
+// A session template the caller sees (404 task template not found otherwise).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /template/session/{template_id} (the `GetSessionTemplate` operationId).
+func (c *Client) GetSessionTemplate(ctx context.Context, templateId string, body GetSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionTemplateRequest(c.Server, templateId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSessionTemplateWithBody Replace a session template
+//
+// Replaces a session template the caller may change with the entry of payload (as for create; with several entries the last one wins). The template moves to the project group of domain unless the entry gives group_id.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /template/session/{template_id} (the `UpdateSessionTemplate` operationId).
+func (c *Client) UpdateSessionTemplateWithBody(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSessionTemplateRequestWithBody(c.Server, templateId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSessionTemplate Replace a session template
+//
+// Replaces a session template the caller may change with the entry of payload (as for create; with several entries the last one wins). The template moves to the project group of domain unless the entry gives group_id.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /template/session/{template_id} (the `UpdateSessionTemplate` operationId).
+func (c *Client) UpdateSessionTemplate(ctx context.Context, templateId string, body UpdateSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSessionTemplateRequest(c.Server, templateId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBootstrapScript The keypair's bootstrap script
+//
+// Answers the caller's bootstrap script as a JSON string (empty when none is set).
+//
+// Corresponds with GET /user-config/bootstrap-script (the `GetBootstrapScript` operationId).
+func (c *Client) GetBootstrapScript(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBootstrapScriptRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetBootstrapScriptWithBody Set the keypair's bootstrap script
+//
+// Stores the shell script run in every new session of the keypair whose create request gives none, in the kernel's home directory before the kernel is handed over.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /user-config/bootstrap-script (the `SetBootstrapScript` operationId).
+func (c *Client) SetBootstrapScriptWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetBootstrapScriptRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetBootstrapScript Set the keypair's bootstrap script
+//
+// Stores the shell script run in every new session of the keypair whose create request gives none, in the kernel's home directory before the kernel is handed over.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /user-config/bootstrap-script (the `SetBootstrapScript` operationId).
+func (c *Client) SetBootstrapScript(ctx context.Context, body SetBootstrapScriptJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetBootstrapScriptRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteUserDotfileWithBody Delete a dotfile of the keypair
+//
+// Deletes the dotfile at path.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /user-config/dotfiles (the `DeleteUserDotfile` operationId).
+func (c *Client) DeleteUserDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteUserDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteUserDotfile Delete a dotfile of the keypair
+//
+// Deletes the dotfile at path.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /user-config/dotfiles (the `DeleteUserDotfile` operationId).
+func (c *Client) DeleteUserDotfile(ctx context.Context, body DeleteUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteUserDotfileRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListUserDotfilesWithBody List the keypair's dotfiles, or get one
+//
+// Lists the caller's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}); owner_access_key applies to the lookup by path, as in Backend.AI.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with GET /user-config/dotfiles (the `ListUserDotfiles` operationId).
+func (c *Client) ListUserDotfilesWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListUserDotfilesRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListUserDotfiles List the keypair's dotfiles, or get one
+//
+// Lists the caller's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}); owner_access_key applies to the lookup by path, as in Backend.AI.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with GET /user-config/dotfiles (the `ListUserDotfiles` operationId).
+func (c *Client) ListUserDotfiles(ctx context.Context, body ListUserDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListUserDotfilesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateUserDotfileWithBody Update a dotfile of the keypair
+//
+// Replaces the content and permission of the dotfile at path.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /user-config/dotfiles (the `UpdateUserDotfile` operationId).
+func (c *Client) UpdateUserDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateUserDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateUserDotfile Update a dotfile of the keypair
+//
+// Replaces the content and permission of the dotfile at path.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /user-config/dotfiles (the `UpdateUserDotfile` operationId).
+func (c *Client) UpdateUserDotfile(ctx context.Context, body UpdateUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateUserDotfileRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUserDotfileWithBody Create a dotfile of the keypair
+//
+// Adds a dotfile that every new session of the keypair finds in its home directory.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /user-config/dotfiles (the `CreateUserDotfile` operationId).
+func (c *Client) CreateUserDotfileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserDotfileRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUserDotfile Create a dotfile of the keypair
+//
+// Adds a dotfile that every new session of the keypair finds in its home directory.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /user-config/dotfiles (the `CreateUserDotfile` operationId).
+func (c *Client) CreateUserDotfile(ctx context.Context, body CreateUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUserDotfileRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8254,6 +11680,86 @@ func NewUpdateDomainRequestWithBody(server string, name string, contentType stri
 	}
 
 	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGraphqlRequest calls the generic Graphql builder with application/json body
+func NewGraphqlRequest(server string, body GraphqlJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGraphqlRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewGraphqlRequestWithBody constructs an http.Request for the Graphql method, with any body, and a specified content type
+func NewGraphqlRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/gql")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGraphqlLegacyRequest calls the generic GraphqlLegacy builder with application/json body
+func NewGraphqlLegacyRequest(server string, body GraphqlLegacyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGraphqlLegacyRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewGraphqlLegacyRequestWithBody constructs an http.Request for the GraphqlLegacy method, with any body, and a specified content type
+func NewGraphqlLegacyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/admin/graphql")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -11514,6 +15020,166 @@ func NewGetVfolderTypesRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewDeleteDomainDotfileRequest calls the generic DeleteDomainDotfile builder with application/json body
+func NewDeleteDomainDotfileRequest(server string, body DeleteDomainDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteDomainDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDeleteDomainDotfileRequestWithBody constructs an http.Request for the DeleteDomainDotfile method, with any body, and a specified content type
+func NewDeleteDomainDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/domain-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListDomainDotfilesRequest calls the generic ListDomainDotfiles builder with application/json body
+func NewListDomainDotfilesRequest(server string, body ListDomainDotfilesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewListDomainDotfilesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewListDomainDotfilesRequestWithBody constructs an http.Request for the ListDomainDotfiles method, with any body, and a specified content type
+func NewListDomainDotfilesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/domain-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateDomainDotfileRequest calls the generic UpdateDomainDotfile builder with application/json body
+func NewUpdateDomainDotfileRequest(server string, body UpdateDomainDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateDomainDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateDomainDotfileRequestWithBody constructs an http.Request for the UpdateDomainDotfile method, with any body, and a specified content type
+func NewUpdateDomainDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/domain-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateDomainDotfileRequest calls the generic CreateDomainDotfile builder with application/json body
+func NewCreateDomainDotfileRequest(server string, body CreateDomainDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateDomainDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateDomainDotfileRequestWithBody constructs an http.Request for the CreateDomainDotfile method, with any body, and a specified content type
+func NewCreateDomainDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/domain-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewStreamSessionEventsRequest calls the generic StreamSessionEvents builder with application/json body
 func NewStreamSessionEventsRequest(server string, body StreamSessionEventsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11554,6 +15220,166 @@ func NewStreamSessionEventsRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewDeleteGroupDotfileRequest calls the generic DeleteGroupDotfile builder with application/json body
+func NewDeleteGroupDotfileRequest(server string, body DeleteGroupDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteGroupDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDeleteGroupDotfileRequestWithBody constructs an http.Request for the DeleteGroupDotfile method, with any body, and a specified content type
+func NewDeleteGroupDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListGroupDotfilesRequest calls the generic ListGroupDotfiles builder with application/json body
+func NewListGroupDotfilesRequest(server string, body ListGroupDotfilesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewListGroupDotfilesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewListGroupDotfilesRequestWithBody constructs an http.Request for the ListGroupDotfiles method, with any body, and a specified content type
+func NewListGroupDotfilesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateGroupDotfileRequest calls the generic UpdateGroupDotfile builder with application/json body
+func NewUpdateGroupDotfileRequest(server string, body UpdateGroupDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateGroupDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateGroupDotfileRequestWithBody constructs an http.Request for the UpdateGroupDotfile method, with any body, and a specified content type
+func NewUpdateGroupDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateGroupDotfileRequest calls the generic CreateGroupDotfile builder with application/json body
+func NewCreateGroupDotfileRequest(server string, body CreateGroupDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateGroupDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateGroupDotfileRequestWithBody constructs an http.Request for the CreateGroupDotfile method, with any body, and a specified content type
+func NewCreateGroupDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetMyKeypairRequest constructs an http.Request for the GetMyKeypair method
 func NewGetMyKeypairRequest(server string) (*http.Request, error) {
 	var err error
@@ -11574,6 +15400,120 @@ func NewGetMyKeypairRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListErrorLogsRequest calls the generic ListErrorLogs builder with application/json body
+func NewListErrorLogsRequest(server string, body ListErrorLogsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewListErrorLogsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewListErrorLogsRequestWithBody constructs an http.Request for the ListErrorLogs method, with any body, and a specified content type
+func NewListErrorLogsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/logs/error")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAppendErrorLogRequest calls the generic AppendErrorLog builder with application/json body
+func NewAppendErrorLogRequest(server string, body AppendErrorLogJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAppendErrorLogRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAppendErrorLogRequestWithBody constructs an http.Request for the AppendErrorLog method, with any body, and a specified content type
+func NewAppendErrorLogRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/logs/error")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewClearErrorLogRequest constructs an http.Request for the ClearErrorLog method
+func NewClearErrorLogRequest(server string, logId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "log_id", logId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/logs/error/%s/clear", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -11824,6 +15764,140 @@ func NewRecalculateUsageRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewAdminMonthStatsRequest constructs an http.Request for the AdminMonthStats method
+func NewAdminMonthStatsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/resource/stats/admin/month")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUserMonthStatsRequest constructs an http.Request for the UserMonthStats method
+func NewUserMonthStatsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/resource/stats/user/month")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUsagePerMonthRequest calls the generic UsagePerMonth builder with application/json body
+func NewUsagePerMonthRequest(server string, body UsagePerMonthJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUsagePerMonthRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUsagePerMonthRequestWithBody constructs an http.Request for the UsagePerMonth method, with any body, and a specified content type
+func NewUsagePerMonthRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/resource/usage/month")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUsagePerPeriodRequest calls the generic UsagePerPeriod builder with application/json body
+func NewUsagePerPeriodRequest(server string, body UsagePerPeriodJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUsagePerPeriodRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUsagePerPeriodRequestWithBody constructs an http.Request for the UsagePerPeriod method, with any body, and a specified content type
+func NewUsagePerPeriodRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/resource/usage/period")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListAvailableScalingGroupsRequest calls the generic ListAvailableScalingGroups builder with application/json body
 func NewListAvailableScalingGroupsRequest(server string, body ListAvailableScalingGroupsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11982,6 +16056,166 @@ func NewCreateSessionAltRequestWithBody(server string, contentType string, body 
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateSessionClusterRequest calls the generic CreateSessionCluster builder with application/json body
+func NewCreateSessionClusterRequest(server string, body CreateSessionClusterJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSessionClusterRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateSessionClusterRequestWithBody constructs an http.Request for the CreateSessionCluster method, with any body, and a specified content type
+func NewCreateSessionClusterRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/_/create-cluster")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateSessionFromTemplateRequest calls the generic CreateSessionFromTemplate builder with application/json body
+func NewCreateSessionFromTemplateRequest(server string, body CreateSessionFromTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSessionFromTemplateRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateSessionFromTemplateRequestWithBody constructs an http.Request for the CreateSessionFromTemplate method, with any body, and a specified content type
+func NewCreateSessionFromTemplateRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/_/create-from-template")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetTaskLogsRequest calls the generic GetTaskLogs builder with application/json body
+func NewGetTaskLogsRequest(server string, body GetTaskLogsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetTaskLogsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewGetTaskLogsRequestWithBody constructs an http.Request for the GetTaskLogs method, with any body, and a specified content type
+func NewGetTaskLogsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/_/logs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewHeadTaskLogsRequest calls the generic HeadTaskLogs builder with application/json body
+func NewHeadTaskLogsRequest(server string, body HeadTaskLogsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHeadTaskLogsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewHeadTaskLogsRequestWithBody constructs an http.Request for the HeadTaskLogs method, with any body, and a specified content type
+func NewHeadTaskLogsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/_/logs")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodHead, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -12206,6 +16440,53 @@ func NewExecuteSessionRequestWithBody(server string, sessionName string, content
 	return req, nil
 }
 
+// NewGetSessionAbusingReportRequest calls the generic GetSessionAbusingReport builder with application/json body
+func NewGetSessionAbusingReportRequest(server string, sessionName string, body GetSessionAbusingReportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSessionAbusingReportRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewGetSessionAbusingReportRequestWithBody constructs an http.Request for the GetSessionAbusingReport method, with any body, and a specified content type
+func NewGetSessionAbusingReportRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/abusing-report", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewCompleteSessionCodeRequest calls the generic CompleteSessionCode builder with application/json body
 func NewCompleteSessionCodeRequest(server string, sessionName string, body CompleteSessionCodeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12249,6 +16530,40 @@ func NewCompleteSessionCodeRequestWithBody(server string, sessionName string, co
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetSessionDependencyGraphRequest constructs an http.Request for the GetSessionDependencyGraph method
+func NewGetSessionDependencyGraphRequest(server string, sessionName string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/dependency-graph", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -12522,6 +16837,53 @@ func NewRenameSessionRequestWithBody(server string, sessionName string, contentT
 	return req, nil
 }
 
+// NewGetSessionStatusHistoryRequest calls the generic GetSessionStatusHistory builder with application/json body
+func NewGetSessionStatusHistoryRequest(server string, sessionName string, body GetSessionStatusHistoryJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSessionStatusHistoryRequestWithBody(server, sessionName, "application/json", bodyReader)
+}
+
+// NewGetSessionStatusHistoryRequestWithBody constructs an http.Request for the GetSessionStatusHistory method, with any body, and a specified content type
+func NewGetSessionStatusHistoryRequestWithBody(server string, sessionName string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_name", sessionName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/session/%s/status-history", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewUploadSessionFilesRequestWithBody constructs an http.Request for the UploadSessionFiles method, with any body, and a specified content type
 func NewUploadSessionFilesRequestWithBody(server string, sessionName string, params *UploadSessionFilesParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
@@ -12603,6 +16965,675 @@ func NewStreamExecuteSessionRequest(server string, sessionName string) (*http.Re
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewListClusterTemplatesRequest calls the generic ListClusterTemplates builder with application/json body
+func NewListClusterTemplatesRequest(server string, body ListClusterTemplatesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewListClusterTemplatesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewListClusterTemplatesRequestWithBody constructs an http.Request for the ListClusterTemplates method, with any body, and a specified content type
+func NewListClusterTemplatesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/cluster")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateClusterTemplateRequest calls the generic CreateClusterTemplate builder with application/json body
+func NewCreateClusterTemplateRequest(server string, body CreateClusterTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateClusterTemplateRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateClusterTemplateRequestWithBody constructs an http.Request for the CreateClusterTemplate method, with any body, and a specified content type
+func NewCreateClusterTemplateRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/cluster")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteClusterTemplateRequest calls the generic DeleteClusterTemplate builder with application/json body
+func NewDeleteClusterTemplateRequest(server string, templateId string, body DeleteClusterTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteClusterTemplateRequestWithBody(server, templateId, "application/json", bodyReader)
+}
+
+// NewDeleteClusterTemplateRequestWithBody constructs an http.Request for the DeleteClusterTemplate method, with any body, and a specified content type
+func NewDeleteClusterTemplateRequestWithBody(server string, templateId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "template_id", templateId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/cluster/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetClusterTemplateRequest calls the generic GetClusterTemplate builder with application/json body
+func NewGetClusterTemplateRequest(server string, templateId string, body GetClusterTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetClusterTemplateRequestWithBody(server, templateId, "application/json", bodyReader)
+}
+
+// NewGetClusterTemplateRequestWithBody constructs an http.Request for the GetClusterTemplate method, with any body, and a specified content type
+func NewGetClusterTemplateRequestWithBody(server string, templateId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "template_id", templateId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/cluster/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateClusterTemplateRequest calls the generic UpdateClusterTemplate builder with application/json body
+func NewUpdateClusterTemplateRequest(server string, templateId string, body UpdateClusterTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateClusterTemplateRequestWithBody(server, templateId, "application/json", bodyReader)
+}
+
+// NewUpdateClusterTemplateRequestWithBody constructs an http.Request for the UpdateClusterTemplate method, with any body, and a specified content type
+func NewUpdateClusterTemplateRequestWithBody(server string, templateId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "template_id", templateId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/cluster/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListSessionTemplatesRequest calls the generic ListSessionTemplates builder with application/json body
+func NewListSessionTemplatesRequest(server string, body ListSessionTemplatesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewListSessionTemplatesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewListSessionTemplatesRequestWithBody constructs an http.Request for the ListSessionTemplates method, with any body, and a specified content type
+func NewListSessionTemplatesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/session")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateSessionTemplateRequest calls the generic CreateSessionTemplate builder with application/json body
+func NewCreateSessionTemplateRequest(server string, body CreateSessionTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateSessionTemplateRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateSessionTemplateRequestWithBody constructs an http.Request for the CreateSessionTemplate method, with any body, and a specified content type
+func NewCreateSessionTemplateRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/session")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteSessionTemplateRequest calls the generic DeleteSessionTemplate builder with application/json body
+func NewDeleteSessionTemplateRequest(server string, templateId string, body DeleteSessionTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteSessionTemplateRequestWithBody(server, templateId, "application/json", bodyReader)
+}
+
+// NewDeleteSessionTemplateRequestWithBody constructs an http.Request for the DeleteSessionTemplate method, with any body, and a specified content type
+func NewDeleteSessionTemplateRequestWithBody(server string, templateId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "template_id", templateId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/session/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetSessionTemplateRequest calls the generic GetSessionTemplate builder with application/json body
+func NewGetSessionTemplateRequest(server string, templateId string, body GetSessionTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSessionTemplateRequestWithBody(server, templateId, "application/json", bodyReader)
+}
+
+// NewGetSessionTemplateRequestWithBody constructs an http.Request for the GetSessionTemplate method, with any body, and a specified content type
+func NewGetSessionTemplateRequestWithBody(server string, templateId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "template_id", templateId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/session/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateSessionTemplateRequest calls the generic UpdateSessionTemplate builder with application/json body
+func NewUpdateSessionTemplateRequest(server string, templateId string, body UpdateSessionTemplateJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateSessionTemplateRequestWithBody(server, templateId, "application/json", bodyReader)
+}
+
+// NewUpdateSessionTemplateRequestWithBody constructs an http.Request for the UpdateSessionTemplate method, with any body, and a specified content type
+func NewUpdateSessionTemplateRequestWithBody(server string, templateId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "template_id", templateId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/template/session/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetBootstrapScriptRequest constructs an http.Request for the GetBootstrapScript method
+func NewGetBootstrapScriptRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/user-config/bootstrap-script")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetBootstrapScriptRequest calls the generic SetBootstrapScript builder with application/json body
+func NewSetBootstrapScriptRequest(server string, body SetBootstrapScriptJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetBootstrapScriptRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewSetBootstrapScriptRequestWithBody constructs an http.Request for the SetBootstrapScript method, with any body, and a specified content type
+func NewSetBootstrapScriptRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/user-config/bootstrap-script")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteUserDotfileRequest calls the generic DeleteUserDotfile builder with application/json body
+func NewDeleteUserDotfileRequest(server string, body DeleteUserDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteUserDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDeleteUserDotfileRequestWithBody constructs an http.Request for the DeleteUserDotfile method, with any body, and a specified content type
+func NewDeleteUserDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/user-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListUserDotfilesRequest calls the generic ListUserDotfiles builder with application/json body
+func NewListUserDotfilesRequest(server string, body ListUserDotfilesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewListUserDotfilesRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewListUserDotfilesRequestWithBody constructs an http.Request for the ListUserDotfiles method, with any body, and a specified content type
+func NewListUserDotfilesRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/user-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewUpdateUserDotfileRequest calls the generic UpdateUserDotfile builder with application/json body
+func NewUpdateUserDotfileRequest(server string, body UpdateUserDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateUserDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateUserDotfileRequestWithBody constructs an http.Request for the UpdateUserDotfile method, with any body, and a specified content type
+func NewUpdateUserDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/user-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateUserDotfileRequest calls the generic CreateUserDotfile builder with application/json body
+func NewCreateUserDotfileRequest(server string, body CreateUserDotfileJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateUserDotfileRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateUserDotfileRequestWithBody constructs an http.Request for the CreateUserDotfile method, with any body, and a specified content type
+func NewCreateUserDotfileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/user-config/dotfiles")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -12723,6 +17754,42 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /admin/domains/{name} (the `UpdateDomain` operationId).
 	UpdateDomainWithResponse(ctx context.Context, name string, body UpdateDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDomainResponse, error)
 
+	// GraphqlWithBodyWithResponse GraphQL query or mutation
+	//
+	// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is always 200 `{"data", "errors"?}`; GraphQL errors carry `message`, `locations` and, for resolver errors, `path`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/gql (the `Graphql` operationId).
+	GraphqlWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GraphqlResponse, error)
+
+	// GraphqlWithResponse GraphQL query or mutation
+	//
+	// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is always 200 `{"data", "errors"?}`; GraphQL errors carry `message`, `locations` and, for resolver errors, `path`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/gql (the `Graphql` operationId).
+	GraphqlWithResponse(ctx context.Context, body GraphqlJSONRequestBody, reqEditors ...RequestEditorFn) (*GraphqlResponse, error)
+
+	// GraphqlLegacyWithBodyWithResponse GraphQL query or mutation (legacy answer)
+	//
+	// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is the bare data object; any error answers 400 `graphql-error` whose `data` lists the GraphQL errors.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/graphql (the `GraphqlLegacy` operationId).
+	GraphqlLegacyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GraphqlLegacyResponse, error)
+
+	// GraphqlLegacyWithResponse GraphQL query or mutation (legacy answer)
+	//
+	// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is the bare data object; any error answers 400 `graphql-error` whose `data` lists the GraphQL errors.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /admin/graphql (the `GraphqlLegacy` operationId).
+	GraphqlLegacyWithResponse(ctx context.Context, body GraphqlLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*GraphqlLegacyResponse, error)
+
 	// ListImagesWithResponse List images
 	//
 	// Every image row (one per name and architecture) with its labels, limits and aliases, and whether the last rescan still found it.
@@ -12759,7 +17826,7 @@ type ClientWithResponsesInterface interface {
 
 	// RescanImagesWithBodyWithResponse Rescan container registries
 	//
-	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry. Superadmins and domain admins.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12768,7 +17835,7 @@ type ClientWithResponsesInterface interface {
 
 	// RescanImagesWithResponse Rescan container registries
 	//
-	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+	// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry. Superadmins and domain admins.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12849,7 +17916,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateKeypairWithBodyWithResponse Create a keypair
 	//
-	// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Domain admins create keypairs for users of their own domain, never for superadmins.
+	// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12858,7 +17925,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateKeypairWithResponse Create a keypair
 	//
-	// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Domain admins create keypairs for users of their own domain, never for superadmins.
+	// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12867,7 +17934,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteKeypairWithResponse Delete a keypair
 	//
-	// Deletes a keypair for good. A user's main access key cannot be deleted (400): make another keypair the main one first. A keypair still referenced by sessions cannot be deleted either (400).
+	// Deletes a keypair for good. A user's main access key cannot be deleted (400): make another keypair the main one first. A keypair still referenced by sessions cannot be deleted either (400). Superadmins only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12885,7 +17952,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateKeypairWithBodyWithResponse Update a keypair
 	//
-	// Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.
+	// Changes the fields given and leaves the others. Superadmins only.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12894,7 +17961,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateKeypairWithResponse Update a keypair
 	//
-	// Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.
+	// Changes the fields given and leaves the others. Superadmins only.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12903,7 +17970,7 @@ type ClientWithResponsesInterface interface {
 
 	// SetMainKeypairWithResponse Make a keypair its user's main access key
 	//
-	// Makes the keypair the one its owner's requests are authenticated with; requests signed with the previous main key are no longer authenticated. The keypair must be active (400 otherwise).
+	// Makes the keypair the one its owner's requests are authenticated with; requests signed with the previous main key are no longer authenticated. The keypair must be active (400 otherwise). Superadmins only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13389,7 +18456,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUserWithBodyWithResponse Create a user
 	//
-	// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
+	// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13398,7 +18465,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateUserWithResponse Create a user
 	//
-	// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
+	// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13407,7 +18474,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteUserWithResponse Delete a user
 	//
-	// Marks the user deleted (status deleted) and deactivates all their keypairs. With purge=true the user, their keypairs and project memberships are deleted for good; a user still referenced by sessions cannot be purged (400). Callers cannot delete themselves (400). Domain admins delete users of their own domain only, never superadmins.
+	// Marks the user deleted (status deleted) and deactivates all their keypairs. With purge=true the user, their ended sessions, keypairs and project memberships are deleted for good; a user with sessions still running cannot be purged (400). Callers cannot delete themselves (400). Superadmins only.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13425,7 +18492,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithBodyWithResponse Update a user
 	//
-	// Changes the fields given and leaves the others; the user is named by id or e-mail address. Domain admins change users of their own domain only, never superadmins, and cannot grant admin or superadmin or move users to another domain.
+	// Changes the fields given and leaves the others; the user is named by id or e-mail address. Superadmins only.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13434,7 +18501,7 @@ type ClientWithResponsesInterface interface {
 
 	// UpdateUserWithResponse Update a user
 	//
-	// Changes the fields given and leaves the others; the user is named by id or e-mail address. Domain admins change users of their own domain only, never superadmins, and cannot grant admin or superadmin or move users to another domain.
+	// Changes the fields given and leaves the others; the user is named by id or e-mail address. Superadmins only.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13648,11 +18715,83 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /config/vfolder-types (the `GetVfolderTypes` operationId).
 	GetVfolderTypesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVfolderTypesResponse, error)
 
+	// DeleteDomainDotfileWithBodyWithResponse Delete a dotfile of a domain
+	//
+	// Deletes the domain's dotfile at path (admins of the domain).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /domain-config/dotfiles (the `DeleteDomainDotfile` operationId).
+	DeleteDomainDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDomainDotfileResponse, error)
+
+	// DeleteDomainDotfileWithResponse Delete a dotfile of a domain
+	//
+	// Deletes the domain's dotfile at path (admins of the domain).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /domain-config/dotfiles (the `DeleteDomainDotfile` operationId).
+	DeleteDomainDotfileWithResponse(ctx context.Context, body DeleteDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDomainDotfileResponse, error)
+
+	// ListDomainDotfilesWithBodyWithResponse List a domain's dotfiles, or get one
+	//
+	// Lists the domain's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Users of the domain and superadmins may read them.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /domain-config/dotfiles (the `ListDomainDotfiles` operationId).
+	ListDomainDotfilesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListDomainDotfilesResponse, error)
+
+	// ListDomainDotfilesWithResponse List a domain's dotfiles, or get one
+	//
+	// Lists the domain's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Users of the domain and superadmins may read them.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /domain-config/dotfiles (the `ListDomainDotfiles` operationId).
+	ListDomainDotfilesWithResponse(ctx context.Context, body ListDomainDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListDomainDotfilesResponse, error)
+
+	// UpdateDomainDotfileWithBodyWithResponse Update a dotfile of a domain
+	//
+	// Replaces the content and permission of the domain's dotfile at path (admins of the domain).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /domain-config/dotfiles (the `UpdateDomainDotfile` operationId).
+	UpdateDomainDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDomainDotfileResponse, error)
+
+	// UpdateDomainDotfileWithResponse Update a dotfile of a domain
+	//
+	// Replaces the content and permission of the domain's dotfile at path (admins of the domain).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /domain-config/dotfiles (the `UpdateDomainDotfile` operationId).
+	UpdateDomainDotfileWithResponse(ctx context.Context, body UpdateDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDomainDotfileResponse, error)
+
+	// CreateDomainDotfileWithBodyWithResponse Create a dotfile of a domain
+	//
+	// Adds a dotfile that new sessions in the domain find in their home directory (admins of the domain).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /domain-config/dotfiles (the `CreateDomainDotfile` operationId).
+	CreateDomainDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDomainDotfileResponse, error)
+
+	// CreateDomainDotfileWithResponse Create a dotfile of a domain
+	//
+	// Adds a dotfile that new sessions in the domain find in their home directory (admins of the domain).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /domain-config/dotfiles (the `CreateDomainDotfile` operationId).
+	CreateDomainDotfileWithResponse(ctx context.Context, body CreateDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDomainDotfileResponse, error)
+
 	// StreamSessionEventsWithBodyWithResponse Stream session and kernel lifecycle events (SSE)
 	//
 	// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
 	//
-	// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+	// When the parameters name one session (sessionId, or name with its owner), a session the caller cannot see or that does not exist is 404 object-not-found; otherwise the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13663,12 +18802,84 @@ type ClientWithResponsesInterface interface {
 	//
 	// A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
 	//
-	// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+	// When the parameters name one session (sessionId, or name with its owner), a session the caller cannot see or that does not exist is 404 object-not-found; otherwise the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /events/session (the `StreamSessionEvents` operationId).
 	StreamSessionEventsWithResponse(ctx context.Context, body StreamSessionEventsJSONRequestBody, reqEditors ...RequestEditorFn) (*StreamSessionEventsResponse, error)
+
+	// DeleteGroupDotfileWithBodyWithResponse Delete a dotfile of a project
+	//
+	// Deletes the project's dotfile at path (admins of its domain).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /group-config/dotfiles (the `DeleteGroupDotfile` operationId).
+	DeleteGroupDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteGroupDotfileResponse, error)
+
+	// DeleteGroupDotfileWithResponse Delete a dotfile of a project
+	//
+	// Deletes the project's dotfile at path (admins of its domain).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /group-config/dotfiles (the `DeleteGroupDotfile` operationId).
+	DeleteGroupDotfileWithResponse(ctx context.Context, body DeleteGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteGroupDotfileResponse, error)
+
+	// ListGroupDotfilesWithBodyWithResponse List a project's dotfiles, or get one
+	//
+	// Lists the project's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Members of the project, admins of its domain and superadmins may read them.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /group-config/dotfiles (the `ListGroupDotfiles` operationId).
+	ListGroupDotfilesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListGroupDotfilesResponse, error)
+
+	// ListGroupDotfilesWithResponse List a project's dotfiles, or get one
+	//
+	// Lists the project's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Members of the project, admins of its domain and superadmins may read them.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /group-config/dotfiles (the `ListGroupDotfiles` operationId).
+	ListGroupDotfilesWithResponse(ctx context.Context, body ListGroupDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListGroupDotfilesResponse, error)
+
+	// UpdateGroupDotfileWithBodyWithResponse Update a dotfile of a project
+	//
+	// Replaces the content and permission of the project's dotfile at path (admins of its domain).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /group-config/dotfiles (the `UpdateGroupDotfile` operationId).
+	UpdateGroupDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateGroupDotfileResponse, error)
+
+	// UpdateGroupDotfileWithResponse Update a dotfile of a project
+	//
+	// Replaces the content and permission of the project's dotfile at path (admins of its domain).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /group-config/dotfiles (the `UpdateGroupDotfile` operationId).
+	UpdateGroupDotfileWithResponse(ctx context.Context, body UpdateGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateGroupDotfileResponse, error)
+
+	// CreateGroupDotfileWithBodyWithResponse Create a dotfile of a project
+	//
+	// Adds a dotfile that new sessions of the project's members find in their home directory (admins of its domain).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group-config/dotfiles (the `CreateGroupDotfile` operationId).
+	CreateGroupDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGroupDotfileResponse, error)
+
+	// CreateGroupDotfileWithResponse Create a dotfile of a project
+	//
+	// Adds a dotfile that new sessions of the project's members find in their home directory (admins of its domain).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group-config/dotfiles (the `CreateGroupDotfile` operationId).
+	CreateGroupDotfileWithResponse(ctx context.Context, body CreateGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGroupDotfileResponse, error)
 
 	// GetMyKeypairWithResponse Get the caller's keypair
 	//
@@ -13678,6 +18889,51 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /keypairs/me (the `GetMyKeypair` operationId).
 	GetMyKeypairWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMyKeypairResponse, error)
+
+	// ListErrorLogsWithBodyWithResponse List error logs
+	//
+	// A page of the error logs the caller may see, newest first: a user their own logs that are not cleared, a domain admin those of their domain's users, a superadmin all. mark_read marks the page read.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /logs/error (the `ListErrorLogs` operationId).
+	ListErrorLogsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListErrorLogsResponse, error)
+
+	// ListErrorLogsWithResponse List error logs
+	//
+	// A page of the error logs the caller may see, newest first: a user their own logs that are not cleared, a domain admin those of their domain's users, a superadmin all. mark_read marks the page read.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /logs/error (the `ListErrorLogs` operationId).
+	ListErrorLogsWithResponse(ctx context.Context, body ListErrorLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*ListErrorLogsResponse, error)
+
+	// AppendErrorLogWithBodyWithResponse File an error log
+	//
+	// Stores an error log of the caller. context_env is a JSON document sent as a string.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /logs/error (the `AppendErrorLog` operationId).
+	AppendErrorLogWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AppendErrorLogResponse, error)
+
+	// AppendErrorLogWithResponse File an error log
+	//
+	// Stores an error log of the caller. context_env is a JSON document sent as a string.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /logs/error (the `AppendErrorLog` operationId).
+	AppendErrorLogWithResponse(ctx context.Context, body AppendErrorLogJSONRequestBody, reqEditors ...RequestEditorFn) (*AppendErrorLogResponse, error)
+
+	// ClearErrorLogWithResponse Mark an error log cleared
+	//
+	// Marks one error log cleared: a user may clear their own logs, a domain admin those of their domain's users, a superadmin any. A log out of the caller's reach is 404, as an unknown one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /logs/error/{log_id}/clear (the `ClearErrorLog` operationId).
+	ClearErrorLogWithResponse(ctx context.Context, logId string, reqEditors ...RequestEditorFn) (*ClearErrorLogResponse, error)
 
 	// GetManagerAnnouncementWithResponse Current announcement
 	//
@@ -13769,6 +19025,60 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /resource/recalculate-usage (the `RecalculateUsage` operationId).
 	RecalculateUsageWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RecalculateUsageResponse, error)
 
+	// AdminMonthStatsWithResponse Every kernel in 15-minute bins over the last 30 days
+	//
+	// 2,880 bins of 15 minutes covering the last 30 days (the first starts exactly 30 days ago). Each bin sums the figures of the kernels that ended in those 30 days (TERMINATED ones) over every bin from the one they were created in to the one they ended in: their count, occupied slots, and the I/O and scratch figures of their last statistics. Kernels still running are not counted (as in Backend.AI). Every user's kernels.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /resource/stats/admin/month (the `AdminMonthStats` operationId).
+	AdminMonthStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminMonthStatsResponse, error)
+
+	// UserMonthStatsWithResponse The caller's kernels in 15-minute bins over the last 30 days
+	//
+	// 2,880 bins of 15 minutes covering the last 30 days (the first starts exactly 30 days ago). Each bin sums the figures of the kernels that ended in those 30 days (TERMINATED ones) over every bin from the one they were created in to the one they ended in: their count, occupied slots, and the I/O and scratch figures of their last statistics. Kernels still running are not counted (as in Backend.AI). Only the caller's own kernels.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /resource/stats/user/month (the `UserMonthStats` operationId).
+	UserMonthStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*UserMonthStatsResponse, error)
+
+	// UsagePerMonthWithBodyWithResponse Usage per project for a month
+	//
+	// Lists, per project, the kernels that ran during a month (ended ones that ended in or after it and started before its end, and running ones started before its end) with their allocations and used figures, and the project's sums. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /resource/usage/month (the `UsagePerMonth` operationId).
+	UsagePerMonthWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UsagePerMonthResponse, error)
+
+	// UsagePerMonthWithResponse Usage per project for a month
+	//
+	// Lists, per project, the kernels that ran during a month (ended ones that ended in or after it and started before its end, and running ones started before its end) with their allocations and used figures, and the project's sums. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /resource/usage/month (the `UsagePerMonth` operationId).
+	UsagePerMonthWithResponse(ctx context.Context, body UsagePerMonthJSONRequestBody, reqEditors ...RequestEditorFn) (*UsagePerMonthResponse, error)
+
+	// UsagePerPeriodWithBodyWithResponse Usage per project for a period of days
+	//
+	// Lists, per project, the sessions and kernels that ran between start_date and end_date (both included; at most 100 days) with their allocations and used figures, summed per session and per project. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /resource/usage/period (the `UsagePerPeriod` operationId).
+	UsagePerPeriodWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UsagePerPeriodResponse, error)
+
+	// UsagePerPeriodWithResponse Usage per project for a period of days
+	//
+	// Lists, per project, the sessions and kernels that ran between start_date and end_date (both included; at most 100 days) with their allocations and used figures, summed per session and per project. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /resource/usage/period (the `UsagePerPeriod` operationId).
+	UsagePerPeriodWithResponse(ctx context.Context, body UsagePerPeriodJSONRequestBody, reqEditors ...RequestEditorFn) (*UsagePerPeriodResponse, error)
+
 	// ListAvailableScalingGroupsWithBodyWithResponse Scaling groups the caller may use
 	//
 	// The active scaling groups associated with the caller's domain, the given project (group, group_id or group_name: a project name or id) or the caller's access key. Callers without an admin keypair see only public ones.
@@ -13840,6 +19150,78 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /session/_/create (the `CreateSessionAlt` operationId).
 	CreateSessionAltWithResponse(ctx context.Context, body CreateSessionAltJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionAltResponse, error)
+
+	// CreateSessionClusterWithBodyWithResponse Create a cluster session from a cluster template
+	//
+	// Creates one session whose kernels are the nodes of a cluster template (replicas of each role, cluster mode from the template), each node described by a session template the caller sees. The nodes' templates must agree on image, architecture and resources (one kernel spec per session); the main node's template gives the rest, the cluster template's environ is added to its environment.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/_/create-cluster (the `CreateSessionCluster` operationId).
+	CreateSessionClusterWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionClusterResponse, error)
+
+	// CreateSessionClusterWithResponse Create a cluster session from a cluster template
+	//
+	// Creates one session whose kernels are the nodes of a cluster template (replicas of each role, cluster mode from the template), each node described by a session template the caller sees. The nodes' templates must agree on image, architecture and resources (one kernel spec per session); the main node's template gives the rest, the cluster template's environ is added to its environment.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/_/create-cluster (the `CreateSessionCluster` operationId).
+	CreateSessionClusterWithResponse(ctx context.Context, body CreateSessionClusterJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionClusterResponse, error)
+
+	// CreateSessionFromTemplateWithBodyWithResponse Create a compute session from a session template
+	//
+	// Creates a session as POST /session does, from the values of a session template the caller sees (image, architecture, session type, tag, bootstrap and startup commands, scaling group, environment, resources, agents, its domain and project), each replaced by the request's value when the request gives one (config keys one by one). A template's git repository is cloned by the bootstrap script.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/_/create-from-template (the `CreateSessionFromTemplate` operationId).
+	CreateSessionFromTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionFromTemplateResponse, error)
+
+	// CreateSessionFromTemplateWithResponse Create a compute session from a session template
+	//
+	// Creates a session as POST /session does, from the values of a session template the caller sees (image, architecture, session type, tag, bootstrap and startup commands, scaling group, environment, resources, agents, its domain and project), each replaced by the request's value when the request gives one (config keys one by one). A template's git repository is cloned by the bootstrap script.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /session/_/create-from-template (the `CreateSessionFromTemplate` operationId).
+	CreateSessionFromTemplateWithResponse(ctx context.Context, body CreateSessionFromTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionFromTemplateResponse, error)
+
+	// GetTaskLogsWithBodyWithResponse Batch task log
+	//
+	// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/_/logs (the `GetTaskLogs` operationId).
+	GetTaskLogsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetTaskLogsResponse, error)
+
+	// GetTaskLogsWithResponse Batch task log
+	//
+	// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/_/logs (the `GetTaskLogs` operationId).
+	GetTaskLogsWithResponse(ctx context.Context, body GetTaskLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetTaskLogsResponse, error)
+
+	// HeadTaskLogsWithBodyWithResponse Batch task log
+	//
+	// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /session/_/logs (the `HeadTaskLogs` operationId).
+	HeadTaskLogsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HeadTaskLogsResponse, error)
+
+	// HeadTaskLogsWithResponse Batch task log
+	//
+	// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with HEAD /session/_/logs (the `HeadTaskLogs` operationId).
+	HeadTaskLogsWithResponse(ctx context.Context, body HeadTaskLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*HeadTaskLogsResponse, error)
 
 	// MatchSessionsWithBodyWithResponse Match sessions by id or name
 	//
@@ -13922,6 +19304,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /session/{session_name} (the `ExecuteSession` operationId).
 	ExecuteSessionWithResponse(ctx context.Context, sessionName string, body ExecuteSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecuteSessionResponse, error)
 
+	// GetSessionAbusingReportWithBodyWithResponse Abuse report of a session
+	//
+	// What an agent's abuse detector reported about the session's main kernel. Hangar's agents record no abuse reports, so the answer is the empty report `{}` for every live session.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/abusing-report (the `GetSessionAbusingReport` operationId).
+	GetSessionAbusingReportWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSessionAbusingReportResponse, error)
+
+	// GetSessionAbusingReportWithResponse Abuse report of a session
+	//
+	// What an agent's abuse detector reported about the session's main kernel. Hangar's agents record no abuse reports, so the answer is the empty report `{}` for every live session.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/abusing-report (the `GetSessionAbusingReport` operationId).
+	GetSessionAbusingReportWithResponse(ctx context.Context, sessionName string, body GetSessionAbusingReportJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSessionAbusingReportResponse, error)
+
 	// CompleteSessionCodeWithBodyWithResponse Complete code in a session
 	//
 	// Asks the session's main kernel for completions of code at a cursor position.
@@ -13939,6 +19339,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /session/{session_name}/complete (the `CompleteSessionCode` operationId).
 	CompleteSessionCodeWithResponse(ctx context.Context, sessionName string, body CompleteSessionCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteSessionCodeResponse, error)
+
+	// GetSessionDependencyGraphWithResponse Session dependency tree
+	//
+	// The caller's live session with the sessions it depends on (given as `dependencies` at creation), recursively: a session starts only once all of these finished successfully.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/dependency-graph (the `GetSessionDependencyGraph` operationId).
+	GetSessionDependencyGraphWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*GetSessionDependencyGraphResponse, error)
 
 	// DownloadSessionFilesWithBodyWithResponse Download files from a session
 	//
@@ -14039,6 +19448,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /session/{session_name}/rename (the `RenameSession` operationId).
 	RenameSessionWithResponse(ctx context.Context, sessionName string, body RenameSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameSessionResponse, error)
 
+	// GetSessionStatusHistoryWithBodyWithResponse Session status history
+	//
+	// When the session entered each status, keyed by the lower-case status name as Backend.AI's client reads it (`session status-history` computes the allocation time from `preparing` and `terminated`). Ended sessions are included.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/status-history (the `GetSessionStatusHistory` operationId).
+	GetSessionStatusHistoryWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSessionStatusHistoryResponse, error)
+
+	// GetSessionStatusHistoryWithResponse Session status history
+	//
+	// When the session entered each status, keyed by the lower-case status name as Backend.AI's client reads it (`session status-history` computes the allocation time from `preparing` and `terminated`). Ended sessions are included.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /session/{session_name}/status-history (the `GetSessionStatusHistory` operationId).
+	GetSessionStatusHistoryWithResponse(ctx context.Context, sessionName string, body GetSessionStatusHistoryJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSessionStatusHistoryResponse, error)
+
 	// UploadSessionFilesWithBodyWithResponse Upload files into a session
 	//
 	// Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A file replaces the one at its path; a path naming a directory, or going through a file, is refused. Every file is checked before the first is written.
@@ -14056,6 +19483,285 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /stream/session/{session_name}/execute (the `StreamExecuteSession` operationId).
 	StreamExecuteSessionWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*StreamExecuteSessionResponse, error)
+
+	// ListClusterTemplatesWithBodyWithResponse List cluster templates
+	//
+	// The cluster templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /template/cluster (the `ListClusterTemplates` operationId).
+	ListClusterTemplatesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListClusterTemplatesResponse, error)
+
+	// ListClusterTemplatesWithResponse List cluster templates
+	//
+	// The cluster templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /template/cluster (the `ListClusterTemplates` operationId).
+	ListClusterTemplatesWithResponse(ctx context.Context, body ListClusterTemplatesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListClusterTemplatesResponse, error)
+
+	// CreateClusterTemplateWithBodyWithResponse Store a cluster template
+	//
+	// Stores the cluster template of payload (JSON or YAML: api_version, kind, mode, metadata.name, spec.nodes of {role, session_template, replicas}, one role "main" with one replica) for the owner in the project group of domain.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /template/cluster (the `CreateClusterTemplate` operationId).
+	CreateClusterTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateClusterTemplateResponse, error)
+
+	// CreateClusterTemplateWithResponse Store a cluster template
+	//
+	// Stores the cluster template of payload (JSON or YAML: api_version, kind, mode, metadata.name, spec.nodes of {role, session_template, replicas}, one role "main" with one replica) for the owner in the project group of domain.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /template/cluster (the `CreateClusterTemplate` operationId).
+	CreateClusterTemplateWithResponse(ctx context.Context, body CreateClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateClusterTemplateResponse, error)
+
+	// DeleteClusterTemplateWithBodyWithResponse Delete a cluster template
+	//
+	// Deletes (deactivates) a cluster template the caller may change.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /template/cluster/{template_id} (the `DeleteClusterTemplate` operationId).
+	DeleteClusterTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteClusterTemplateResponse, error)
+
+	// DeleteClusterTemplateWithResponse Delete a cluster template
+	//
+	// Deletes (deactivates) a cluster template the caller may change.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /template/cluster/{template_id} (the `DeleteClusterTemplate` operationId).
+	DeleteClusterTemplateWithResponse(ctx context.Context, templateId string, body DeleteClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteClusterTemplateResponse, error)
+
+	// GetClusterTemplateWithBodyWithResponse Get a cluster template
+	//
+	// A cluster template the caller sees, as YAML (text/yaml, the default) or JSON.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /template/cluster/{template_id} (the `GetClusterTemplate` operationId).
+	GetClusterTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetClusterTemplateResponse, error)
+
+	// GetClusterTemplateWithResponse Get a cluster template
+	//
+	// A cluster template the caller sees, as YAML (text/yaml, the default) or JSON.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /template/cluster/{template_id} (the `GetClusterTemplate` operationId).
+	GetClusterTemplateWithResponse(ctx context.Context, templateId string, body GetClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*GetClusterTemplateResponse, error)
+
+	// UpdateClusterTemplateWithBodyWithResponse Replace a cluster template
+	//
+	// Replaces the content (and name) of a cluster template the caller may change.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /template/cluster/{template_id} (the `UpdateClusterTemplate` operationId).
+	UpdateClusterTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateClusterTemplateResponse, error)
+
+	// UpdateClusterTemplateWithResponse Replace a cluster template
+	//
+	// Replaces the content (and name) of a cluster template the caller may change.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /template/cluster/{template_id} (the `UpdateClusterTemplate` operationId).
+	UpdateClusterTemplateWithResponse(ctx context.Context, templateId string, body UpdateClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateClusterTemplateResponse, error)
+
+	// ListSessionTemplatesWithBodyWithResponse List session templates
+	//
+	// The session templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /template/session (the `ListSessionTemplates` operationId).
+	ListSessionTemplatesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListSessionTemplatesResponse, error)
+
+	// ListSessionTemplatesWithResponse List session templates
+	//
+	// The session templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /template/session (the `ListSessionTemplates` operationId).
+	ListSessionTemplatesWithResponse(ctx context.Context, body ListSessionTemplatesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListSessionTemplatesResponse, error)
+
+	// CreateSessionTemplateWithBodyWithResponse Store session templates
+	//
+	// Stores the session templates of payload for the owner (the caller, or owner_access_key's user for admins) in the project group of domain. payload is a JSON list, or YAML documents, of entries {name?, group_id?, user_uuid?, template}; template is a task template (api_version, kind, metadata, spec). group_id and user_uuid assign an entry to another project or user, within the caller's rights.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /template/session (the `CreateSessionTemplate` operationId).
+	CreateSessionTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionTemplateResponse, error)
+
+	// CreateSessionTemplateWithResponse Store session templates
+	//
+	// Stores the session templates of payload for the owner (the caller, or owner_access_key's user for admins) in the project group of domain. payload is a JSON list, or YAML documents, of entries {name?, group_id?, user_uuid?, template}; template is a task template (api_version, kind, metadata, spec). group_id and user_uuid assign an entry to another project or user, within the caller's rights.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /template/session (the `CreateSessionTemplate` operationId).
+	CreateSessionTemplateWithResponse(ctx context.Context, body CreateSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionTemplateResponse, error)
+
+	// DeleteSessionTemplateWithBodyWithResponse Delete a session template
+	//
+	// Deletes (deactivates) a session template the caller may change.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /template/session/{template_id} (the `DeleteSessionTemplate` operationId).
+	DeleteSessionTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteSessionTemplateResponse, error)
+
+	// DeleteSessionTemplateWithResponse Delete a session template
+	//
+	// Deletes (deactivates) a session template the caller may change.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /template/session/{template_id} (the `DeleteSessionTemplate` operationId).
+	DeleteSessionTemplateWithResponse(ctx context.Context, templateId string, body DeleteSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteSessionTemplateResponse, error)
+
+	// GetSessionTemplateWithBodyWithResponse Get a session template
+	//
+	// A session template the caller sees (404 task template not found otherwise).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /template/session/{template_id} (the `GetSessionTemplate` operationId).
+	GetSessionTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSessionTemplateResponse, error)
+
+	// GetSessionTemplateWithResponse Get a session template
+	//
+	// A session template the caller sees (404 task template not found otherwise).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /template/session/{template_id} (the `GetSessionTemplate` operationId).
+	GetSessionTemplateWithResponse(ctx context.Context, templateId string, body GetSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSessionTemplateResponse, error)
+
+	// UpdateSessionTemplateWithBodyWithResponse Replace a session template
+	//
+	// Replaces a session template the caller may change with the entry of payload (as for create; with several entries the last one wins). The template moves to the project group of domain unless the entry gives group_id.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /template/session/{template_id} (the `UpdateSessionTemplate` operationId).
+	UpdateSessionTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSessionTemplateResponse, error)
+
+	// UpdateSessionTemplateWithResponse Replace a session template
+	//
+	// Replaces a session template the caller may change with the entry of payload (as for create; with several entries the last one wins). The template moves to the project group of domain unless the entry gives group_id.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /template/session/{template_id} (the `UpdateSessionTemplate` operationId).
+	UpdateSessionTemplateWithResponse(ctx context.Context, templateId string, body UpdateSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSessionTemplateResponse, error)
+
+	// GetBootstrapScriptWithResponse The keypair's bootstrap script
+	//
+	// Answers the caller's bootstrap script as a JSON string (empty when none is set).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /user-config/bootstrap-script (the `GetBootstrapScript` operationId).
+	GetBootstrapScriptWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetBootstrapScriptResponse, error)
+
+	// SetBootstrapScriptWithBodyWithResponse Set the keypair's bootstrap script
+	//
+	// Stores the shell script run in every new session of the keypair whose create request gives none, in the kernel's home directory before the kernel is handed over.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /user-config/bootstrap-script (the `SetBootstrapScript` operationId).
+	SetBootstrapScriptWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetBootstrapScriptResponse, error)
+
+	// SetBootstrapScriptWithResponse Set the keypair's bootstrap script
+	//
+	// Stores the shell script run in every new session of the keypair whose create request gives none, in the kernel's home directory before the kernel is handed over.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /user-config/bootstrap-script (the `SetBootstrapScript` operationId).
+	SetBootstrapScriptWithResponse(ctx context.Context, body SetBootstrapScriptJSONRequestBody, reqEditors ...RequestEditorFn) (*SetBootstrapScriptResponse, error)
+
+	// DeleteUserDotfileWithBodyWithResponse Delete a dotfile of the keypair
+	//
+	// Deletes the dotfile at path.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /user-config/dotfiles (the `DeleteUserDotfile` operationId).
+	DeleteUserDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteUserDotfileResponse, error)
+
+	// DeleteUserDotfileWithResponse Delete a dotfile of the keypair
+	//
+	// Deletes the dotfile at path.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /user-config/dotfiles (the `DeleteUserDotfile` operationId).
+	DeleteUserDotfileWithResponse(ctx context.Context, body DeleteUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteUserDotfileResponse, error)
+
+	// ListUserDotfilesWithBodyWithResponse List the keypair's dotfiles, or get one
+	//
+	// Lists the caller's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}); owner_access_key applies to the lookup by path, as in Backend.AI.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /user-config/dotfiles (the `ListUserDotfiles` operationId).
+	ListUserDotfilesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListUserDotfilesResponse, error)
+
+	// ListUserDotfilesWithResponse List the keypair's dotfiles, or get one
+	//
+	// Lists the caller's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}); owner_access_key applies to the lookup by path, as in Backend.AI.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /user-config/dotfiles (the `ListUserDotfiles` operationId).
+	ListUserDotfilesWithResponse(ctx context.Context, body ListUserDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListUserDotfilesResponse, error)
+
+	// UpdateUserDotfileWithBodyWithResponse Update a dotfile of the keypair
+	//
+	// Replaces the content and permission of the dotfile at path.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /user-config/dotfiles (the `UpdateUserDotfile` operationId).
+	UpdateUserDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateUserDotfileResponse, error)
+
+	// UpdateUserDotfileWithResponse Update a dotfile of the keypair
+	//
+	// Replaces the content and permission of the dotfile at path.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /user-config/dotfiles (the `UpdateUserDotfile` operationId).
+	UpdateUserDotfileWithResponse(ctx context.Context, body UpdateUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserDotfileResponse, error)
+
+	// CreateUserDotfileWithBodyWithResponse Create a dotfile of the keypair
+	//
+	// Adds a dotfile that every new session of the keypair finds in its home directory.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /user-config/dotfiles (the `CreateUserDotfile` operationId).
+	CreateUserDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserDotfileResponse, error)
+
+	// CreateUserDotfileWithResponse Create a dotfile of the keypair
+	//
+	// Adds a dotfile that every new session of the keypair finds in its home directory.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /user-config/dotfiles (the `CreateUserDotfile` operationId).
+	CreateUserDotfileWithResponse(ctx context.Context, body CreateUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserDotfileResponse, error)
 }
 
 type GetVersionResponse struct {
@@ -14480,6 +20186,158 @@ func (r UpdateDomainResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UpdateDomainResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GraphqlResponse200Headers the declared response headers of an HTTP 200 response for Graphql
+type GraphqlResponse200Headers struct {
+	ContentType *string
+}
+
+type GraphqlResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *interface{}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GraphqlResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GraphqlResponse) GetJSON200() *interface{} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GraphqlResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GraphqlResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GraphqlResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GraphqlResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GraphqlResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GraphqlResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GraphqlResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GraphqlResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GraphqlLegacyResponse200Headers the declared response headers of an HTTP 200 response for GraphqlLegacy
+type GraphqlLegacyResponse200Headers struct {
+	ContentType *string
+}
+
+type GraphqlLegacyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *interface{}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GraphqlLegacyResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GraphqlLegacyResponse) GetJSON200() *interface{} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GraphqlLegacyResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GraphqlLegacyResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GraphqlLegacyResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GraphqlLegacyResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GraphqlLegacyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GraphqlLegacyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GraphqlLegacyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GraphqlLegacyResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -19848,6 +25706,317 @@ func (r GetVfolderTypesResponse) ContentType() string {
 	return ""
 }
 
+type DeleteDomainDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SuccessOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteDomainDotfileResponse) GetJSON200() *SuccessOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteDomainDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteDomainDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteDomainDotfileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteDomainDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteDomainDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDomainDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDomainDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDomainDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDomainDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListDomainDotfilesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *interface{}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDomainDotfilesResponse) GetJSON200() *interface{} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDomainDotfilesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDomainDotfilesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDomainDotfilesResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListDomainDotfilesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListDomainDotfilesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListDomainDotfilesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDomainDotfilesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDomainDotfilesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDomainDotfilesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDomainDotfilesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateDomainDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateDomainDotfileResponse) GetJSON200() *EmptyOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateDomainDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateDomainDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateDomainDotfileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateDomainDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateDomainDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateDomainDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateDomainDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateDomainDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateDomainDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateDomainDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateDomainDotfileResponse) GetJSON200() *EmptyOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateDomainDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateDomainDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateDomainDotfileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateDomainDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateDomainDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDomainDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDomainDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDomainDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDomainDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type StreamSessionEventsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19931,6 +26100,317 @@ func (r StreamSessionEventsResponse) ContentType() string {
 	return ""
 }
 
+type DeleteGroupDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SuccessOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteGroupDotfileResponse) GetJSON200() *SuccessOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteGroupDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteGroupDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteGroupDotfileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteGroupDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteGroupDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteGroupDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteGroupDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteGroupDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteGroupDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListGroupDotfilesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *interface{}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListGroupDotfilesResponse) GetJSON200() *interface{} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListGroupDotfilesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListGroupDotfilesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListGroupDotfilesResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListGroupDotfilesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListGroupDotfilesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListGroupDotfilesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListGroupDotfilesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListGroupDotfilesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListGroupDotfilesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListGroupDotfilesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateGroupDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateGroupDotfileResponse) GetJSON200() *EmptyOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateGroupDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateGroupDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateGroupDotfileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateGroupDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateGroupDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateGroupDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateGroupDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateGroupDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateGroupDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateGroupDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateGroupDotfileResponse) GetJSON200() *EmptyOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateGroupDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateGroupDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateGroupDotfileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateGroupDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateGroupDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateGroupDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateGroupDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateGroupDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateGroupDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetMyKeypairResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19994,6 +26474,220 @@ func (r GetMyKeypairResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetMyKeypairResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListErrorLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListErrorLogsResponse) GetJSON200() *ListOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListErrorLogsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListErrorLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListErrorLogsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListErrorLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListErrorLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListErrorLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListErrorLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListErrorLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AppendErrorLogResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AppendOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AppendErrorLogResponse) GetJSON200() *AppendOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AppendErrorLogResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AppendErrorLogResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AppendErrorLogResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AppendErrorLogResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AppendErrorLogResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AppendErrorLogResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AppendErrorLogResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AppendErrorLogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ClearErrorLogResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ClearOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ClearErrorLogResponse) GetJSON200() *ClearOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ClearErrorLogResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ClearErrorLogResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ClearErrorLogResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ClearErrorLogResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ClearErrorLogResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ClearErrorLogResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ClearErrorLogResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ClearErrorLogResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ClearErrorLogResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20441,6 +27135,282 @@ func (r RecalculateUsageResponse) ContentType() string {
 	return ""
 }
 
+type AdminMonthStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]StatBin
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminMonthStatsResponse) GetJSON200() *[]StatBin {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r AdminMonthStatsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r AdminMonthStatsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AdminMonthStatsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r AdminMonthStatsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminMonthStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminMonthStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminMonthStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminMonthStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UserMonthStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]StatBin
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UserMonthStatsResponse) GetJSON200() *[]StatBin {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UserMonthStatsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UserMonthStatsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UserMonthStatsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UserMonthStatsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UserMonthStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UserMonthStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UserMonthStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UserMonthStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UsagePerMonthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]MonthGroup
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UsagePerMonthResponse) GetJSON200() *[]MonthGroup {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UsagePerMonthResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UsagePerMonthResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UsagePerMonthResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UsagePerMonthResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UsagePerMonthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UsagePerMonthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UsagePerMonthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UsagePerMonthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UsagePerPeriodResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]ProjectUsage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UsagePerPeriodResponse) GetJSON200() *[]ProjectUsage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UsagePerPeriodResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UsagePerPeriodResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UsagePerPeriodResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UsagePerPeriodResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UsagePerPeriodResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UsagePerPeriodResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UsagePerPeriodResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UsagePerPeriodResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListAvailableScalingGroupsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20760,6 +27730,338 @@ func (r CreateSessionAltResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateSessionAltResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateSessionClusterResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateClusterOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateSessionClusterResponse) GetJSON201() *CreateClusterOutputBody {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateSessionClusterResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateSessionClusterResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateSessionClusterResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateSessionClusterResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r CreateSessionClusterResponse) GetApplicationproblemJSON412() *Problem {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateSessionClusterResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateSessionClusterResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateSessionClusterResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSessionClusterResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSessionClusterResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSessionClusterResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSessionClusterResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateSessionFromTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CreateResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateSessionFromTemplateResponse) GetJSON201() *CreateResult {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateSessionFromTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateSessionFromTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateSessionFromTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateSessionFromTemplateResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r CreateSessionFromTemplateResponse) GetApplicationproblemJSON412() *Problem {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateSessionFromTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateSessionFromTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateSessionFromTemplateResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSessionFromTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSessionFromTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSessionFromTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSessionFromTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTaskLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetTaskLogsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTaskLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetTaskLogsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetTaskLogsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetTaskLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTaskLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTaskLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTaskLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTaskLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type HeadTaskLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r HeadTaskLogsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r HeadTaskLogsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r HeadTaskLogsResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r HeadTaskLogsResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r HeadTaskLogsResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r HeadTaskLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HeadTaskLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HeadTaskLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HeadTaskLogsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21146,6 +28448,89 @@ func (r ExecuteSessionResponse) ContentType() string {
 	return ""
 }
 
+type GetSessionAbusingReportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *map[string]string
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionAbusingReportResponse) GetJSON200() *map[string]string {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSessionAbusingReportResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSessionAbusingReportResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSessionAbusingReportResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSessionAbusingReportResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionAbusingReportResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetSessionAbusingReportResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionAbusingReportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionAbusingReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionAbusingReportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionAbusingReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type CompleteSessionCodeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21216,6 +28601,82 @@ func (r CompleteSessionCodeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CompleteSessionCodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSessionDependencyGraphResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DependencyNode
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionDependencyGraphResponse) GetJSON200() *DependencyNode {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSessionDependencyGraphResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSessionDependencyGraphResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSessionDependencyGraphResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSessionDependencyGraphResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionDependencyGraphResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionDependencyGraphResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionDependencyGraphResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionDependencyGraphResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionDependencyGraphResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21679,6 +29140,89 @@ func (r RenameSessionResponse) ContentType() string {
 	return ""
 }
 
+type GetSessionStatusHistoryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *StatusHistoryOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionStatusHistoryResponse) GetJSON200() *StatusHistoryOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSessionStatusHistoryResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSessionStatusHistoryResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSessionStatusHistoryResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSessionStatusHistoryResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSessionStatusHistoryResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionStatusHistoryResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionStatusHistoryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionStatusHistoryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionStatusHistoryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionStatusHistoryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type UploadSessionFilesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -21817,6 +29361,1264 @@ func (r StreamExecuteSessionResponse) ContentType() string {
 	return ""
 }
 
+type ListClusterTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]TemplateListed
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListClusterTemplatesResponse) GetJSON200() *[]TemplateListed {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListClusterTemplatesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListClusterTemplatesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListClusterTemplatesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListClusterTemplatesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListClusterTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListClusterTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListClusterTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListClusterTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateClusterTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TemplateCreated
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateClusterTemplateResponse) GetJSON200() *TemplateCreated {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateClusterTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateClusterTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateClusterTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateClusterTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateClusterTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateClusterTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateClusterTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateClusterTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateClusterTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteClusterTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TemplateSuccessOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteClusterTemplateResponse) GetJSON200() *TemplateSuccessOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteClusterTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteClusterTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteClusterTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteClusterTemplateResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteClusterTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteClusterTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteClusterTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteClusterTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteClusterTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteClusterTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetClusterTemplateResponse200Headers the declared response headers of an HTTP 200 response for GetClusterTemplate
+type GetClusterTemplateResponse200Headers struct {
+	ContentType *string
+}
+
+type GetClusterTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetClusterTemplateResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetClusterTemplateResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetClusterTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetClusterTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetClusterTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetClusterTemplateResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetClusterTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetClusterTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetClusterTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetClusterTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetClusterTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetClusterTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateClusterTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TemplateSuccessOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateClusterTemplateResponse) GetJSON200() *TemplateSuccessOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateClusterTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateClusterTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateClusterTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateClusterTemplateResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateClusterTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateClusterTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateClusterTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateClusterTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateClusterTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateClusterTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSessionTemplatesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]TemplateListed
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSessionTemplatesResponse) GetJSON200() *[]TemplateListed {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSessionTemplatesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSessionTemplatesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListSessionTemplatesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListSessionTemplatesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSessionTemplatesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSessionTemplatesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSessionTemplatesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSessionTemplatesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateSessionTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *[]TemplateCreated
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateSessionTemplateResponse) GetJSON200() *[]TemplateCreated {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateSessionTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateSessionTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateSessionTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateSessionTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateSessionTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateSessionTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateSessionTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateSessionTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateSessionTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteSessionTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TemplateSuccessOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteSessionTemplateResponse) GetJSON200() *TemplateSuccessOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteSessionTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteSessionTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteSessionTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteSessionTemplateResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteSessionTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteSessionTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteSessionTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteSessionTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteSessionTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteSessionTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSessionTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionTemplateGetOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionTemplateResponse) GetJSON200() *SessionTemplateGetOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSessionTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSessionTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSessionTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSessionTemplateResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetSessionTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateSessionTemplateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TemplateSuccessOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateSessionTemplateResponse) GetJSON200() *TemplateSuccessOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateSessionTemplateResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateSessionTemplateResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateSessionTemplateResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateSessionTemplateResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateSessionTemplateResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateSessionTemplateResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateSessionTemplateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateSessionTemplateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateSessionTemplateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateSessionTemplateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetBootstrapScriptResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *string
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetBootstrapScriptResponse) GetJSON200() *string {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetBootstrapScriptResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetBootstrapScriptResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetBootstrapScriptResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetBootstrapScriptResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBootstrapScriptResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBootstrapScriptResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBootstrapScriptResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBootstrapScriptResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SetBootstrapScriptResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetBootstrapScriptResponse) GetJSON200() *EmptyOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetBootstrapScriptResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetBootstrapScriptResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r SetBootstrapScriptResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r SetBootstrapScriptResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r SetBootstrapScriptResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetBootstrapScriptResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetBootstrapScriptResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetBootstrapScriptResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteUserDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SuccessOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteUserDotfileResponse) GetJSON200() *SuccessOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteUserDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteUserDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteUserDotfileResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteUserDotfileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteUserDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteUserDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteUserDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteUserDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteUserDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteUserDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListUserDotfilesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *interface{}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListUserDotfilesResponse) GetJSON200() *interface{} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListUserDotfilesResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListUserDotfilesResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListUserDotfilesResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListUserDotfilesResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListUserDotfilesResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListUserDotfilesResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListUserDotfilesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListUserDotfilesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListUserDotfilesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListUserDotfilesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateUserDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateUserDotfileResponse) GetJSON200() *EmptyOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateUserDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateUserDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateUserDotfileResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateUserDotfileResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateUserDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateUserDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateUserDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateUserDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateUserDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateUserDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateUserDotfileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmptyOutputBody
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateUserDotfileResponse) GetJSON200() *EmptyOutputBody {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateUserDotfileResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateUserDotfileResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateUserDotfileResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateUserDotfileResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateUserDotfileResponse) GetApplicationproblemJSON500() *Problem {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateUserDotfileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateUserDotfileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateUserDotfileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateUserDotfileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetVersionWithResponse API and manager version
 //
 // Clients probe this unsigned to negotiate the API version.
@@ -21937,6 +30739,66 @@ func (c *ClientWithResponses) UpdateDomainWithResponse(ctx context.Context, name
 	return ParseUpdateDomainResponse(rsp)
 }
 
+// GraphqlWithBodyWithResponse GraphQL query or mutation
+//
+// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is always 200 `{"data", "errors"?}`; GraphQL errors carry `message`, `locations` and, for resolver errors, `path`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/gql (the `Graphql` operationId).
+func (c *ClientWithResponses) GraphqlWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GraphqlResponse, error) {
+	rsp, err := c.GraphqlWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGraphqlResponse(rsp)
+}
+
+// GraphqlWithResponse GraphQL query or mutation
+//
+// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is always 200 `{"data", "errors"?}`; GraphQL errors carry `message`, `locations` and, for resolver errors, `path`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/gql (the `Graphql` operationId).
+func (c *ClientWithResponses) GraphqlWithResponse(ctx context.Context, body GraphqlJSONRequestBody, reqEditors ...RequestEditorFn) (*GraphqlResponse, error) {
+	rsp, err := c.Graphql(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGraphqlResponse(rsp)
+}
+
+// GraphqlLegacyWithBodyWithResponse GraphQL query or mutation (legacy answer)
+//
+// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is the bare data object; any error answers 400 `graphql-error` whose `data` lists the GraphQL errors.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/graphql (the `GraphqlLegacy` operationId).
+func (c *ClientWithResponses) GraphqlLegacyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GraphqlLegacyResponse, error) {
+	rsp, err := c.GraphqlLegacyWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGraphqlLegacyResponse(rsp)
+}
+
+// GraphqlLegacyWithResponse GraphQL query or mutation (legacy answer)
+//
+// Backend.AI's GraphQL admin API. The body is `{"query", "variables", "operation_name"|"operationName"}`; names are snake_case as in Backend.AI's schema. Any authenticated keypair may call it; each root field applies its own role scoping (a user sees their own objects, a domain admin their domain, a superadmin everything). The answer is the bare data object; any error answers 400 `graphql-error` whose `data` lists the GraphQL errors.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /admin/graphql (the `GraphqlLegacy` operationId).
+func (c *ClientWithResponses) GraphqlLegacyWithResponse(ctx context.Context, body GraphqlLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*GraphqlLegacyResponse, error) {
+	rsp, err := c.GraphqlLegacy(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGraphqlLegacyResponse(rsp)
+}
+
 // ListImagesWithResponse List images
 //
 // Every image row (one per name and architecture) with its labels, limits and aliases, and whether the last rescan still found it.
@@ -21997,7 +30859,7 @@ func (c *ClientWithResponses) DeleteImageAliasWithResponse(ctx context.Context, 
 
 // RescanImagesWithBodyWithResponse Rescan container registries
 //
-// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry. Superadmins and domain admins.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22012,7 +30874,7 @@ func (c *ClientWithResponses) RescanImagesWithBodyWithResponse(ctx context.Conte
 
 // RescanImagesWithResponse Rescan container registries
 //
-// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry.
+// Queues an image:rescan task for a worker: it reads the registry (or repository or tag) over the Docker Registry HTTP API v2, upserts the images that carry Backend.AI's labels and marks the images no longer found as missing. Answers 202 with the task id; the target must name a registry configured under config/docker/registry. Superadmins and domain admins.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22147,7 +31009,7 @@ func (c *ClientWithResponses) ListKeypairsWithResponse(ctx context.Context, para
 
 // CreateKeypairWithBodyWithResponse Create a keypair
 //
-// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Domain admins create keypairs for users of their own domain, never for superadmins.
+// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22162,7 +31024,7 @@ func (c *ClientWithResponses) CreateKeypairWithBodyWithResponse(ctx context.Cont
 
 // CreateKeypairWithResponse Create a keypair
 //
-// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Domain admins create keypairs for users of their own domain, never for superadmins.
+// Generates a keypair for a user and answers it with its secret key, which is not shown to anyone but its owner again. A user without a main access key gets this one as main. Superadmins only.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22177,7 +31039,7 @@ func (c *ClientWithResponses) CreateKeypairWithResponse(ctx context.Context, bod
 
 // DeleteKeypairWithResponse Delete a keypair
 //
-// Deletes a keypair for good. A user's main access key cannot be deleted (400): make another keypair the main one first. A keypair still referenced by sessions cannot be deleted either (400).
+// Deletes a keypair for good. A user's main access key cannot be deleted (400): make another keypair the main one first. A keypair still referenced by sessions cannot be deleted either (400). Superadmins only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -22207,7 +31069,7 @@ func (c *ClientWithResponses) GetKeypairWithResponse(ctx context.Context, access
 
 // UpdateKeypairWithBodyWithResponse Update a keypair
 //
-// Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.
+// Changes the fields given and leaves the others. Superadmins only.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22222,7 +31084,7 @@ func (c *ClientWithResponses) UpdateKeypairWithBodyWithResponse(ctx context.Cont
 
 // UpdateKeypairWithResponse Update a keypair
 //
-// Changes the fields given and leaves the others. Domain admins change keypairs of their own domain's users, never superadmins'.
+// Changes the fields given and leaves the others. Superadmins only.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22237,7 +31099,7 @@ func (c *ClientWithResponses) UpdateKeypairWithResponse(ctx context.Context, acc
 
 // SetMainKeypairWithResponse Make a keypair its user's main access key
 //
-// Makes the keypair the one its owner's requests are authenticated with; requests signed with the previous main key are no longer authenticated. The keypair must be active (400 otherwise).
+// Makes the keypair the one its owner's requests are authenticated with; requests signed with the previous main key are no longer authenticated. The keypair must be active (400 otherwise). Superadmins only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23047,7 +31909,7 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, params 
 
 // CreateUserWithBodyWithResponse Create a user
 //
-// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
+// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23062,7 +31924,7 @@ func (c *ClientWithResponses) CreateUserWithBodyWithResponse(ctx context.Context
 
 // CreateUserWithResponse Create a user
 //
-// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. Domain admins create users in their own domain only, and never admins or superadmins. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
+// Creates a user with a generated main keypair (is_admin for admins and superadmins, resource policy "default", rate limit 30000) and answers both; the secret key is shown this once. The password is stored as a bcrypt hash. The user joins the projects given and their domain's model-store projects. Superadmins only. A duplicate e-mail address or user name, or an unknown domain or resource policy, is 400.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23077,7 +31939,7 @@ func (c *ClientWithResponses) CreateUserWithResponse(ctx context.Context, body C
 
 // DeleteUserWithResponse Delete a user
 //
-// Marks the user deleted (status deleted) and deactivates all their keypairs. With purge=true the user, their keypairs and project memberships are deleted for good; a user still referenced by sessions cannot be purged (400). Callers cannot delete themselves (400). Domain admins delete users of their own domain only, never superadmins.
+// Marks the user deleted (status deleted) and deactivates all their keypairs. With purge=true the user, their ended sessions, keypairs and project memberships are deleted for good; a user with sessions still running cannot be purged (400). Callers cannot delete themselves (400). Superadmins only.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -23107,7 +31969,7 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, user stri
 
 // UpdateUserWithBodyWithResponse Update a user
 //
-// Changes the fields given and leaves the others; the user is named by id or e-mail address. Domain admins change users of their own domain only, never superadmins, and cannot grant admin or superadmin or move users to another domain.
+// Changes the fields given and leaves the others; the user is named by id or e-mail address. Superadmins only.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23122,7 +31984,7 @@ func (c *ClientWithResponses) UpdateUserWithBodyWithResponse(ctx context.Context
 
 // UpdateUserWithResponse Update a user
 //
-// Changes the fields given and leaves the others; the user is named by id or e-mail address. Domain admins change users of their own domain only, never superadmins, and cannot grant admin or superadmin or move users to another domain.
+// Changes the fields given and leaves the others; the user is named by id or e-mail address. Superadmins only.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23480,11 +32342,131 @@ func (c *ClientWithResponses) GetVfolderTypesWithResponse(ctx context.Context, r
 	return ParseGetVfolderTypesResponse(rsp)
 }
 
+// DeleteDomainDotfileWithBodyWithResponse Delete a dotfile of a domain
+//
+// Deletes the domain's dotfile at path (admins of the domain).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /domain-config/dotfiles (the `DeleteDomainDotfile` operationId).
+func (c *ClientWithResponses) DeleteDomainDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDomainDotfileResponse, error) {
+	rsp, err := c.DeleteDomainDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDomainDotfileResponse(rsp)
+}
+
+// DeleteDomainDotfileWithResponse Delete a dotfile of a domain
+//
+// Deletes the domain's dotfile at path (admins of the domain).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /domain-config/dotfiles (the `DeleteDomainDotfile` operationId).
+func (c *ClientWithResponses) DeleteDomainDotfileWithResponse(ctx context.Context, body DeleteDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDomainDotfileResponse, error) {
+	rsp, err := c.DeleteDomainDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDomainDotfileResponse(rsp)
+}
+
+// ListDomainDotfilesWithBodyWithResponse List a domain's dotfiles, or get one
+//
+// Lists the domain's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Users of the domain and superadmins may read them.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /domain-config/dotfiles (the `ListDomainDotfiles` operationId).
+func (c *ClientWithResponses) ListDomainDotfilesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListDomainDotfilesResponse, error) {
+	rsp, err := c.ListDomainDotfilesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDomainDotfilesResponse(rsp)
+}
+
+// ListDomainDotfilesWithResponse List a domain's dotfiles, or get one
+//
+// Lists the domain's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Users of the domain and superadmins may read them.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /domain-config/dotfiles (the `ListDomainDotfiles` operationId).
+func (c *ClientWithResponses) ListDomainDotfilesWithResponse(ctx context.Context, body ListDomainDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListDomainDotfilesResponse, error) {
+	rsp, err := c.ListDomainDotfiles(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDomainDotfilesResponse(rsp)
+}
+
+// UpdateDomainDotfileWithBodyWithResponse Update a dotfile of a domain
+//
+// Replaces the content and permission of the domain's dotfile at path (admins of the domain).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /domain-config/dotfiles (the `UpdateDomainDotfile` operationId).
+func (c *ClientWithResponses) UpdateDomainDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDomainDotfileResponse, error) {
+	rsp, err := c.UpdateDomainDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateDomainDotfileResponse(rsp)
+}
+
+// UpdateDomainDotfileWithResponse Update a dotfile of a domain
+//
+// Replaces the content and permission of the domain's dotfile at path (admins of the domain).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /domain-config/dotfiles (the `UpdateDomainDotfile` operationId).
+func (c *ClientWithResponses) UpdateDomainDotfileWithResponse(ctx context.Context, body UpdateDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDomainDotfileResponse, error) {
+	rsp, err := c.UpdateDomainDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateDomainDotfileResponse(rsp)
+}
+
+// CreateDomainDotfileWithBodyWithResponse Create a dotfile of a domain
+//
+// Adds a dotfile that new sessions in the domain find in their home directory (admins of the domain).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /domain-config/dotfiles (the `CreateDomainDotfile` operationId).
+func (c *ClientWithResponses) CreateDomainDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDomainDotfileResponse, error) {
+	rsp, err := c.CreateDomainDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDomainDotfileResponse(rsp)
+}
+
+// CreateDomainDotfileWithResponse Create a dotfile of a domain
+//
+// Adds a dotfile that new sessions in the domain find in their home directory (admins of the domain).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /domain-config/dotfiles (the `CreateDomainDotfile` operationId).
+func (c *ClientWithResponses) CreateDomainDotfileWithResponse(ctx context.Context, body CreateDomainDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDomainDotfileResponse, error) {
+	rsp, err := c.CreateDomainDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDomainDotfileResponse(rsp)
+}
+
 // StreamSessionEventsWithBodyWithResponse Stream session and kernel lifecycle events (SSE)
 //
 // A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
 //
-// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+// When the parameters name one session (sessionId, or name with its owner), a session the caller cannot see or that does not exist is 404 object-not-found; otherwise the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23501,7 +32483,7 @@ func (c *ClientWithResponses) StreamSessionEventsWithBodyWithResponse(ctx contex
 //
 // A `text/event-stream` of the lifecycle events of the sessions the caller may see: users their own, domain admins their domain's, superadmins all. Each message is `event: <name>` with `data: {"reason", "sessionName", "ownerAccessKey", "sessionId", "exitCode", "kernelId"}` (plus `clusterRole` and `clusterIdx` on kernel events when set); lines end with CRLF and an idle stream sends a `: ping` comment every 15 s.
 //
-// When the parameters name one session (sessionId, or name with its owner), the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
+// When the parameters name one session (sessionId, or name with its owner), a session the caller cannot see or that does not exist is 404 object-not-found; otherwise the stream sends `event: server_close` with data `{}` and ends once that session has ended (at once if it had ended already). A stream that ends without server_close (server shutdown, or the stream fell too far behind the events and missed some) is to be reopened by the client.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -23512,6 +32494,126 @@ func (c *ClientWithResponses) StreamSessionEventsWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseStreamSessionEventsResponse(rsp)
+}
+
+// DeleteGroupDotfileWithBodyWithResponse Delete a dotfile of a project
+//
+// Deletes the project's dotfile at path (admins of its domain).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /group-config/dotfiles (the `DeleteGroupDotfile` operationId).
+func (c *ClientWithResponses) DeleteGroupDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteGroupDotfileResponse, error) {
+	rsp, err := c.DeleteGroupDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteGroupDotfileResponse(rsp)
+}
+
+// DeleteGroupDotfileWithResponse Delete a dotfile of a project
+//
+// Deletes the project's dotfile at path (admins of its domain).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /group-config/dotfiles (the `DeleteGroupDotfile` operationId).
+func (c *ClientWithResponses) DeleteGroupDotfileWithResponse(ctx context.Context, body DeleteGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteGroupDotfileResponse, error) {
+	rsp, err := c.DeleteGroupDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteGroupDotfileResponse(rsp)
+}
+
+// ListGroupDotfilesWithBodyWithResponse List a project's dotfiles, or get one
+//
+// Lists the project's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Members of the project, admins of its domain and superadmins may read them.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /group-config/dotfiles (the `ListGroupDotfiles` operationId).
+func (c *ClientWithResponses) ListGroupDotfilesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListGroupDotfilesResponse, error) {
+	rsp, err := c.ListGroupDotfilesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListGroupDotfilesResponse(rsp)
+}
+
+// ListGroupDotfilesWithResponse List a project's dotfiles, or get one
+//
+// Lists the project's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}). Members of the project, admins of its domain and superadmins may read them.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /group-config/dotfiles (the `ListGroupDotfiles` operationId).
+func (c *ClientWithResponses) ListGroupDotfilesWithResponse(ctx context.Context, body ListGroupDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListGroupDotfilesResponse, error) {
+	rsp, err := c.ListGroupDotfiles(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListGroupDotfilesResponse(rsp)
+}
+
+// UpdateGroupDotfileWithBodyWithResponse Update a dotfile of a project
+//
+// Replaces the content and permission of the project's dotfile at path (admins of its domain).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /group-config/dotfiles (the `UpdateGroupDotfile` operationId).
+func (c *ClientWithResponses) UpdateGroupDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateGroupDotfileResponse, error) {
+	rsp, err := c.UpdateGroupDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateGroupDotfileResponse(rsp)
+}
+
+// UpdateGroupDotfileWithResponse Update a dotfile of a project
+//
+// Replaces the content and permission of the project's dotfile at path (admins of its domain).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /group-config/dotfiles (the `UpdateGroupDotfile` operationId).
+func (c *ClientWithResponses) UpdateGroupDotfileWithResponse(ctx context.Context, body UpdateGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateGroupDotfileResponse, error) {
+	rsp, err := c.UpdateGroupDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateGroupDotfileResponse(rsp)
+}
+
+// CreateGroupDotfileWithBodyWithResponse Create a dotfile of a project
+//
+// Adds a dotfile that new sessions of the project's members find in their home directory (admins of its domain).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group-config/dotfiles (the `CreateGroupDotfile` operationId).
+func (c *ClientWithResponses) CreateGroupDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGroupDotfileResponse, error) {
+	rsp, err := c.CreateGroupDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateGroupDotfileResponse(rsp)
+}
+
+// CreateGroupDotfileWithResponse Create a dotfile of a project
+//
+// Adds a dotfile that new sessions of the project's members find in their home directory (admins of its domain).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group-config/dotfiles (the `CreateGroupDotfile` operationId).
+func (c *ClientWithResponses) CreateGroupDotfileWithResponse(ctx context.Context, body CreateGroupDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGroupDotfileResponse, error) {
+	rsp, err := c.CreateGroupDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateGroupDotfileResponse(rsp)
 }
 
 // GetMyKeypairWithResponse Get the caller's keypair
@@ -23527,6 +32629,81 @@ func (c *ClientWithResponses) GetMyKeypairWithResponse(ctx context.Context, reqE
 		return nil, err
 	}
 	return ParseGetMyKeypairResponse(rsp)
+}
+
+// ListErrorLogsWithBodyWithResponse List error logs
+//
+// A page of the error logs the caller may see, newest first: a user their own logs that are not cleared, a domain admin those of their domain's users, a superadmin all. mark_read marks the page read.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /logs/error (the `ListErrorLogs` operationId).
+func (c *ClientWithResponses) ListErrorLogsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListErrorLogsResponse, error) {
+	rsp, err := c.ListErrorLogsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListErrorLogsResponse(rsp)
+}
+
+// ListErrorLogsWithResponse List error logs
+//
+// A page of the error logs the caller may see, newest first: a user their own logs that are not cleared, a domain admin those of their domain's users, a superadmin all. mark_read marks the page read.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /logs/error (the `ListErrorLogs` operationId).
+func (c *ClientWithResponses) ListErrorLogsWithResponse(ctx context.Context, body ListErrorLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*ListErrorLogsResponse, error) {
+	rsp, err := c.ListErrorLogs(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListErrorLogsResponse(rsp)
+}
+
+// AppendErrorLogWithBodyWithResponse File an error log
+//
+// Stores an error log of the caller. context_env is a JSON document sent as a string.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /logs/error (the `AppendErrorLog` operationId).
+func (c *ClientWithResponses) AppendErrorLogWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AppendErrorLogResponse, error) {
+	rsp, err := c.AppendErrorLogWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAppendErrorLogResponse(rsp)
+}
+
+// AppendErrorLogWithResponse File an error log
+//
+// Stores an error log of the caller. context_env is a JSON document sent as a string.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /logs/error (the `AppendErrorLog` operationId).
+func (c *ClientWithResponses) AppendErrorLogWithResponse(ctx context.Context, body AppendErrorLogJSONRequestBody, reqEditors ...RequestEditorFn) (*AppendErrorLogResponse, error) {
+	rsp, err := c.AppendErrorLog(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAppendErrorLogResponse(rsp)
+}
+
+// ClearErrorLogWithResponse Mark an error log cleared
+//
+// Marks one error log cleared: a user may clear their own logs, a domain admin those of their domain's users, a superadmin any. A log out of the caller's reach is 404, as an unknown one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /logs/error/{log_id}/clear (the `ClearErrorLog` operationId).
+func (c *ClientWithResponses) ClearErrorLogWithResponse(ctx context.Context, logId string, reqEditors ...RequestEditorFn) (*ClearErrorLogResponse, error) {
+	rsp, err := c.ClearErrorLog(ctx, logId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseClearErrorLogResponse(rsp)
 }
 
 // GetManagerAnnouncementWithResponse Current announcement
@@ -23679,6 +32856,96 @@ func (c *ClientWithResponses) RecalculateUsageWithResponse(ctx context.Context, 
 	return ParseRecalculateUsageResponse(rsp)
 }
 
+// AdminMonthStatsWithResponse Every kernel in 15-minute bins over the last 30 days
+//
+// 2,880 bins of 15 minutes covering the last 30 days (the first starts exactly 30 days ago). Each bin sums the figures of the kernels that ended in those 30 days (TERMINATED ones) over every bin from the one they were created in to the one they ended in: their count, occupied slots, and the I/O and scratch figures of their last statistics. Kernels still running are not counted (as in Backend.AI). Every user's kernels.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /resource/stats/admin/month (the `AdminMonthStats` operationId).
+func (c *ClientWithResponses) AdminMonthStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*AdminMonthStatsResponse, error) {
+	rsp, err := c.AdminMonthStats(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminMonthStatsResponse(rsp)
+}
+
+// UserMonthStatsWithResponse The caller's kernels in 15-minute bins over the last 30 days
+//
+// 2,880 bins of 15 minutes covering the last 30 days (the first starts exactly 30 days ago). Each bin sums the figures of the kernels that ended in those 30 days (TERMINATED ones) over every bin from the one they were created in to the one they ended in: their count, occupied slots, and the I/O and scratch figures of their last statistics. Kernels still running are not counted (as in Backend.AI). Only the caller's own kernels.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /resource/stats/user/month (the `UserMonthStats` operationId).
+func (c *ClientWithResponses) UserMonthStatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*UserMonthStatsResponse, error) {
+	rsp, err := c.UserMonthStats(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUserMonthStatsResponse(rsp)
+}
+
+// UsagePerMonthWithBodyWithResponse Usage per project for a month
+//
+// Lists, per project, the kernels that ran during a month (ended ones that ended in or after it and started before its end, and running ones started before its end) with their allocations and used figures, and the project's sums. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /resource/usage/month (the `UsagePerMonth` operationId).
+func (c *ClientWithResponses) UsagePerMonthWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UsagePerMonthResponse, error) {
+	rsp, err := c.UsagePerMonthWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUsagePerMonthResponse(rsp)
+}
+
+// UsagePerMonthWithResponse Usage per project for a month
+//
+// Lists, per project, the kernels that ran during a month (ended ones that ended in or after it and started before its end, and running ones started before its end) with their allocations and used figures, and the project's sums. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /resource/usage/month (the `UsagePerMonth` operationId).
+func (c *ClientWithResponses) UsagePerMonthWithResponse(ctx context.Context, body UsagePerMonthJSONRequestBody, reqEditors ...RequestEditorFn) (*UsagePerMonthResponse, error) {
+	rsp, err := c.UsagePerMonth(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUsagePerMonthResponse(rsp)
+}
+
+// UsagePerPeriodWithBodyWithResponse Usage per project for a period of days
+//
+// Lists, per project, the sessions and kernels that ran between start_date and end_date (both included; at most 100 days) with their allocations and used figures, summed per session and per project. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /resource/usage/period (the `UsagePerPeriod` operationId).
+func (c *ClientWithResponses) UsagePerPeriodWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UsagePerPeriodResponse, error) {
+	rsp, err := c.UsagePerPeriodWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUsagePerPeriodResponse(rsp)
+}
+
+// UsagePerPeriodWithResponse Usage per project for a period of days
+//
+// Lists, per project, the sessions and kernels that ran between start_date and end_date (both included; at most 100 days) with their allocations and used figures, summed per session and per project. Parameters come from the body (what Backend.AI's client sends on this GET) or, without one, the query string.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /resource/usage/period (the `UsagePerPeriod` operationId).
+func (c *ClientWithResponses) UsagePerPeriodWithResponse(ctx context.Context, body UsagePerPeriodJSONRequestBody, reqEditors ...RequestEditorFn) (*UsagePerPeriodResponse, error) {
+	rsp, err := c.UsagePerPeriod(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUsagePerPeriodResponse(rsp)
+}
+
 // ListAvailableScalingGroupsWithBodyWithResponse Scaling groups the caller may use
 //
 // The active scaling groups associated with the caller's domain, the given project (group, group_id or group_name: a project name or id) or the caller's access key. Callers without an admin keypair see only public ones.
@@ -23797,6 +33064,126 @@ func (c *ClientWithResponses) CreateSessionAltWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseCreateSessionAltResponse(rsp)
+}
+
+// CreateSessionClusterWithBodyWithResponse Create a cluster session from a cluster template
+//
+// Creates one session whose kernels are the nodes of a cluster template (replicas of each role, cluster mode from the template), each node described by a session template the caller sees. The nodes' templates must agree on image, architecture and resources (one kernel spec per session); the main node's template gives the rest, the cluster template's environ is added to its environment.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/_/create-cluster (the `CreateSessionCluster` operationId).
+func (c *ClientWithResponses) CreateSessionClusterWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionClusterResponse, error) {
+	rsp, err := c.CreateSessionClusterWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionClusterResponse(rsp)
+}
+
+// CreateSessionClusterWithResponse Create a cluster session from a cluster template
+//
+// Creates one session whose kernels are the nodes of a cluster template (replicas of each role, cluster mode from the template), each node described by a session template the caller sees. The nodes' templates must agree on image, architecture and resources (one kernel spec per session); the main node's template gives the rest, the cluster template's environ is added to its environment.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/_/create-cluster (the `CreateSessionCluster` operationId).
+func (c *ClientWithResponses) CreateSessionClusterWithResponse(ctx context.Context, body CreateSessionClusterJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionClusterResponse, error) {
+	rsp, err := c.CreateSessionCluster(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionClusterResponse(rsp)
+}
+
+// CreateSessionFromTemplateWithBodyWithResponse Create a compute session from a session template
+//
+// Creates a session as POST /session does, from the values of a session template the caller sees (image, architecture, session type, tag, bootstrap and startup commands, scaling group, environment, resources, agents, its domain and project), each replaced by the request's value when the request gives one (config keys one by one). A template's git repository is cloned by the bootstrap script.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/_/create-from-template (the `CreateSessionFromTemplate` operationId).
+func (c *ClientWithResponses) CreateSessionFromTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionFromTemplateResponse, error) {
+	rsp, err := c.CreateSessionFromTemplateWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionFromTemplateResponse(rsp)
+}
+
+// CreateSessionFromTemplateWithResponse Create a compute session from a session template
+//
+// Creates a session as POST /session does, from the values of a session template the caller sees (image, architecture, session type, tag, bootstrap and startup commands, scaling group, environment, resources, agents, its domain and project), each replaced by the request's value when the request gives one (config keys one by one). A template's git repository is cloned by the bootstrap script.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /session/_/create-from-template (the `CreateSessionFromTemplate` operationId).
+func (c *ClientWithResponses) CreateSessionFromTemplateWithResponse(ctx context.Context, body CreateSessionFromTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionFromTemplateResponse, error) {
+	rsp, err := c.CreateSessionFromTemplate(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionFromTemplateResponse(rsp)
+}
+
+// GetTaskLogsWithBodyWithResponse Batch task log
+//
+// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/_/logs (the `GetTaskLogs` operationId).
+func (c *ClientWithResponses) GetTaskLogsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetTaskLogsResponse, error) {
+	rsp, err := c.GetTaskLogsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTaskLogsResponse(rsp)
+}
+
+// GetTaskLogsWithResponse Batch task log
+//
+// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/_/logs (the `GetTaskLogs` operationId).
+func (c *ClientWithResponses) GetTaskLogsWithResponse(ctx context.Context, body GetTaskLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetTaskLogsResponse, error) {
+	rsp, err := c.GetTaskLogs(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTaskLogsResponse(rsp)
+}
+
+// HeadTaskLogsWithBodyWithResponse Batch task log
+//
+// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /session/_/logs (the `HeadTaskLogs` operationId).
+func (c *ClientWithResponses) HeadTaskLogsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HeadTaskLogsResponse, error) {
+	rsp, err := c.HeadTaskLogsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeadTaskLogsResponse(rsp)
+}
+
+// HeadTaskLogsWithResponse Batch task log
+//
+// Backend.AI serves a batch task's log from the caller's `.logs` virtual folder. Hangar has no virtual folders yet, so the folder never exists: the answer is 404 object-not-found naming it (`data.vfolder_name`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with HEAD /session/_/logs (the `HeadTaskLogs` operationId).
+func (c *ClientWithResponses) HeadTaskLogsWithResponse(ctx context.Context, body HeadTaskLogsJSONRequestBody, reqEditors ...RequestEditorFn) (*HeadTaskLogsResponse, error) {
+	rsp, err := c.HeadTaskLogs(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeadTaskLogsResponse(rsp)
 }
 
 // MatchSessionsWithBodyWithResponse Match sessions by id or name
@@ -23934,6 +33321,36 @@ func (c *ClientWithResponses) ExecuteSessionWithResponse(ctx context.Context, se
 	return ParseExecuteSessionResponse(rsp)
 }
 
+// GetSessionAbusingReportWithBodyWithResponse Abuse report of a session
+//
+// What an agent's abuse detector reported about the session's main kernel. Hangar's agents record no abuse reports, so the answer is the empty report `{}` for every live session.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/abusing-report (the `GetSessionAbusingReport` operationId).
+func (c *ClientWithResponses) GetSessionAbusingReportWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSessionAbusingReportResponse, error) {
+	rsp, err := c.GetSessionAbusingReportWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionAbusingReportResponse(rsp)
+}
+
+// GetSessionAbusingReportWithResponse Abuse report of a session
+//
+// What an agent's abuse detector reported about the session's main kernel. Hangar's agents record no abuse reports, so the answer is the empty report `{}` for every live session.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/abusing-report (the `GetSessionAbusingReport` operationId).
+func (c *ClientWithResponses) GetSessionAbusingReportWithResponse(ctx context.Context, sessionName string, body GetSessionAbusingReportJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSessionAbusingReportResponse, error) {
+	rsp, err := c.GetSessionAbusingReport(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionAbusingReportResponse(rsp)
+}
+
 // CompleteSessionCodeWithBodyWithResponse Complete code in a session
 //
 // Asks the session's main kernel for completions of code at a cursor position.
@@ -23962,6 +33379,21 @@ func (c *ClientWithResponses) CompleteSessionCodeWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseCompleteSessionCodeResponse(rsp)
+}
+
+// GetSessionDependencyGraphWithResponse Session dependency tree
+//
+// The caller's live session with the sessions it depends on (given as `dependencies` at creation), recursively: a session starts only once all of these finished successfully.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/dependency-graph (the `GetSessionDependencyGraph` operationId).
+func (c *ClientWithResponses) GetSessionDependencyGraphWithResponse(ctx context.Context, sessionName string, reqEditors ...RequestEditorFn) (*GetSessionDependencyGraphResponse, error) {
+	rsp, err := c.GetSessionDependencyGraph(ctx, sessionName, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionDependencyGraphResponse(rsp)
 }
 
 // DownloadSessionFilesWithBodyWithResponse Download files from a session
@@ -24129,6 +33561,36 @@ func (c *ClientWithResponses) RenameSessionWithResponse(ctx context.Context, ses
 	return ParseRenameSessionResponse(rsp)
 }
 
+// GetSessionStatusHistoryWithBodyWithResponse Session status history
+//
+// When the session entered each status, keyed by the lower-case status name as Backend.AI's client reads it (`session status-history` computes the allocation time from `preparing` and `terminated`). Ended sessions are included.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/status-history (the `GetSessionStatusHistory` operationId).
+func (c *ClientWithResponses) GetSessionStatusHistoryWithBodyWithResponse(ctx context.Context, sessionName string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSessionStatusHistoryResponse, error) {
+	rsp, err := c.GetSessionStatusHistoryWithBody(ctx, sessionName, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionStatusHistoryResponse(rsp)
+}
+
+// GetSessionStatusHistoryWithResponse Session status history
+//
+// When the session entered each status, keyed by the lower-case status name as Backend.AI's client reads it (`session status-history` computes the allocation time from `preparing` and `terminated`). Ended sessions are included.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /session/{session_name}/status-history (the `GetSessionStatusHistory` operationId).
+func (c *ClientWithResponses) GetSessionStatusHistoryWithResponse(ctx context.Context, sessionName string, body GetSessionStatusHistoryJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSessionStatusHistoryResponse, error) {
+	rsp, err := c.GetSessionStatusHistory(ctx, sessionName, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionStatusHistoryResponse(rsp)
+}
+
 // UploadSessionFilesWithBodyWithResponse Upload files into a session
 //
 // Writes files into the working directory of the session's main kernel. The body is multipart/form-data with one part per file in the field "src"; each part's filename is the destination path relative to the working directory (sub-directories are created). At most 20 files, each smaller than 1 MiB, with names of at most 255 bytes and paths of at most 4095. A file replaces the one at its path; a path naming a directory, or going through a file, is refused. Every file is checked before the first is written.
@@ -24157,6 +33619,471 @@ func (c *ClientWithResponses) StreamExecuteSessionWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParseStreamExecuteSessionResponse(rsp)
+}
+
+// ListClusterTemplatesWithBodyWithResponse List cluster templates
+//
+// The cluster templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /template/cluster (the `ListClusterTemplates` operationId).
+func (c *ClientWithResponses) ListClusterTemplatesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListClusterTemplatesResponse, error) {
+	rsp, err := c.ListClusterTemplatesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListClusterTemplatesResponse(rsp)
+}
+
+// ListClusterTemplatesWithResponse List cluster templates
+//
+// The cluster templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /template/cluster (the `ListClusterTemplates` operationId).
+func (c *ClientWithResponses) ListClusterTemplatesWithResponse(ctx context.Context, body ListClusterTemplatesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListClusterTemplatesResponse, error) {
+	rsp, err := c.ListClusterTemplates(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListClusterTemplatesResponse(rsp)
+}
+
+// CreateClusterTemplateWithBodyWithResponse Store a cluster template
+//
+// Stores the cluster template of payload (JSON or YAML: api_version, kind, mode, metadata.name, spec.nodes of {role, session_template, replicas}, one role "main" with one replica) for the owner in the project group of domain.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /template/cluster (the `CreateClusterTemplate` operationId).
+func (c *ClientWithResponses) CreateClusterTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateClusterTemplateResponse, error) {
+	rsp, err := c.CreateClusterTemplateWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateClusterTemplateResponse(rsp)
+}
+
+// CreateClusterTemplateWithResponse Store a cluster template
+//
+// Stores the cluster template of payload (JSON or YAML: api_version, kind, mode, metadata.name, spec.nodes of {role, session_template, replicas}, one role "main" with one replica) for the owner in the project group of domain.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /template/cluster (the `CreateClusterTemplate` operationId).
+func (c *ClientWithResponses) CreateClusterTemplateWithResponse(ctx context.Context, body CreateClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateClusterTemplateResponse, error) {
+	rsp, err := c.CreateClusterTemplate(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateClusterTemplateResponse(rsp)
+}
+
+// DeleteClusterTemplateWithBodyWithResponse Delete a cluster template
+//
+// Deletes (deactivates) a cluster template the caller may change.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /template/cluster/{template_id} (the `DeleteClusterTemplate` operationId).
+func (c *ClientWithResponses) DeleteClusterTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteClusterTemplateResponse, error) {
+	rsp, err := c.DeleteClusterTemplateWithBody(ctx, templateId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteClusterTemplateResponse(rsp)
+}
+
+// DeleteClusterTemplateWithResponse Delete a cluster template
+//
+// Deletes (deactivates) a cluster template the caller may change.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /template/cluster/{template_id} (the `DeleteClusterTemplate` operationId).
+func (c *ClientWithResponses) DeleteClusterTemplateWithResponse(ctx context.Context, templateId string, body DeleteClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteClusterTemplateResponse, error) {
+	rsp, err := c.DeleteClusterTemplate(ctx, templateId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteClusterTemplateResponse(rsp)
+}
+
+// GetClusterTemplateWithBodyWithResponse Get a cluster template
+//
+// A cluster template the caller sees, as YAML (text/yaml, the default) or JSON.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /template/cluster/{template_id} (the `GetClusterTemplate` operationId).
+func (c *ClientWithResponses) GetClusterTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetClusterTemplateResponse, error) {
+	rsp, err := c.GetClusterTemplateWithBody(ctx, templateId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetClusterTemplateResponse(rsp)
+}
+
+// GetClusterTemplateWithResponse Get a cluster template
+//
+// A cluster template the caller sees, as YAML (text/yaml, the default) or JSON.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /template/cluster/{template_id} (the `GetClusterTemplate` operationId).
+func (c *ClientWithResponses) GetClusterTemplateWithResponse(ctx context.Context, templateId string, body GetClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*GetClusterTemplateResponse, error) {
+	rsp, err := c.GetClusterTemplate(ctx, templateId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetClusterTemplateResponse(rsp)
+}
+
+// UpdateClusterTemplateWithBodyWithResponse Replace a cluster template
+//
+// Replaces the content (and name) of a cluster template the caller may change.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /template/cluster/{template_id} (the `UpdateClusterTemplate` operationId).
+func (c *ClientWithResponses) UpdateClusterTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateClusterTemplateResponse, error) {
+	rsp, err := c.UpdateClusterTemplateWithBody(ctx, templateId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateClusterTemplateResponse(rsp)
+}
+
+// UpdateClusterTemplateWithResponse Replace a cluster template
+//
+// Replaces the content (and name) of a cluster template the caller may change.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /template/cluster/{template_id} (the `UpdateClusterTemplate` operationId).
+func (c *ClientWithResponses) UpdateClusterTemplateWithResponse(ctx context.Context, templateId string, body UpdateClusterTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateClusterTemplateResponse, error) {
+	rsp, err := c.UpdateClusterTemplate(ctx, templateId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateClusterTemplateResponse(rsp)
+}
+
+// ListSessionTemplatesWithBodyWithResponse List session templates
+//
+// The session templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /template/session (the `ListSessionTemplates` operationId).
+func (c *ClientWithResponses) ListSessionTemplatesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListSessionTemplatesResponse, error) {
+	rsp, err := c.ListSessionTemplatesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSessionTemplatesResponse(rsp)
+}
+
+// ListSessionTemplatesWithResponse List session templates
+//
+// The session templates the caller sees: their own and those of their projects (a domain admin's: those of the domain); with all, a superadmin's: every one. group_id keeps one project's.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /template/session (the `ListSessionTemplates` operationId).
+func (c *ClientWithResponses) ListSessionTemplatesWithResponse(ctx context.Context, body ListSessionTemplatesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListSessionTemplatesResponse, error) {
+	rsp, err := c.ListSessionTemplates(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSessionTemplatesResponse(rsp)
+}
+
+// CreateSessionTemplateWithBodyWithResponse Store session templates
+//
+// Stores the session templates of payload for the owner (the caller, or owner_access_key's user for admins) in the project group of domain. payload is a JSON list, or YAML documents, of entries {name?, group_id?, user_uuid?, template}; template is a task template (api_version, kind, metadata, spec). group_id and user_uuid assign an entry to another project or user, within the caller's rights.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /template/session (the `CreateSessionTemplate` operationId).
+func (c *ClientWithResponses) CreateSessionTemplateWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateSessionTemplateResponse, error) {
+	rsp, err := c.CreateSessionTemplateWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionTemplateResponse(rsp)
+}
+
+// CreateSessionTemplateWithResponse Store session templates
+//
+// Stores the session templates of payload for the owner (the caller, or owner_access_key's user for admins) in the project group of domain. payload is a JSON list, or YAML documents, of entries {name?, group_id?, user_uuid?, template}; template is a task template (api_version, kind, metadata, spec). group_id and user_uuid assign an entry to another project or user, within the caller's rights.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /template/session (the `CreateSessionTemplate` operationId).
+func (c *ClientWithResponses) CreateSessionTemplateWithResponse(ctx context.Context, body CreateSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionTemplateResponse, error) {
+	rsp, err := c.CreateSessionTemplate(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateSessionTemplateResponse(rsp)
+}
+
+// DeleteSessionTemplateWithBodyWithResponse Delete a session template
+//
+// Deletes (deactivates) a session template the caller may change.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /template/session/{template_id} (the `DeleteSessionTemplate` operationId).
+func (c *ClientWithResponses) DeleteSessionTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteSessionTemplateResponse, error) {
+	rsp, err := c.DeleteSessionTemplateWithBody(ctx, templateId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteSessionTemplateResponse(rsp)
+}
+
+// DeleteSessionTemplateWithResponse Delete a session template
+//
+// Deletes (deactivates) a session template the caller may change.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /template/session/{template_id} (the `DeleteSessionTemplate` operationId).
+func (c *ClientWithResponses) DeleteSessionTemplateWithResponse(ctx context.Context, templateId string, body DeleteSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteSessionTemplateResponse, error) {
+	rsp, err := c.DeleteSessionTemplate(ctx, templateId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteSessionTemplateResponse(rsp)
+}
+
+// GetSessionTemplateWithBodyWithResponse Get a session template
+//
+// A session template the caller sees (404 task template not found otherwise).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /template/session/{template_id} (the `GetSessionTemplate` operationId).
+func (c *ClientWithResponses) GetSessionTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSessionTemplateResponse, error) {
+	rsp, err := c.GetSessionTemplateWithBody(ctx, templateId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionTemplateResponse(rsp)
+}
+
+// GetSessionTemplateWithResponse Get a session template
+//
+// A session template the caller sees (404 task template not found otherwise).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /template/session/{template_id} (the `GetSessionTemplate` operationId).
+func (c *ClientWithResponses) GetSessionTemplateWithResponse(ctx context.Context, templateId string, body GetSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSessionTemplateResponse, error) {
+	rsp, err := c.GetSessionTemplate(ctx, templateId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionTemplateResponse(rsp)
+}
+
+// UpdateSessionTemplateWithBodyWithResponse Replace a session template
+//
+// Replaces a session template the caller may change with the entry of payload (as for create; with several entries the last one wins). The template moves to the project group of domain unless the entry gives group_id.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /template/session/{template_id} (the `UpdateSessionTemplate` operationId).
+func (c *ClientWithResponses) UpdateSessionTemplateWithBodyWithResponse(ctx context.Context, templateId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSessionTemplateResponse, error) {
+	rsp, err := c.UpdateSessionTemplateWithBody(ctx, templateId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateSessionTemplateResponse(rsp)
+}
+
+// UpdateSessionTemplateWithResponse Replace a session template
+//
+// Replaces a session template the caller may change with the entry of payload (as for create; with several entries the last one wins). The template moves to the project group of domain unless the entry gives group_id.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /template/session/{template_id} (the `UpdateSessionTemplate` operationId).
+func (c *ClientWithResponses) UpdateSessionTemplateWithResponse(ctx context.Context, templateId string, body UpdateSessionTemplateJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSessionTemplateResponse, error) {
+	rsp, err := c.UpdateSessionTemplate(ctx, templateId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateSessionTemplateResponse(rsp)
+}
+
+// GetBootstrapScriptWithResponse The keypair's bootstrap script
+//
+// Answers the caller's bootstrap script as a JSON string (empty when none is set).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /user-config/bootstrap-script (the `GetBootstrapScript` operationId).
+func (c *ClientWithResponses) GetBootstrapScriptWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetBootstrapScriptResponse, error) {
+	rsp, err := c.GetBootstrapScript(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBootstrapScriptResponse(rsp)
+}
+
+// SetBootstrapScriptWithBodyWithResponse Set the keypair's bootstrap script
+//
+// Stores the shell script run in every new session of the keypair whose create request gives none, in the kernel's home directory before the kernel is handed over.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /user-config/bootstrap-script (the `SetBootstrapScript` operationId).
+func (c *ClientWithResponses) SetBootstrapScriptWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetBootstrapScriptResponse, error) {
+	rsp, err := c.SetBootstrapScriptWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetBootstrapScriptResponse(rsp)
+}
+
+// SetBootstrapScriptWithResponse Set the keypair's bootstrap script
+//
+// Stores the shell script run in every new session of the keypair whose create request gives none, in the kernel's home directory before the kernel is handed over.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /user-config/bootstrap-script (the `SetBootstrapScript` operationId).
+func (c *ClientWithResponses) SetBootstrapScriptWithResponse(ctx context.Context, body SetBootstrapScriptJSONRequestBody, reqEditors ...RequestEditorFn) (*SetBootstrapScriptResponse, error) {
+	rsp, err := c.SetBootstrapScript(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetBootstrapScriptResponse(rsp)
+}
+
+// DeleteUserDotfileWithBodyWithResponse Delete a dotfile of the keypair
+//
+// Deletes the dotfile at path.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /user-config/dotfiles (the `DeleteUserDotfile` operationId).
+func (c *ClientWithResponses) DeleteUserDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteUserDotfileResponse, error) {
+	rsp, err := c.DeleteUserDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteUserDotfileResponse(rsp)
+}
+
+// DeleteUserDotfileWithResponse Delete a dotfile of the keypair
+//
+// Deletes the dotfile at path.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /user-config/dotfiles (the `DeleteUserDotfile` operationId).
+func (c *ClientWithResponses) DeleteUserDotfileWithResponse(ctx context.Context, body DeleteUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteUserDotfileResponse, error) {
+	rsp, err := c.DeleteUserDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteUserDotfileResponse(rsp)
+}
+
+// ListUserDotfilesWithBodyWithResponse List the keypair's dotfiles, or get one
+//
+// Lists the caller's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}); owner_access_key applies to the lookup by path, as in Backend.AI.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /user-config/dotfiles (the `ListUserDotfiles` operationId).
+func (c *ClientWithResponses) ListUserDotfilesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ListUserDotfilesResponse, error) {
+	rsp, err := c.ListUserDotfilesWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListUserDotfilesResponse(rsp)
+}
+
+// ListUserDotfilesWithResponse List the keypair's dotfiles, or get one
+//
+// Lists the caller's dotfiles as [{path, permission, data}], or, with path, answers that dotfile as stored ({path, perm, data}); owner_access_key applies to the lookup by path, as in Backend.AI.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /user-config/dotfiles (the `ListUserDotfiles` operationId).
+func (c *ClientWithResponses) ListUserDotfilesWithResponse(ctx context.Context, body ListUserDotfilesJSONRequestBody, reqEditors ...RequestEditorFn) (*ListUserDotfilesResponse, error) {
+	rsp, err := c.ListUserDotfiles(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListUserDotfilesResponse(rsp)
+}
+
+// UpdateUserDotfileWithBodyWithResponse Update a dotfile of the keypair
+//
+// Replaces the content and permission of the dotfile at path.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /user-config/dotfiles (the `UpdateUserDotfile` operationId).
+func (c *ClientWithResponses) UpdateUserDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateUserDotfileResponse, error) {
+	rsp, err := c.UpdateUserDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateUserDotfileResponse(rsp)
+}
+
+// UpdateUserDotfileWithResponse Update a dotfile of the keypair
+//
+// Replaces the content and permission of the dotfile at path.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /user-config/dotfiles (the `UpdateUserDotfile` operationId).
+func (c *ClientWithResponses) UpdateUserDotfileWithResponse(ctx context.Context, body UpdateUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateUserDotfileResponse, error) {
+	rsp, err := c.UpdateUserDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateUserDotfileResponse(rsp)
+}
+
+// CreateUserDotfileWithBodyWithResponse Create a dotfile of the keypair
+//
+// Adds a dotfile that every new session of the keypair finds in its home directory.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /user-config/dotfiles (the `CreateUserDotfile` operationId).
+func (c *ClientWithResponses) CreateUserDotfileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUserDotfileResponse, error) {
+	rsp, err := c.CreateUserDotfileWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUserDotfileResponse(rsp)
+}
+
+// CreateUserDotfileWithResponse Create a dotfile of the keypair
+//
+// Adds a dotfile that every new session of the keypair finds in its home directory.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /user-config/dotfiles (the `CreateUserDotfile` operationId).
+func (c *ClientWithResponses) CreateUserDotfileWithResponse(ctx context.Context, body CreateUserDotfileJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUserDotfileResponse, error) {
+	rsp, err := c.CreateUserDotfile(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUserDotfileResponse(rsp)
 }
 
 // ParseGetVersionResponse parses an HTTP response from a GetVersionWithResponse call
@@ -24495,6 +34422,140 @@ func ParseUpdateDomainResponse(rsp *http.Response) (*UpdateDomainResponse, error
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGraphqlResponse parses an HTTP response from a GraphqlWithResponse call
+func ParseGraphqlResponse(rsp *http.Response) (*GraphqlResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GraphqlResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GraphqlResponse200Headers
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGraphqlLegacyResponse parses an HTTP response from a GraphqlLegacyWithResponse call
+func ParseGraphqlLegacyResponse(rsp *http.Response) (*GraphqlLegacyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GraphqlLegacyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GraphqlLegacyResponse200Headers
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
@@ -28854,6 +38915,257 @@ func ParseGetVfolderTypesResponse(rsp *http.Response) (*GetVfolderTypesResponse,
 	return response, nil
 }
 
+// ParseDeleteDomainDotfileResponse parses an HTTP response from a DeleteDomainDotfileWithResponse call
+func ParseDeleteDomainDotfileResponse(rsp *http.Response) (*DeleteDomainDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDomainDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SuccessOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListDomainDotfilesResponse parses an HTTP response from a ListDomainDotfilesWithResponse call
+func ParseListDomainDotfilesResponse(rsp *http.Response) (*ListDomainDotfilesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDomainDotfilesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateDomainDotfileResponse parses an HTTP response from a UpdateDomainDotfileWithResponse call
+func ParseUpdateDomainDotfileResponse(rsp *http.Response) (*UpdateDomainDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateDomainDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateDomainDotfileResponse parses an HTTP response from a CreateDomainDotfileWithResponse call
+func ParseCreateDomainDotfileResponse(rsp *http.Response) (*CreateDomainDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDomainDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseStreamSessionEventsResponse parses an HTTP response from a StreamSessionEventsWithResponse call
 func ParseStreamSessionEventsResponse(rsp *http.Response) (*StreamSessionEventsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -28922,6 +39234,257 @@ func ParseStreamSessionEventsResponse(rsp *http.Response) (*StreamSessionEventsR
 	return response, nil
 }
 
+// ParseDeleteGroupDotfileResponse parses an HTTP response from a DeleteGroupDotfileWithResponse call
+func ParseDeleteGroupDotfileResponse(rsp *http.Response) (*DeleteGroupDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteGroupDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SuccessOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListGroupDotfilesResponse parses an HTTP response from a ListGroupDotfilesWithResponse call
+func ParseListGroupDotfilesResponse(rsp *http.Response) (*ListGroupDotfilesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListGroupDotfilesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateGroupDotfileResponse parses an HTTP response from a UpdateGroupDotfileWithResponse call
+func ParseUpdateGroupDotfileResponse(rsp *http.Response) (*UpdateGroupDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateGroupDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateGroupDotfileResponse parses an HTTP response from a CreateGroupDotfileWithResponse call
+func ParseCreateGroupDotfileResponse(rsp *http.Response) (*CreateGroupDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateGroupDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetMyKeypairResponse parses an HTTP response from a GetMyKeypairWithResponse call
 func ParseGetMyKeypairResponse(rsp *http.Response) (*GetMyKeypairResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -28956,6 +39519,175 @@ func ParseGetMyKeypairResponse(rsp *http.Response) (*GetMyKeypairResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListErrorLogsResponse parses an HTTP response from a ListErrorLogsWithResponse call
+func ParseListErrorLogsResponse(rsp *http.Response) (*ListErrorLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListErrorLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAppendErrorLogResponse parses an HTTP response from a AppendErrorLogWithResponse call
+func ParseAppendErrorLogResponse(rsp *http.Response) (*AppendErrorLogResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AppendErrorLogResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AppendOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseClearErrorLogResponse parses an HTTP response from a ClearErrorLogWithResponse call
+func ParseClearErrorLogResponse(rsp *http.Response) (*ClearErrorLogResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ClearErrorLogResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ClearOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Problem
@@ -29318,6 +40050,222 @@ func ParseRecalculateUsageResponse(rsp *http.Response) (*RecalculateUsageRespons
 	return response, nil
 }
 
+// ParseAdminMonthStatsResponse parses an HTTP response from a AdminMonthStatsWithResponse call
+func ParseAdminMonthStatsResponse(rsp *http.Response) (*AdminMonthStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminMonthStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []StatBin
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUserMonthStatsResponse parses an HTTP response from a UserMonthStatsWithResponse call
+func ParseUserMonthStatsResponse(rsp *http.Response) (*UserMonthStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UserMonthStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []StatBin
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUsagePerMonthResponse parses an HTTP response from a UsagePerMonthWithResponse call
+func ParseUsagePerMonthResponse(rsp *http.Response) (*UsagePerMonthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UsagePerMonthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []MonthGroup
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUsagePerPeriodResponse parses an HTTP response from a UsagePerPeriodWithResponse call
+func ParseUsagePerPeriodResponse(rsp *http.Response) (*UsagePerPeriodResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UsagePerPeriodResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []ProjectUsage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListAvailableScalingGroupsResponse parses an HTTP response from a ListAvailableScalingGroupsWithResponse call
 func ParseListAvailableScalingGroupsResponse(rsp *http.Response) (*ListAvailableScalingGroupsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -29577,6 +40525,284 @@ func ParseCreateSessionAltResponse(rsp *http.Response) (*CreateSessionAltRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateSessionClusterResponse parses an HTTP response from a CreateSessionClusterWithResponse call
+func ParseCreateSessionClusterResponse(rsp *http.Response) (*CreateSessionClusterResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSessionClusterResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateClusterOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateSessionFromTemplateResponse parses an HTTP response from a CreateSessionFromTemplateWithResponse call
+func ParseCreateSessionFromTemplateResponse(rsp *http.Response) (*CreateSessionFromTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSessionFromTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CreateResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTaskLogsResponse parses an HTTP response from a GetTaskLogsWithResponse call
+func ParseGetTaskLogsResponse(rsp *http.Response) (*GetTaskLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTaskLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseHeadTaskLogsResponse parses an HTTP response from a HeadTaskLogsWithResponse call
+func ParseHeadTaskLogsResponse(rsp *http.Response) (*HeadTaskLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HeadTaskLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
 
 	}
 
@@ -29891,6 +41117,74 @@ func ParseExecuteSessionResponse(rsp *http.Response) (*ExecuteSessionResponse, e
 	return response, nil
 }
 
+// ParseGetSessionAbusingReportResponse parses an HTTP response from a GetSessionAbusingReportWithResponse call
+func ParseGetSessionAbusingReportResponse(rsp *http.Response) (*GetSessionAbusingReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionAbusingReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest map[string]string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseCompleteSessionCodeResponse parses an HTTP response from a CompleteSessionCodeWithResponse call
 func ParseCompleteSessionCodeResponse(rsp *http.Response) (*CompleteSessionCodeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -29907,6 +41201,67 @@ func ParseCompleteSessionCodeResponse(rsp *http.Response) (*CompleteSessionCodeR
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest CompleteOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSessionDependencyGraphResponse parses an HTTP response from a GetSessionDependencyGraphWithResponse call
+func ParseGetSessionDependencyGraphResponse(rsp *http.Response) (*GetSessionDependencyGraphResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionDependencyGraphResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DependencyNode
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -30343,6 +41698,74 @@ func ParseRenameSessionResponse(rsp *http.Response) (*RenameSessionResponse, err
 	return response, nil
 }
 
+// ParseGetSessionStatusHistoryResponse parses an HTTP response from a GetSessionStatusHistoryWithResponse call
+func ParseGetSessionStatusHistoryResponse(rsp *http.Response) (*GetSessionStatusHistoryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionStatusHistoryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StatusHistoryOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseUploadSessionFilesResponse parses an HTTP response from a UploadSessionFilesWithResponse call
 func ParseUploadSessionFilesResponse(rsp *http.Response) (*UploadSessionFilesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -30437,6 +41860,1030 @@ func ParseStreamExecuteSessionResponse(rsp *http.Response) (*StreamExecuteSessio
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListClusterTemplatesResponse parses an HTTP response from a ListClusterTemplatesWithResponse call
+func ParseListClusterTemplatesResponse(rsp *http.Response) (*ListClusterTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListClusterTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []TemplateListed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateClusterTemplateResponse parses an HTTP response from a CreateClusterTemplateWithResponse call
+func ParseCreateClusterTemplateResponse(rsp *http.Response) (*CreateClusterTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateClusterTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TemplateCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteClusterTemplateResponse parses an HTTP response from a DeleteClusterTemplateWithResponse call
+func ParseDeleteClusterTemplateResponse(rsp *http.Response) (*DeleteClusterTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteClusterTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TemplateSuccessOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetClusterTemplateResponse parses an HTTP response from a GetClusterTemplateWithResponse call
+func ParseGetClusterTemplateResponse(rsp *http.Response) (*GetClusterTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetClusterTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetClusterTemplateResponse200Headers
+		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentType = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateClusterTemplateResponse parses an HTTP response from a UpdateClusterTemplateWithResponse call
+func ParseUpdateClusterTemplateResponse(rsp *http.Response) (*UpdateClusterTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateClusterTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TemplateSuccessOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListSessionTemplatesResponse parses an HTTP response from a ListSessionTemplatesWithResponse call
+func ParseListSessionTemplatesResponse(rsp *http.Response) (*ListSessionTemplatesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSessionTemplatesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []TemplateListed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateSessionTemplateResponse parses an HTTP response from a CreateSessionTemplateWithResponse call
+func ParseCreateSessionTemplateResponse(rsp *http.Response) (*CreateSessionTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateSessionTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest []TemplateCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteSessionTemplateResponse parses an HTTP response from a DeleteSessionTemplateWithResponse call
+func ParseDeleteSessionTemplateResponse(rsp *http.Response) (*DeleteSessionTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteSessionTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TemplateSuccessOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSessionTemplateResponse parses an HTTP response from a GetSessionTemplateWithResponse call
+func ParseGetSessionTemplateResponse(rsp *http.Response) (*GetSessionTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionTemplateGetOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateSessionTemplateResponse parses an HTTP response from a UpdateSessionTemplateWithResponse call
+func ParseUpdateSessionTemplateResponse(rsp *http.Response) (*UpdateSessionTemplateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateSessionTemplateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TemplateSuccessOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetBootstrapScriptResponse parses an HTTP response from a GetBootstrapScriptWithResponse call
+func ParseGetBootstrapScriptResponse(rsp *http.Response) (*GetBootstrapScriptResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBootstrapScriptResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest string
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSetBootstrapScriptResponse parses an HTTP response from a SetBootstrapScriptWithResponse call
+func ParseSetBootstrapScriptResponse(rsp *http.Response) (*SetBootstrapScriptResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetBootstrapScriptResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteUserDotfileResponse parses an HTTP response from a DeleteUserDotfileWithResponse call
+func ParseDeleteUserDotfileResponse(rsp *http.Response) (*DeleteUserDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteUserDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SuccessOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListUserDotfilesResponse parses an HTTP response from a ListUserDotfilesWithResponse call
+func ParseListUserDotfilesResponse(rsp *http.Response) (*ListUserDotfilesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListUserDotfilesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateUserDotfileResponse parses an HTTP response from a UpdateUserDotfileWithResponse call
+func ParseUpdateUserDotfileResponse(rsp *http.Response) (*UpdateUserDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateUserDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateUserDotfileResponse parses an HTTP response from a CreateUserDotfileWithResponse call
+func ParseCreateUserDotfileResponse(rsp *http.Response) (*CreateUserDotfileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateUserDotfileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmptyOutputBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest Problem

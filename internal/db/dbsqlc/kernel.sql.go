@@ -191,42 +191,6 @@ func (q *Queries) KernelMainGet(ctx context.Context, db DBTX, sessionID uuid.UUI
 	return &i, err
 }
 
-const kernelMarkScheduled = `-- name: KernelMarkScheduled :execrows
-UPDATE kernels
-SET agent = $1::text,
-    agent_addr = (SELECT ag.addr FROM agents ag WHERE ag.id = $1::text),
-    scaling_group = COALESCE(scaling_group, (SELECT ag.scaling_group FROM agents ag WHERE ag.id = $1::text)),
-    status = 'SCHEDULED',
-    slots_reserved = true,
-    occupied_slots = $2::jsonb,
-    status_changed = $3::timestamptz,
-    status_history = status_history || jsonb_build_object('SCHEDULED', $4::text)
-WHERE kernels.id = $5 AND kernels.status = 'PENDING'
-`
-
-type KernelMarkScheduledParams struct {
-	Agent         string
-	OccupiedSlots json.RawMessage
-	Now           time.Time
-	Iso           string
-	ID            uuid.UUID
-}
-
-// KernelMarkScheduled places a PENDING kernel on an agent and marks its slots reserved.
-func (q *Queries) KernelMarkScheduled(ctx context.Context, db DBTX, arg *KernelMarkScheduledParams) (int64, error) {
-	result, err := db.Exec(ctx, kernelMarkScheduled,
-		arg.Agent,
-		arg.OccupiedSlots,
-		arg.Now,
-		arg.Iso,
-		arg.ID,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const kernelReleaseSlots = `-- name: KernelReleaseSlots :one
 UPDATE kernels
 SET slots_reserved = false

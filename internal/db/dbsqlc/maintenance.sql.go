@@ -72,7 +72,7 @@ type AgentMarkLostParams struct {
 }
 
 // Queries of the maintenance sweeps: lost agents, kernel reconciliation, hang tolerance and
-// usage recalculation (jobs/session/sweep.go, internal/usage).
+// usage recalculation (jobs/maintenance/sweep.go, internal/usage).
 // AgentMarkLost marks LOST every ALIVE agent not seen since the cutoff and returns them.
 func (q *Queries) AgentMarkLost(ctx context.Context, db DBTX, arg *AgentMarkLostParams) ([]string, error) {
 	rows, err := db.Query(ctx, agentMarkLost, arg.Now, arg.Cutoff)

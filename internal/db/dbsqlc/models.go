@@ -137,6 +137,67 @@ func AllDefaultForUnspecifiedValues() []DefaultForUnspecified {
 	}
 }
 
+type ErrorlogSeverity string
+
+const (
+	ErrorlogSeverityCritical ErrorlogSeverity = "critical"
+	ErrorlogSeverityError    ErrorlogSeverity = "error"
+	ErrorlogSeverityWarning  ErrorlogSeverity = "warning"
+)
+
+func (e *ErrorlogSeverity) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = ErrorlogSeverity(s)
+	case string:
+		*e = ErrorlogSeverity(s)
+	default:
+		return fmt.Errorf("unsupported scan type for ErrorlogSeverity: %T", src)
+	}
+	return nil
+}
+
+type NullErrorlogSeverity struct {
+	ErrorlogSeverity ErrorlogSeverity
+	Valid            bool // Valid is true if ErrorlogSeverity is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullErrorlogSeverity) Scan(value interface{}) error {
+	if value == nil {
+		ns.ErrorlogSeverity, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.ErrorlogSeverity.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullErrorlogSeverity) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.ErrorlogSeverity), nil
+}
+
+func (e ErrorlogSeverity) Valid() bool {
+	switch e {
+	case ErrorlogSeverityCritical,
+		ErrorlogSeverityError,
+		ErrorlogSeverityWarning:
+		return true
+	}
+	return false
+}
+
+func AllErrorlogSeverityValues() []ErrorlogSeverity {
+	return []ErrorlogSeverity{
+		ErrorlogSeverityCritical,
+		ErrorlogSeverityError,
+		ErrorlogSeverityWarning,
+	}
+}
+
 type ImageType string
 
 const (
@@ -1169,6 +1230,22 @@ type Domain struct {
 	AllowedDockerRegistries []string
 	IntegrationID           *string
 	Dotfiles                []byte
+}
+
+type ErrorLog struct {
+	ID            uuid.UUID
+	CreatedAt     time.Time
+	Severity      ErrorlogSeverity
+	Source        string
+	User          *uuid.UUID
+	IsRead        bool
+	IsCleared     bool
+	Message       string
+	ContextLang   string
+	ContextEnv    json.RawMessage
+	RequestUrl    *string
+	RequestStatus *int32
+	Traceback     *string
 }
 
 type Group struct {

@@ -32,29 +32,6 @@ func (q *Queries) AgentSlotRelease(ctx context.Context, db DBTX, arg *AgentSlotR
 	return err
 }
 
-const agentSlotReserve = `-- name: AgentSlotReserve :execrows
-UPDATE agent_slots
-SET occupied = occupied + $1::numeric
-WHERE agent_id = $2 AND slot = $3
-  AND occupied + $1::numeric <= capacity
-`
-
-type AgentSlotReserveParams struct {
-	Delta   decimal.Decimal
-	AgentID string
-	Slot    string
-}
-
-// AgentSlotReserve adds delta to an agent slot's occupied amount unless that exceeds the
-// capacity; no row is updated then.
-func (q *Queries) AgentSlotReserve(ctx context.Context, db DBTX, arg *AgentSlotReserveParams) (int64, error) {
-	result, err := db.Exec(ctx, agentSlotReserve, arg.Delta, arg.AgentID, arg.Slot)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const imageGetForKernel = `-- name: ImageGetForKernel :one
 SELECT name, architecture, config_digest, is_local, labels, registry
 FROM images WHERE name = $1 AND architecture = $2
@@ -372,6 +349,156 @@ func (q *Queries) ScheduleLock(ctx context.Context, db DBTX, scalingGroup string
 	return err
 }
 
+const scheduleLockAgentSlots = `-- name: ScheduleLockAgentSlots :many
+SELECT agent_id, slot, capacity::text AS capacity, occupied::text AS occupied
+FROM agent_slots
+WHERE agent_id = ANY($1::text[])
+ORDER BY agent_id, slot
+FOR UPDATE
+`
+
+type ScheduleLockAgentSlotsRow struct {
+	AgentID  string
+	Slot     string
+	Capacity string
+	Occupied string
+}
+
+// ScheduleLockAgentSlots locks, in key order, the slots of the given agents for the rest of
+// the transaction and returns their capacity and occupied amounts.
+func (q *Queries) ScheduleLockAgentSlots(ctx context.Context, db DBTX, agentIds []string) ([]*ScheduleLockAgentSlotsRow, error) {
+	rows, err := db.Query(ctx, scheduleLockAgentSlots, agentIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []*ScheduleLockAgentSlotsRow{}
+	for rows.Next() {
+		var i ScheduleLockAgentSlotsRow
+		if err := rows.Scan(
+			&i.AgentID,
+			&i.Slot,
+			&i.Capacity,
+			&i.Occupied,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const scheduleLockKernels = `-- name: ScheduleLockKernels :many
+SELECT id FROM kernels
+WHERE id = ANY($1::uuid[]) AND status = 'PENDING'
+ORDER BY id
+FOR UPDATE
+`
+
+// ScheduleLockKernels locks, in id order, the PENDING kernels of ids for the rest of the
+// transaction and returns their ids.
+func (q *Queries) ScheduleLockKernels(ctx context.Context, db DBTX, ids []uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := db.Query(ctx, scheduleLockKernels, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const scheduleMarkKernels = `-- name: ScheduleMarkKernels :execrows
+UPDATE kernels k
+SET agent = u.agent,
+    agent_addr = (SELECT ag.addr FROM agents ag WHERE ag.id = u.agent),
+    scaling_group = COALESCE(k.scaling_group, (SELECT ag.scaling_group FROM agents ag WHERE ag.id = u.agent)),
+    status = 'SCHEDULED',
+    slots_reserved = true,
+    occupied_slots = u.occupied_slots::jsonb,
+    status_changed = $1::timestamptz,
+    status_history = k.status_history || jsonb_build_object('SCHEDULED', $2::text)
+FROM (SELECT unnest($3::uuid[]) AS id,
+             unnest($4::text[]) AS agent,
+             unnest($5::text[]) AS occupied_slots) AS u
+WHERE k.id = u.id AND k.status = 'PENDING'
+`
+
+type ScheduleMarkKernelsParams struct {
+	Now           time.Time
+	Iso           string
+	IDs           []uuid.UUID
+	Agents        []string
+	OccupiedSlots []string
+}
+
+// ScheduleMarkKernels places PENDING kernels on their agents and marks their slots reserved:
+// kernel ids[i] on agents[i] with occupied_slots[i] (a JSON object).
+func (q *Queries) ScheduleMarkKernels(ctx context.Context, db DBTX, arg *ScheduleMarkKernelsParams) (int64, error) {
+	result, err := db.Exec(ctx, scheduleMarkKernels,
+		arg.Now,
+		arg.Iso,
+		arg.IDs,
+		arg.Agents,
+		arg.OccupiedSlots,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const scheduleMarkSessions = `-- name: ScheduleMarkSessions :execrows
+UPDATE sessions s
+SET status = 'SCHEDULED',
+    agent_ids = ARRAY(SELECT x.agent FROM jsonb_array_elements_text(u.agent_ids::jsonb) WITH ORDINALITY AS x (agent, n) ORDER BY x.n),
+    occupying_slots = u.occupying_slots::jsonb,
+    status_info = 'scheduled',
+    status_data = '{}',
+    status_changed = $1::timestamptz,
+    status_history = s.status_history || jsonb_build_object('SCHEDULED', $2::text)
+FROM (SELECT unnest($3::uuid[]) AS id,
+             unnest($4::text[]) AS agent_ids,
+             unnest($5::text[]) AS occupying_slots) AS u
+WHERE s.id = u.id AND s.status = 'PENDING'
+`
+
+type ScheduleMarkSessionsParams struct {
+	Now            time.Time
+	Iso            string
+	IDs            []uuid.UUID
+	AgentIds       []string
+	OccupyingSlots []string
+}
+
+// ScheduleMarkSessions marks PENDING sessions SCHEDULED: session ids[i] on the agents of
+// agent_ids[i] (a JSON array) with occupying_slots[i] (a JSON object).
+func (q *Queries) ScheduleMarkSessions(ctx context.Context, db DBTX, arg *ScheduleMarkSessionsParams) (int64, error) {
+	result, err := db.Exec(ctx, scheduleMarkSessions,
+		arg.Now,
+		arg.Iso,
+		arg.IDs,
+		arg.AgentIds,
+		arg.OccupyingSlots,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const scheduleOwnerOccupancy = `-- name: ScheduleOwnerOccupancy :many
 SELECT user_uuid, group_id, domain_name, occupied_slots
 FROM kernels
@@ -565,6 +692,34 @@ func (q *Queries) ScheduleProjectLimits(ctx context.Context, db DBTX, ids []uuid
 	return items, nil
 }
 
+const scheduleReserveAgentSlots = `-- name: ScheduleReserveAgentSlots :execrows
+UPDATE agent_slots s
+SET occupied = s.occupied + u.delta::numeric
+FROM (SELECT unnest($1::text[]) AS agent_id,
+             unnest($2::text[]) AS slot,
+             unnest($3::text[]) AS delta) AS u
+WHERE s.agent_id = u.agent_id AND s.slot = u.slot
+  AND s.agent_id = ANY($1::text[])
+  AND s.occupied + u.delta::numeric <= s.capacity
+`
+
+type ScheduleReserveAgentSlotsParams struct {
+	AgentIds []string
+	Slots    []string
+	Deltas   []string
+}
+
+// ScheduleReserveAgentSlots adds each delta (a decimal string) to its agent slot's occupied
+// amount where that stays within the capacity; the rows that would exceed it are left as
+// they are. The (agent, slot) pairs must be distinct.
+func (q *Queries) ScheduleReserveAgentSlots(ctx context.Context, db DBTX, arg *ScheduleReserveAgentSlotsParams) (int64, error) {
+	result, err := db.Exec(ctx, scheduleReserveAgentSlots, arg.AgentIds, arg.Slots, arg.Deltas)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const scheduleScalingGroup = `-- name: ScheduleScalingGroup :one
 SELECT name, scheduler, scheduler_opts, roundrobin_index FROM scaling_groups WHERE name = $1
 `
@@ -587,6 +742,28 @@ func (q *Queries) ScheduleScalingGroup(ctx context.Context, db DBTX, name string
 		&i.RoundrobinIndex,
 	)
 	return &i, err
+}
+
+const scheduleSetPendingInfo = `-- name: ScheduleSetPendingInfo :exec
+UPDATE sessions s
+SET status_info = u.info, status_data = u.data::jsonb
+FROM (SELECT unnest($1::uuid[]) AS id,
+             unnest($2::text[]) AS info,
+             unnest($3::text[]) AS data) AS u
+WHERE s.id = u.id AND s.status = 'PENDING'
+`
+
+type ScheduleSetPendingInfoParams struct {
+	IDs   []uuid.UUID
+	Infos []string
+	Data  []string
+}
+
+// ScheduleSetPendingInfo records why PENDING sessions stay pending: session ids[i] gets
+// status_info infos[i] and status_data data[i] (a JSON object).
+func (q *Queries) ScheduleSetPendingInfo(ctx context.Context, db DBTX, arg *ScheduleSetPendingInfoParams) error {
+	_, err := db.Exec(ctx, scheduleSetPendingInfo, arg.IDs, arg.Infos, arg.Data)
+	return err
 }
 
 const scheduleSetRoundRobinIndex = `-- name: ScheduleSetRoundRobinIndex :exec
@@ -780,59 +957,6 @@ func (q *Queries) SessionLockForLifecycle(ctx context.Context, db DBTX, id uuid.
 	var status string
 	err := row.Scan(&status)
 	return status, err
-}
-
-const sessionMarkScheduled = `-- name: SessionMarkScheduled :execrows
-UPDATE sessions
-SET status = 'SCHEDULED',
-    agent_ids = $1::text[],
-    occupying_slots = $2::jsonb,
-    status_info = 'scheduled',
-    status_data = '{}',
-    status_changed = $3::timestamptz,
-    status_history = status_history || jsonb_build_object('SCHEDULED', $4::text)
-WHERE id = $5 AND status = 'PENDING'
-`
-
-type SessionMarkScheduledParams struct {
-	AgentIds       []string
-	OccupyingSlots json.RawMessage
-	Now            time.Time
-	Iso            string
-	ID             uuid.UUID
-}
-
-// SessionMarkScheduled marks a PENDING session SCHEDULED on its agents.
-func (q *Queries) SessionMarkScheduled(ctx context.Context, db DBTX, arg *SessionMarkScheduledParams) (int64, error) {
-	result, err := db.Exec(ctx, sessionMarkScheduled,
-		arg.AgentIds,
-		arg.OccupyingSlots,
-		arg.Now,
-		arg.Iso,
-		arg.ID,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
-const sessionSetPendingInfo = `-- name: SessionSetPendingInfo :exec
-UPDATE sessions
-SET status_info = $1::text, status_data = $2::jsonb
-WHERE id = $3 AND status = 'PENDING'
-`
-
-type SessionSetPendingInfoParams struct {
-	StatusInfo string
-	StatusData json.RawMessage
-	ID         uuid.UUID
-}
-
-// SessionSetPendingInfo records why a PENDING session stays pending.
-func (q *Queries) SessionSetPendingInfo(ctx context.Context, db DBTX, arg *SessionSetPendingInfoParams) error {
-	_, err := db.Exec(ctx, sessionSetPendingInfo, arg.StatusInfo, arg.StatusData, arg.ID)
-	return err
 }
 
 const sessionTransition = `-- name: SessionTransition :one

@@ -16,7 +16,8 @@ import (
 const kernelListBySessions = `-- name: KernelListBySessions :many
 SELECT id, session_id, status::text AS status, cluster_role, cluster_idx, local_rank, cluster_hostname,
        agent, agent_addr, image, architecture, registry, requested_slots, occupied_slots,
-       resource_opts, environ, bootstrap_script, startup_command, preopen_ports, scaling_group
+       resource_opts, environ, bootstrap_script, startup_command, preopen_ports, scaling_group,
+       internal_data
 FROM kernels
 WHERE session_id = ANY($1::uuid[])
 ORDER BY session_id, (cluster_role = 'main') DESC, cluster_idx, local_rank
@@ -43,6 +44,7 @@ type KernelListBySessionsRow struct {
 	StartupCommand  *string
 	PreopenPorts    []int32
 	ScalingGroup    *string
+	InternalData    json.RawMessage
 }
 
 // KernelListBySessions lists the kernels of the sessions of session_ids, by session, each
@@ -77,6 +79,7 @@ func (q *Queries) KernelListBySessions(ctx context.Context, db DBTX, sessionIds 
 			&i.StartupCommand,
 			&i.PreopenPorts,
 			&i.ScalingGroup,
+			&i.InternalData,
 		); err != nil {
 			return nil, err
 		}
